@@ -1,0 +1,65 @@
+//! Error codes shared by the hub's HTTP edge and its clients, and the validation error of
+//! domain records.
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes: clients decide by code, never by message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    MalformedJson,
+    UnsupportedMediaType,
+    ValidationFailed,
+    Unauthenticated,
+    InvalidCredentials,
+    SessionEnded,
+    Forbidden,
+    NotFound,
+    VersionConflict,
+    AlreadyExists,
+    PayloadTooLarge,
+    AccountLocked,
+    TenantSuspended,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidInput | Self::MalformedJson => 400,
+            Self::Unauthenticated | Self::InvalidCredentials | Self::SessionEnded => 401,
+            Self::Forbidden | Self::TenantSuspended => 403,
+            Self::NotFound => 404,
+            Self::VersionConflict | Self::AlreadyExists => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::ValidationFailed => 422,
+            Self::AccountLocked => 423,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+}
+
+/// A value that does not satisfy a domain rule. The message names the field and the rule,
+/// never the offending value (it may be PHI).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct ValidationError {
+    pub field: String,
+    pub rule: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Outpost's shared vocabulary: identifiers, roles and permissions, patient records and their
+//! validation, the audit chain's hashing, and the wire types of the HTTP API.
+//!
+//! This crate does no I/O so that the hub, the stores and (later) the client agree on one
+//! definition of every record and rule.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod patient;
+pub mod roles;
+pub mod tenant;
+pub mod user;
+
+pub use error::{ErrorCode, ValidationError};
+pub use ids::{DeviceId, PatientId, SessionId, TenantId, UserId};
+pub use roles::{Permission, Role, TenantKind};

@@ -1,0 +1,402 @@
+//! Patient records: the fields of DESIGN.md, their validation, and how a partial update is
+//! applied and described (which fields changed, from what, to what).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ValidationError;
+use crate::ids::{PatientId, UserId};
+
+/// Fields only roles with `patient.read_clinical` may see or change.
+pub const CLINICAL_FIELDS: &[&str] = &[
+    "hypertension",
+    "heart_disease",
+    "ever_married",
+    "work_type",
+    "residence_type",
+    "avg_glucose_level",
+    "bmi",
+    "smoking_status",
+    "stroke",
+];
+
+const MAX_NAME: usize = 100;
+const MAX_MRN: usize = 32;
+const MAX_PHONE: usize = 32;
+const MAX_EMAIL: usize = 254;
+const MAX_ADDRESS: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    #[default]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkType {
+    Private,
+    SelfEmployed,
+    GovtJob,
+    Children,
+    NeverWorked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidenceType {
+    Urban,
+    Rural,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmokingStatus {
+    NeverSmoked,
+    FormerlySmoked,
+    Smokes,
+    Unknown,
+}
+
+/// Every editable field of a patient. Unknown keys are refused so that a typo never
+/// silently drops data. Absent optional fields are left out of the JSON, which is also how
+/// clinical fields disappear for roles that may not read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientFields {
+    pub mrn: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: NaiveDate,
+    #[serde(default)]
+    pub sex: Sex,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypertension: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heart_disease: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ever_married: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_type: Option<WorkType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence_type: Option<ResidenceType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_glucose_level: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bmi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smoking_status: Option<SmokingStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stroke: Option<bool>,
+}
+
+/// A stored patient as the API answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patient {
+    pub id: PatientId,
+    #[serde(flatten)]
+    pub fields: PatientFields,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<UserId>,
+}
+
+/// One changed field: its value before and after (`null` when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub old: Value,
+    pub new: Value,
+}
+
+/// Field name → change; ordered so that stored history is deterministic.
+pub type Changes = BTreeMap<String, FieldChange>;
+
+/// The body of `PATCH /v1/patients/{id}`: the version the client edited, and the fields it
+/// changed (`null` clears an optional field).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PatientPatch {
+    pub version: i64,
+    #[serde(flatten)]
+    pub changes: Map<String, Value>,
+}
+
+impl PatientFields {
+    /// Checks the rules JSON types cannot express: lengths, formats, plausible ranges.
+    /// `today` comes from the caller's clock so that tests can pin it.
+    pub fn validate(&self, today: NaiveDate) -> Result<(), ValidationError> {
+        check_text("mrn", &self.mrn, MAX_MRN)?;
+        if !self
+            .mrn
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(ValidationError::new(
+                "mrn",
+                "may hold only letters, digits and '-'",
+            ));
+        }
+        check_text("given_name", &self.given_name, MAX_NAME)?;
+        check_text("family_name", &self.family_name, MAX_NAME)?;
+        let earliest = NaiveDate::from_ymd_opt(1880, 1, 1).unwrap_or(NaiveDate::MIN);
+        if self.birth_date > today || self.birth_date < earliest {
+            return Err(ValidationError::new(
+                "birth_date",
+                "must lie between 1880-01-01 and today",
+            ));
+        }
+        if let Some(phone) = &self.phone {
+            check_text("phone", phone, MAX_PHONE)?;
+            if !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            {
+                return Err(ValidationError::new(
+                    "phone",
+                    "may hold only digits, spaces and + - ( ) .",
+                ));
+            }
+        }
+        if let Some(email) = &self.email {
+            check_text("email", email, MAX_EMAIL)?;
+            if !looks_like_email(email) {
+                return Err(ValidationError::new("email", "is not an e-mail address"));
+            }
+        }
+        if let Some(address) = &self.address {
+            check_text("address", address, MAX_ADDRESS)?;
+        }
+        check_range("avg_glucose_level", self.avg_glucose_level, 20.0, 1000.0)?;
+        check_range("bmi", self.bmi, 5.0, 150.0)?;
+        Ok(())
+    }
+
+    /// Whether any clinical field holds a value.
+    pub fn has_clinical(&self) -> bool {
+        self.hypertension.is_some()
+            || self.heart_disease.is_some()
+            || self.ever_married.is_some()
+            || self.work_type.is_some()
+            || self.residence_type.is_some()
+            || self.avg_glucose_level.is_some()
+            || self.bmi.is_some()
+            || self.smoking_status.is_some()
+            || self.stroke.is_some()
+    }
+
+    /// Clears the clinical fields, for roles that may not read them.
+    pub fn redact_clinical(&mut self) {
+        self.hypertension = None;
+        self.heart_disease = None;
+        self.ever_married = None;
+        self.work_type = None;
+        self.residence_type = None;
+        self.avg_glucose_level = None;
+        self.bmi = None;
+        self.smoking_status = None;
+        self.stroke = None;
+    }
+
+    /// Applies a partial update and returns the new fields with what changed. Unknown keys
+    /// and wrongly typed values are refused; the result is validated as a whole.
+    pub fn apply(
+        &self,
+        changes: &Map<String, Value>,
+        today: NaiveDate,
+    ) -> Result<(PatientFields, Changes), PatchError> {
+        let old = self.to_map();
+        let mut merged = old.clone();
+        for (key, value) in changes {
+            merged.insert(key.clone(), value.clone());
+        }
+        let updated: PatientFields = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| PatchError::Shape(e.to_string()))?;
+        updated.validate(today).map_err(PatchError::Invalid)?;
+        let new = updated.to_map();
+        let changed = changes
+            .keys()
+            .filter_map(|key| {
+                let before = old.get(key).cloned().unwrap_or(Value::Null);
+                let after = new.get(key).cloned().unwrap_or(Value::Null);
+                (before != after).then(|| {
+                    (
+                        key.clone(),
+                        FieldChange {
+                            old: before,
+                            new: after,
+                        },
+                    )
+                })
+            })
+            .collect();
+        Ok((updated, changed))
+    }
+
+    /// Every field as a creation record: each present field changes from `null`.
+    pub fn as_creation(&self) -> Changes {
+        self.to_map()
+            .into_iter()
+            .map(|(key, new)| {
+                (
+                    key,
+                    FieldChange {
+                        old: Value::Null,
+                        new,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn to_map(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// Why a partial update could not be applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PatchError {
+    /// Unknown field or wrong type: the request is malformed.
+    #[error("invalid patient fields: {0}")]
+    Shape(String),
+    /// Well-formed but breaks a rule.
+    #[error(transparent)]
+    Invalid(ValidationError),
+}
+
+/// Whether a set of field names touches a clinical field.
+pub fn touches_clinical<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {
+    keys.any(|k| CLINICAL_FIELDS.contains(&k.as_str()))
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_range(field: &str, value: Option<f64>, min: f64, max: f64) -> Result<(), ValidationError> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(ValidationError::new(
+            field,
+            format!("must lie between {min} and {max}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 21).expect("date")
+    }
+
+    fn sample() -> PatientFields {
+        serde_json::from_value(json!({
+            "mrn": "MRN-1", "given_name": "Ada", "family_name": "Lovelace",
+            "birth_date": "1990-12-10", "sex": "female", "bmi": 22.5
+        }))
+        .expect("sample")
+    }
+
+    #[test]
+    fn patch_reports_exactly_the_changed_fields() {
+        let mut changes = Map::new();
+        changes.insert("phone".into(), json!("+1 555 0100"));
+        changes.insert("bmi".into(), Value::Null);
+        changes.insert("given_name".into(), json!("Ada"));
+        let (updated, changed) = sample().apply(&changes, today()).expect("apply");
+        assert_eq!(updated.phone.as_deref(), Some("+1 555 0100"));
+        assert_eq!(updated.bmi, None);
+        assert_eq!(
+            changed.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["bmi", "phone"]
+        );
+        assert_eq!(changed["bmi"].old, json!(22.5));
+    }
+
+    #[test]
+    fn patch_refuses_unknown_fields_wrong_types_and_bad_values() {
+        for (key, value) in [
+            ("version_x", json!(1)),
+            ("bmi", json!("heavy")),
+            ("birth_date", json!("1990-02-30")),
+        ] {
+            let mut changes = Map::new();
+            changes.insert(key.into(), value);
+            assert!(matches!(
+                sample().apply(&changes, today()),
+                Err(PatchError::Shape(_))
+            ));
+        }
+        let mut changes = Map::new();
+        changes.insert("given_name".into(), json!("x".repeat(101)));
+        assert!(matches!(
+            sample().apply(&changes, today()),
+            Err(PatchError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn validation_messages_never_echo_the_value() {
+        let mut fields = sample();
+        fields.email = Some("not-an-address".into());
+        let err = fields.validate(today()).expect_err("invalid email");
+        assert!(!err.to_string().contains("not-an-address"));
+    }
+
+    #[test]
+    fn redaction_removes_clinical_keys_from_json() {
+        let mut fields = sample();
+        fields.redact_clinical();
+        let json = serde_json::to_value(&fields).expect("json");
+        for key in CLINICAL_FIELDS {
+            assert!(json.get(key).is_none(), "{key} still present");
+        }
+    }
+}
