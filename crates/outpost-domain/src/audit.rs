@@ -85,6 +85,47 @@ impl AuditEvent {
     }
 }
 
+/// Who is acting, from where, and when: the context every audited store call receives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    pub role: Option<String>,
+    pub tenant_id: Option<TenantId>,
+    pub session_id: Option<SessionId>,
+    pub device_id: Option<DeviceId>,
+    pub ip: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Actor {
+    /// An actor with no user: the system itself (migrations, the demo seeder, the CLI run by
+    /// an operator on the server).
+    pub fn system(at: DateTime<Utc>) -> Self {
+        Self {
+            user_id: None,
+            role: Some("system".into()),
+            tenant_id: None,
+            session_id: None,
+            device_id: None,
+            ip: None,
+            at,
+        }
+    }
+
+    /// An event performed by this actor.
+    pub fn event(&self, action: impl Into<String>, outcome: Outcome) -> AuditEvent {
+        AuditEvent {
+            tenant_id: self.tenant_id,
+            actor_user_id: self.user_id,
+            actor_role: self.role.clone(),
+            session_id: self.session_id,
+            device_id: self.device_id,
+            ip: self.ip.clone(),
+            ..AuditEvent::new(self.at, action, outcome)
+        }
+    }
+}
+
 /// An event as stored in a chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
@@ -117,36 +158,69 @@ pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// Checks a chain one record at a time, so that a backend can stream millions of events
+/// without holding them in memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev: String,
+    next_seq: i64,
+    events: i64,
+    first_broken_seq: Option<i64>,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            prev: GENESIS_HASH.to_owned(),
+            next_seq: 1,
+            events: 0,
+            first_broken_seq: None,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// Feeds the next record; returns `false` once the chain is known to be broken.
+    pub fn push(&mut self, record: &AuditRecord) -> bool {
+        if self.first_broken_seq.is_some() {
+            return false;
+        }
+        self.events += 1;
+        let intact = record.seq == self.next_seq
+            && record.prev_hash == self.prev
+            && chain_hash(&self.prev, record.seq, &record.event) == record.hash;
+        if !intact {
+            self.first_broken_seq = Some(self.next_seq);
+            return false;
+        }
+        self.prev.clone_from(&record.hash);
+        self.next_seq += 1;
+        true
+    }
+
+    /// The verdict for the chain named `chain`.
+    pub fn finish(self, chain: &str) -> ChainReport {
+        ChainReport {
+            chain: chain.to_owned(),
+            events: self.events,
+            valid: self.first_broken_seq.is_none(),
+            first_broken_seq: self.first_broken_seq,
+        }
+    }
+}
+
 /// Walks a chain in sequence order and names the first record that breaks it.
 pub fn verify_chain<'a>(
     chain: &str,
     records: impl IntoIterator<Item = &'a AuditRecord>,
 ) -> ChainReport {
-    let mut prev = GENESIS_HASH.to_owned();
-    let mut expected_seq = 1;
-    let mut events = 0;
+    let mut verifier = ChainVerifier::default();
     for record in records {
-        events += 1;
-        let broken = record.seq != expected_seq
-            || record.prev_hash != prev
-            || chain_hash(&prev, record.seq, &record.event) != record.hash;
-        if broken {
-            return ChainReport {
-                chain: chain.to_owned(),
-                events,
-                valid: false,
-                first_broken_seq: Some(expected_seq),
-            };
+        if !verifier.push(record) {
+            break;
         }
-        prev = record.hash.clone();
-        expected_seq += 1;
     }
-    ChainReport {
-        chain: chain.to_owned(),
-        events,
-        valid: true,
-        first_broken_seq: None,
-    }
+    verifier.finish(chain)
 }
 
 /// JSON with object keys sorted at every level and no insignificant white space.

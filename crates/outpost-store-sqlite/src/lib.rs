@@ -1,1 +1,274 @@
-//! placeholder
+//! The hub's embedded backend: a data directory holding `central.db` and
+//! `tenants/<tenant-id>.db`, every file SQLCipher-encrypted.
+//!
+//! Keys: see [`keys`]. The central file's key derives from the master key; each tenant file
+//! has its own random key, sealed under the master key in the central registry, so a tenant
+//! file can be backed up, restored or deleted without touching any other tenant.
+
+mod audit;
+mod central;
+mod conn;
+pub mod keys;
+mod migrate;
+mod sql;
+mod status;
+mod tenant;
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use outpost_domain::audit::AuditEvent;
+use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
+use outpost_domain::TenantId;
+use outpost_store::{
+    CentralStore, DatabaseStatus, Store, StoreError, StoreResult, TenantStore,
+};
+
+pub use central::SqliteCentral;
+pub use conn::open_encrypted;
+pub use keys::MasterKey;
+pub use tenant::SqliteTenant;
+
+use crate::central::{TENANT_COLUMNS, read_tenant};
+use crate::conn::Db;
+use crate::sql::{OrBackend, ts, unique_as};
+
+/// The file name of the central database inside the data directory.
+pub const CENTRAL_FILE: &str = "central.db";
+/// The folder of tenant databases inside the data directory.
+pub const TENANTS_DIR: &str = "tenants";
+
+/// The embedded store over one data directory.
+pub struct SqliteStore {
+    data_dir: PathBuf,
+    master: MasterKey,
+    central: SqliteCentral,
+    open_tenants: Mutex<HashMap<TenantId, Arc<SqliteTenant>>>,
+}
+
+impl SqliteStore {
+    /// Creates the data directory (mode 0700) and master key file if they do not exist, then
+    /// opens the store. Used by `outpost-hub init`.
+    pub fn create(data_dir: &Path, master_key_file: &Path) -> StoreResult<Self> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir.join(TENANTS_DIR))?;
+        if !master_key_file.exists() {
+            MasterKey::create(master_key_file)?;
+        }
+        Self::open(data_dir, master_key_file)
+    }
+
+    /// Opens an existing data directory and brings `central.db` to the newest schema.
+    pub fn open(data_dir: &Path, master_key_file: &Path) -> StoreResult<Self> {
+        let master = MasterKey::load(master_key_file)?;
+        let path = data_dir.join(CENTRAL_FILE);
+        let mut conn = open_encrypted(&path, &master.central_key())?;
+        migrate::apply(&mut conn, migrate::CENTRAL)?;
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            master,
+            central: SqliteCentral {
+                db: Db::new(conn, path),
+            },
+            open_tenants: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether `dir` already holds a central database.
+    pub fn exists(data_dir: &Path) -> bool {
+        data_dir.join(CENTRAL_FILE).exists()
+    }
+
+    fn tenant_file(&self, id: TenantId) -> PathBuf {
+        self.data_dir.join(TENANTS_DIR).join(format!("{id}.db"))
+    }
+
+    fn cache(&self) -> StoreResult<std::sync::MutexGuard<'_, HashMap<TenantId, Arc<SqliteTenant>>>> {
+        self.open_tenants
+            .lock()
+            .map_err(|_| StoreError::Corrupt("tenant cache poisoned".into()))
+    }
+}
+
+fn remove_database_files(path: &Path) -> StoreResult<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match fs::remove_file(&file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn central(&self) -> &dyn CentralStore {
+        &self.central
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>> {
+        if let Some(open) = self.cache()?.get(&id) {
+            return Ok(open.clone());
+        }
+        let row: Option<(Tenant, Vec<u8>, String)> = self
+            .central
+            .db
+            .call(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {TENANT_COLUMNS}, wrapped_key, location FROM tenants WHERE id = ?1"),
+                    [id.to_string()],
+                    |row| Ok((read_tenant(row)?, row.get(6)?, row.get(7)?)),
+                )
+                .optional()
+                .db()
+            })
+            .await?;
+        let (tenant, wrapped, location) = row.ok_or(StoreError::NotFound)?;
+        let key = self.master.unwrap(id, &wrapped)?;
+        let path = self.data_dir.join(location);
+        let slug = tenant.slug.clone();
+        let opened = tokio::task::spawn_blocking(move || -> StoreResult<SqliteTenant> {
+            let mut conn = open_encrypted(&path, &key)?;
+            migrate::apply(&mut conn, migrate::TENANT)?;
+            Ok(SqliteTenant {
+                db: Db::new(conn, path),
+                tenant_id: id,
+                slug,
+            })
+        })
+        .await
+        .map_err(StoreError::backend)??;
+        let opened = Arc::new(opened);
+        let mut cache = self.cache()?;
+        let entry = cache.entry(id).or_insert(opened);
+        Ok(entry.clone())
+    }
+
+    async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant> {
+        new.validate()?;
+        if self.central.tenant_by_slug(&new.slug).await?.is_some() {
+            return Err(StoreError::AlreadyExists("slug"));
+        }
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            slug: new.slug.clone(),
+            name: new.name.trim().to_owned(),
+            kind: new.kind,
+            status: TenantStatus::Active,
+            created_at: audit.at,
+        };
+        let key = keys::random_key();
+        let wrapped = self.master.wrap(tenant.id, &key)?;
+        let path = self.tenant_file(tenant.id);
+        let location = format!("{TENANTS_DIR}/{}.db", tenant.id);
+        let create_path = path.clone();
+        tokio::task::spawn_blocking(move || -> StoreResult<()> {
+            let mut conn = open_encrypted(&create_path, &key)?;
+            migrate::apply(&mut conn, migrate::TENANT)?;
+            Ok(())
+        })
+        .await
+        .map_err(StoreError::backend)??;
+        let registered = tenant.clone();
+        let result = self
+            .central
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                tx.execute(
+                    "INSERT INTO tenants (id, slug, name, kind, status, location, wrapped_key, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7)",
+                    params![
+                        registered.id.to_string(),
+                        registered.slug,
+                        registered.name,
+                        registered.kind.as_str(),
+                        location,
+                        wrapped,
+                        ts(registered.created_at)
+                    ],
+                )
+                .map_err(unique_as("slug"))?;
+                let mut audit = audit;
+                audit.tenant_id = Some(registered.id);
+                audit.entity = Some("tenant".into());
+                audit.entity_id = Some(registered.id.to_string());
+                audit::append(&tx, &audit)?;
+                tx.commit().db()
+            })
+            .await;
+        if let Err(err) = result {
+            remove_database_files(&path)?;
+            return Err(err);
+        }
+        Ok(tenant)
+    }
+
+    async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()> {
+        let location: Option<String> = self
+            .central
+            .db
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT location FROM tenants WHERE id = ?1",
+                    [id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .db()
+            })
+            .await?;
+        let location = location.ok_or(StoreError::NotFound)?;
+        self.cache()?.remove(&id);
+        self.central
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                tx.execute(
+                    "UPDATE sessions SET ended_at = ?1, end_reason = 'tenant_deleted' \
+                     WHERE tenant_id = ?2 AND ended_at IS NULL",
+                    params![ts(audit.at), id.to_string()],
+                )
+                .db()?;
+                tx.execute("DELETE FROM tenants WHERE id = ?1", [id.to_string()])
+                    .db()?;
+                audit::append(&tx, &audit)?;
+                tx.commit().db()
+            })
+            .await?;
+        remove_database_files(&self.data_dir.join(location))
+    }
+
+    async fn status(&self) -> Vec<DatabaseStatus> {
+        let mut all = vec![self.central.status().await];
+        let tenants = match self.central.tenants().await {
+            Ok(tenants) => tenants,
+            Err(_) => return all,
+        };
+        for tenant in tenants {
+            let status = match self.tenant(tenant.id).await {
+                Ok(store) => store.status().await,
+                Err(err) => DatabaseStatus {
+                    name: tenant.slug.clone(),
+                    tenant_id: Some(tenant.id),
+                    reachable: false,
+                    schema_version: None,
+                    size_bytes: None,
+                    latency_ms: None,
+                    error: Some(err.to_string()),
+                },
+            };
+            all.push(status);
+        }
+        all
+    }
+}

@@ -1,1 +1,51 @@
-//! placeholder
+//! Storage traits of the hub.
+//!
+//! The hub talks to a [`Store`]: one [`CentralStore`] (tenants, users, sessions, the central
+//! audit chain) and one [`TenantStore`] per tenant (patients, history, the tenant's audit
+//! chain). Every method that changes data or reads PHI takes the acting [`Actor`] and writes
+//! its audit event in the same transaction, so that no backend can forget to audit and no
+//! change lands without its event.
+//!
+//! Backends: `outpost-store-sqlite` (SQLCipher files) now; PostgreSQL later. Both must pass
+//! the suite in [`testsuite`] (feature `testsuite`).
+//!
+//! [`Actor`]: outpost_domain::audit::Actor
+
+mod central;
+mod error;
+mod records;
+mod tenant;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use outpost_domain::audit::AuditEvent;
+use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::TenantId;
+
+pub use central::CentralStore;
+pub use error::{StoreError, StoreResult};
+pub use records::*;
+pub use tenant::TenantStore;
+
+/// A whole hub's storage: the central store plus the tenant databases it registers.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The central database.
+    fn central(&self) -> &dyn CentralStore;
+
+    /// The store of one registered tenant. Backends cache open handles.
+    async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>>;
+
+    /// Creates the tenant's database, migrates it, and registers it centrally with `audit`
+    /// appended to the central chain. On failure nothing is left behind.
+    async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant>;
+
+    /// Removes the tenant's database and its registry entry; `audit` goes to the central chain.
+    async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()>;
+
+    /// Reachability, schema version, size and latency of the central and every tenant database.
+    async fn status(&self) -> Vec<DatabaseStatus>;
+}

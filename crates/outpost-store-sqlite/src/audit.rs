@@ -1,0 +1,139 @@
+//! The audit chain table, identical in the central and every tenant file.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use outpost_domain::audit::{
+    AuditEvent, AuditRecord, ChainReport, ChainVerifier, GENESIS_HASH, Outcome, chain_hash,
+};
+use outpost_domain::UserId;
+use outpost_store::StoreResult;
+
+use crate::sql::{OrBackend, conversion, get_json, get_opt_parsed, get_ts, ts};
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown audit outcome")]
+struct UnknownOutcome;
+
+const COLUMNS: &str = "seq, at, tenant_id, actor_user_id, actor_role, session_id, device_id, ip, \
+                       action, entity, entity_id, outcome, details, prev_hash, hash";
+
+/// Appends an event to the chain inside the caller's transaction; returns its sequence number.
+pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
+    let last: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .db()?;
+    let (seq, prev) = match last {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let hash = chain_hash(&prev, seq, event);
+    conn.execute(
+        &format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        params![
+            seq,
+            ts(event.at),
+            event.tenant_id.map(|t| t.to_string()),
+            event.actor_user_id.map(|u| u.to_string()),
+            event.actor_role,
+            event.session_id.map(|s| s.to_string()),
+            event.device_id.map(|d| d.to_string()),
+            event.ip,
+            event.action,
+            event.entity,
+            event.entity_id,
+            event.outcome.as_str(),
+            event.details.to_string(),
+            prev,
+            hash,
+        ],
+    )
+    .db()?;
+    Ok(seq)
+}
+
+/// Streams the whole chain through the verifier.
+pub fn verify(conn: &Connection, chain: &str) -> StoreResult<ChainReport> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"))
+        .db()?;
+    let mut rows = stmt.query([]).db()?;
+    let mut verifier = ChainVerifier::default();
+    while let Some(row) = rows.next().db()? {
+        // A row that cannot even be read back as an event is itself a break.
+        let record = read(row).unwrap_or_else(|_| AuditRecord {
+            seq: row.get(0).unwrap_or(-1),
+            event: AuditEvent::new(chrono::Utc::now(), "unreadable", Outcome::Failure),
+            prev_hash: String::new(),
+            hash: String::new(),
+        });
+        if !verifier.push(&record) {
+            break;
+        }
+    }
+    Ok(verifier.finish(chain))
+}
+
+/// Events whose actor is `user`, oldest first, at most `limit` (the newest ones).
+pub fn of_actor(conn: &Connection, user: UserId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE actor_user_id = ?1 \
+             OR (entity = 'user' AND entity_id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+        ))
+        .db()?;
+    let rows = stmt
+        .query_map(params![user.to_string(), limit], read)
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok(rows)
+}
+
+/// Events about one record, oldest first.
+pub fn of_entity(conn: &Connection, entity: &str, id: &str) -> StoreResult<Vec<AuditRecord>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE entity = ?1 AND entity_id = ?2 ORDER BY seq"
+        ))
+        .db()?;
+    let rows = stmt
+        .query_map(params![entity, id], read)
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok(rows)
+}
+
+fn read(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let outcome: String = row.get(11)?;
+    let outcome = match outcome.as_str() {
+        "success" => Outcome::Success,
+        "denied" => Outcome::Denied,
+        "failure" => Outcome::Failure,
+        _ => return Err(conversion(11, UnknownOutcome)),
+    };
+    Ok(AuditRecord {
+        seq: row.get(0)?,
+        event: AuditEvent {
+            at: get_ts(row, 1)?,
+            tenant_id: get_opt_parsed(row, 2)?,
+            actor_user_id: get_opt_parsed(row, 3)?,
+            actor_role: row.get(4)?,
+            session_id: get_opt_parsed(row, 5)?,
+            device_id: get_opt_parsed(row, 6)?,
+            ip: row.get(7)?,
+            action: row.get(8)?,
+            entity: row.get(9)?,
+            entity_id: row.get(10)?,
+            outcome,
+            details: get_json(row, 12)?,
+        },
+        prev_hash: row.get(13)?,
+        hash: row.get(14)?,
+    })
+}

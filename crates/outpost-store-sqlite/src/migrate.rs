@@ -1,0 +1,77 @@
+//! Embedded migrations, applied in order, each in one transaction with its version bump.
+
+use rusqlite::Connection;
+
+use outpost_store::{StoreError, StoreResult};
+
+/// A migration: its version, name and SQL.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! migration {
+    ($tree:literal, $version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                "../../../migrations/",
+                $tree,
+                "/sqlite/",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+pub const CENTRAL: &[Migration] = &[
+    migration!("central", 1, "0001_init"),
+    migration!("central", 2, "0002_roles"),
+];
+
+pub const TENANT: &[Migration] = &[migration!("tenant", 1, "0001_init")];
+
+/// Brings a database up to the newest migration; refuses a schema newer than this build.
+pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<i64> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+         )",
+    )
+    .map_err(StoreError::backend)?;
+    let current = schema_version(conn)?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    if current > known {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    for migration in migrations.iter().filter(|m| m.version > current) {
+        let tx = conn.transaction().map_err(StoreError::backend)?;
+        tx.execute_batch(migration.sql).map_err(StoreError::backend)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+            rusqlite::params![migration.version, migration.name],
+        )
+        .map_err(StoreError::backend)?;
+        tx.commit().map_err(StoreError::backend)?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+    }
+    Ok(known)
+}
+
+/// The newest applied migration (0 for an empty database).
+pub fn schema_version(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT ifnull(max(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(StoreError::backend)
+}

@@ -1,0 +1,529 @@
+//! `tenants/<id>.db`: the embedded implementation of [`TenantStore`].
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use serde_json::{Map, Value, json};
+
+use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport, Outcome};
+use outpost_domain::page::Page;
+use outpost_domain::patient::{Changes, Patient, PatientFields};
+use outpost_domain::{PatientId, TenantId, UserId};
+use outpost_store::{
+    DatabaseStatus, HistoryEntry, PatientCursor, PatientQuery, PatientReport, StoreError,
+    StoreResult, TenantStore, WriteOutcome,
+};
+
+use crate::conn::Db;
+use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
+use crate::{audit, status};
+
+/// Columns holding [`PatientFields`], named as the fields are.
+const FIELD_COLUMNS: &[&str] = &[
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "address",
+    "hypertension",
+    "heart_disease",
+    "ever_married",
+    "work_type",
+    "residence_type",
+    "avg_glucose_level",
+    "bmi",
+    "smoking_status",
+    "stroke",
+];
+const BOOL_COLUMNS: &[&str] = &["hypertension", "heart_disease", "ever_married", "stroke"];
+const META_COLUMNS: &str = "id, version, created_at, updated_at, updated_by, deleted_at";
+
+/// One tenant's database file.
+pub struct SqliteTenant {
+    pub(crate) db: Db,
+    pub(crate) tenant_id: TenantId,
+    pub(crate) slug: String,
+}
+
+fn select_patient() -> String {
+    format!("SELECT {META_COLUMNS}, {} FROM patients", FIELD_COLUMNS.join(", "))
+}
+
+fn read_patient(row: &Row<'_>) -> rusqlite::Result<(Patient, Option<chrono::DateTime<chrono::Utc>>)> {
+    let mut map = Map::new();
+    for (i, name) in FIELD_COLUMNS.iter().enumerate() {
+        let value: SqlValue = row.get(6 + i)?;
+        let json = match value {
+            SqlValue::Null => continue,
+            SqlValue::Integer(n) if BOOL_COLUMNS.contains(name) => Value::Bool(n != 0),
+            SqlValue::Integer(n) => json!(n),
+            SqlValue::Real(f) => json!(f),
+            SqlValue::Text(t) => Value::String(t),
+            SqlValue::Blob(_) => continue,
+        };
+        map.insert((*name).to_owned(), json);
+    }
+    let fields: PatientFields = serde_json::from_value(Value::Object(map))
+        .map_err(|e| crate::sql::conversion(6, e))?;
+    Ok((
+        Patient {
+            id: get_parsed(row, 0)?,
+            fields,
+            version: row.get(1)?,
+            created_at: get_ts(row, 2)?,
+            updated_at: get_ts(row, 3)?,
+            updated_by: get_opt_parsed(row, 4)?,
+        },
+        get_opt_ts(row, 5)?,
+    ))
+}
+
+/// The SQL values of every field column, in `FIELD_COLUMNS` order.
+fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
+    let Value::Object(map) = serde_json::to_value(fields)
+        .map_err(|e| StoreError::Corrupt(format!("patient fields do not serialise: {e}")))?
+    else {
+        return Err(StoreError::Corrupt("patient fields are not an object".into()));
+    };
+    Ok(FIELD_COLUMNS
+        .iter()
+        .map(|name| match map.get(*name) {
+            None | Some(Value::Null) => SqlValue::Null,
+            Some(Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(SqlValue::Integer)
+                .unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or_default())),
+            Some(Value::String(s)) => SqlValue::Text(s.clone()),
+            Some(other) => SqlValue::Text(other.to_string()),
+        })
+        .collect())
+}
+
+fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
+    [
+        SqlValue::Text(fields.family_name.to_lowercase()),
+        SqlValue::Text(fields.given_name.to_lowercase()),
+        SqlValue::Text(fields.mrn.to_lowercase()),
+    ]
+}
+
+fn load(conn: &Connection, id: PatientId) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
+    conn.query_row(
+        &format!("{} WHERE id = ?1", select_patient()),
+        [id.to_string()],
+        read_patient,
+    )
+    .optional()
+    .db()
+}
+
+fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
+    Ok(load(conn, id)?.and_then(|(p, deleted)| deleted.is_none().then_some(p)))
+}
+
+/// Writes the history row and the change-feed entry of a change.
+fn record_change(
+    conn: &Connection,
+    patient: &Patient,
+    action: &str,
+    changes: &Changes,
+    actor: &Actor,
+) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO patient_history (patient_id, version, action, changes, actor_user_id, \
+         session_id, device_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            patient.id.to_string(),
+            patient.version,
+            action,
+            serde_json::to_string(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            actor.user_id.map(|u| u.to_string()),
+            actor.session_id.map(|s| s.to_string()),
+            actor.device_id.map(|d| d.to_string()),
+            ts(actor.at),
+        ],
+    )
+    .db()?;
+    conn.execute(
+        "INSERT INTO change_feed (entity, entity_id, version, action, at) VALUES ('patient', ?1, ?2, ?3, ?4)",
+        params![patient.id.to_string(), patient.version, action, ts(actor.at)],
+    )
+    .db()?;
+    Ok(())
+}
+
+fn change_event(actor: &Actor, action: &str, patient: &Patient, changes: &Changes) -> AuditEvent {
+    actor
+        .event(format!("patient.{action}"), Outcome::Success)
+        .entity("patient", patient.id)
+        .details(json!({ "version": patient.version, "changes": changes }))
+}
+
+fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT version, action, changes, actor_user_id, session_id, device_id, at \
+             FROM patient_history WHERE patient_id = ?1 ORDER BY version",
+        )
+        .db()?;
+    stmt.query_map([id.to_string()], |row| {
+        let changes: String = row.get(2)?;
+        Ok(HistoryEntry {
+            version: row.get(0)?,
+            action: row.get(1)?,
+            changes: serde_json::from_str(&changes).map_err(|e| crate::sql::conversion(2, e))?,
+            actor_user_id: get_opt_parsed(row, 3)?,
+            session_id: get_opt_parsed(row, 4)?,
+            device_id: get_opt_parsed(row, 5)?,
+            at: get_ts(row, 6)?,
+        })
+    })
+    .db()?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .db()
+}
+
+fn insert_patient(conn: &Connection, fields: PatientFields, actor: &Actor) -> StoreResult<Patient> {
+    let patient = Patient {
+        id: PatientId::generate(),
+        fields,
+        version: 1,
+        created_at: actor.at,
+        updated_at: actor.at,
+        updated_by: actor.user_id,
+    };
+    let mut values = vec![
+        SqlValue::Text(patient.id.to_string()),
+        SqlValue::Integer(1),
+        SqlValue::Text(ts(actor.at)),
+        SqlValue::Text(ts(actor.at)),
+        actor.user_id.map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
+    ];
+    values.extend(field_values(&patient.fields)?);
+    values.extend(search_keys(&patient.fields));
+    let placeholders = (1..=values.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    conn.execute(
+        &format!(
+            "INSERT INTO patients (id, version, created_at, updated_at, updated_by, {}, \
+             family_key, given_key, mrn_key) VALUES ({placeholders})",
+            FIELD_COLUMNS.join(", ")
+        ),
+        params_from_iter(values),
+    )
+    .map_err(unique_as("mrn"))?;
+    let changes = patient.fields.as_creation();
+    record_change(conn, &patient, "create", &changes, actor)?;
+    audit::append(conn, &change_event(actor, "create", &patient, &changes))?;
+    Ok(patient)
+}
+
+#[async_trait]
+impl TenantStore for SqliteTenant {
+    async fn create_patients(
+        &self,
+        patients: Vec<PatientFields>,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Patient>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let created = patients
+                    .into_iter()
+                    .map(|fields| insert_patient(&tx, fields, &actor))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                tx.commit().db()?;
+                Ok(created)
+            })
+            .await
+    }
+
+    async fn patient(&self, id: PatientId, actor: &Actor) -> StoreResult<Option<Patient>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let patient = load_live(&tx, id)?;
+                let outcome = if patient.is_some() { Outcome::Success } else { Outcome::Failure };
+                audit::append(&tx, &actor.event("patient.read", outcome).entity("patient", id))?;
+                tx.commit().db()?;
+                Ok(patient)
+            })
+            .await
+    }
+
+    async fn search_patients(
+        &self,
+        query: &PatientQuery,
+        actor: &Actor,
+    ) -> StoreResult<Page<Patient>> {
+        let query = query.clone();
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let mut sql = format!("{} WHERE deleted_at IS NULL", select_patient());
+                let mut args: Vec<SqlValue> = Vec::new();
+                let words: Vec<String> = query
+                    .q
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_lowercase)
+                    .collect();
+                for word in &words {
+                    let (lo, hi) = (args.len() + 1, args.len() + 2);
+                    sql.push_str(&format!(
+                        " AND ((family_key >= ?{lo} AND family_key < ?{hi}) \
+                         OR (given_key >= ?{lo} AND given_key < ?{hi}) \
+                         OR (mrn_key >= ?{lo} AND mrn_key < ?{hi}))"
+                    ));
+                    args.push(SqlValue::Text(word.clone()));
+                    args.push(SqlValue::Text(format!("{word}\u{10FFFF}")));
+                }
+                if let Some(after) = &query.after {
+                    let n = args.len();
+                    sql.push_str(&format!(
+                        " AND (family_key, given_key, id) > (?{}, ?{}, ?{})",
+                        n + 1,
+                        n + 2,
+                        n + 3
+                    ));
+                    args.push(SqlValue::Text(after.family.clone()));
+                    args.push(SqlValue::Text(after.given.clone()));
+                    args.push(SqlValue::Text(after.id.clone()));
+                }
+                let limit = query.limit.max(1);
+                sql.push_str(&format!(
+                    " ORDER BY family_key, given_key, id LIMIT {}",
+                    u64::from(limit) + 1
+                ));
+                let tx = conn.transaction().db()?;
+                let mut items = {
+                    let mut stmt = tx.prepare(&sql).db()?;
+                    stmt.query_map(params_from_iter(args), |row| read_patient(row).map(|(p, _)| p))
+                        .db()?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                        .db()?
+                };
+                let more = items.len() > limit as usize;
+                items.truncate(limit as usize);
+                let next = if more {
+                    items.last().map(|p| PatientCursor {
+                        family: p.fields.family_name.to_lowercase(),
+                        given: p.fields.given_name.to_lowercase(),
+                        id: p.id.to_string(),
+                    })
+                } else {
+                    None
+                };
+                let ids: Vec<String> = items.iter().map(|p| p.id.to_string()).collect();
+                audit::append(
+                    &tx,
+                    &actor.event("patient.search", Outcome::Success).details(json!({
+                        "query": query.q,
+                        "returned": ids,
+                    })),
+                )?;
+                tx.commit().db()?;
+                Ok(Page {
+                    items,
+                    next_cursor: next
+                        .map(|c| serde_json::to_string(&c).unwrap_or_default()),
+                })
+            })
+            .await
+    }
+
+    async fn update_patient(
+        &self,
+        id: PatientId,
+        base_version: i64,
+        changes: &Map<String, Value>,
+        today: NaiveDate,
+        actor: &Actor,
+    ) -> StoreResult<WriteOutcome> {
+        let (changes, actor) = (changes.clone(), actor.clone());
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let Some(current) = load_live(&tx, id)? else {
+                    return Ok(WriteOutcome::NotFound);
+                };
+                if current.version != base_version {
+                    return Ok(WriteOutcome::Stale(current));
+                }
+                let (fields, changed) = current.fields.apply(&changes, today).map_err(|e| match e {
+                    outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
+                    outpost_domain::patient::PatchError::Shape(s) => {
+                        StoreError::Invalid(outpost_domain::ValidationError::new("body", s))
+                    }
+                })?;
+                if changed.is_empty() {
+                    return Ok(WriteOutcome::Done(current));
+                }
+                let patient = Patient {
+                    fields,
+                    version: current.version + 1,
+                    updated_at: actor.at,
+                    updated_by: actor.user_id,
+                    ..current
+                };
+                let mut values = vec![
+                    SqlValue::Integer(patient.version),
+                    SqlValue::Text(ts(actor.at)),
+                    actor.user_id.map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
+                ];
+                values.extend(field_values(&patient.fields)?);
+                values.extend(search_keys(&patient.fields));
+                values.push(SqlValue::Text(id.to_string()));
+                let assignments = ["version", "updated_at", "updated_by"]
+                    .iter()
+                    .chain(FIELD_COLUMNS)
+                    .chain(&["family_key", "given_key", "mrn_key"])
+                    .enumerate()
+                    .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let id_param = values.len();
+                tx.execute(
+                    &format!("UPDATE patients SET {assignments} WHERE id = ?{id_param}"),
+                    params_from_iter(values),
+                )
+                .map_err(unique_as("mrn"))?;
+                record_change(&tx, &patient, "update", &changed, &actor)?;
+                audit::append(&tx, &change_event(&actor, "update", &patient, &changed))?;
+                tx.commit().db()?;
+                Ok(WriteOutcome::Done(patient))
+            })
+            .await
+    }
+
+    async fn delete_patient(
+        &self,
+        id: PatientId,
+        base_version: Option<i64>,
+        actor: &Actor,
+    ) -> StoreResult<WriteOutcome> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let Some(current) = load_live(&tx, id)? else {
+                    return Ok(WriteOutcome::NotFound);
+                };
+                if base_version.is_some_and(|v| v != current.version) {
+                    return Ok(WriteOutcome::Stale(current));
+                }
+                let patient = Patient {
+                    version: current.version + 1,
+                    updated_at: actor.at,
+                    updated_by: actor.user_id,
+                    ..current
+                };
+                tx.execute(
+                    "UPDATE patients SET version = ?1, updated_at = ?2, updated_by = ?3, deleted_at = ?2 WHERE id = ?4",
+                    params![
+                        patient.version,
+                        ts(actor.at),
+                        actor.user_id.map(|u| u.to_string()),
+                        id.to_string()
+                    ],
+                )
+                .db()?;
+                let changes = Changes::new();
+                record_change(&tx, &patient, "delete", &changes, &actor)?;
+                audit::append(&tx, &change_event(&actor, "delete", &patient, &changes))?;
+                tx.commit().db()?;
+                Ok(WriteOutcome::Done(patient))
+            })
+            .await
+    }
+
+    async fn patient_history(
+        &self,
+        id: PatientId,
+        actor: &Actor,
+    ) -> StoreResult<Option<Vec<HistoryEntry>>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                if load_live(&tx, id)?.is_none() {
+                    return Ok(None);
+                }
+                let entries = history(&tx, id)?;
+                audit::append(
+                    &tx,
+                    &actor
+                        .event("patient.history", Outcome::Success)
+                        .entity("patient", id),
+                )?;
+                tx.commit().db()?;
+                Ok(Some(entries))
+            })
+            .await
+    }
+
+    async fn patient_report(
+        &self,
+        id: PatientId,
+        actor: &Actor,
+    ) -> StoreResult<Option<PatientReport>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let Some((patient, deleted_at)) = load(&tx, id)? else {
+                    return Ok(None);
+                };
+                let versions = history(&tx, id)?;
+                let accesses = audit::of_entity(&tx, "patient", &id.to_string())?;
+                audit::append(
+                    &tx,
+                    &actor.event("report.patient", Outcome::Success).entity("patient", id),
+                )?;
+                tx.commit().db()?;
+                Ok(Some(PatientReport {
+                    patient,
+                    deleted_at,
+                    versions,
+                    accesses,
+                }))
+            })
+            .await
+    }
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64> {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let seq = audit::append(&tx, &event)?;
+                tx.commit().db()?;
+                Ok(seq)
+            })
+            .await
+    }
+
+    async fn verify_audit(&self) -> StoreResult<ChainReport> {
+        let slug = self.slug.clone();
+        self.db.call(move |conn| audit::verify(conn, &slug)).await
+    }
+
+    async fn audit_of_user(&self, user: UserId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.db
+            .call(move |conn| audit::of_actor(conn, user, limit))
+            .await
+    }
+
+    async fn status(&self) -> DatabaseStatus {
+        status::of(&self.db, &self.slug, Some(self.tenant_id)).await
+    }
+}

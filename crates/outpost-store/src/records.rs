@@ -1,0 +1,147 @@
+//! Records the stores hand to the hub (and take from it) that are not wire types.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use outpost_domain::audit::AuditRecord;
+use outpost_domain::patient::{Changes, Patient};
+use outpost_domain::tenant::Tenant;
+use outpost_domain::{DeviceId, Role, SessionId, TenantId, UserId};
+
+/// A user with the secret the hub verifies passwords against.
+#[derive(Clone)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: String,
+    pub full_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's role in one tenant (`tenant` is `None` for the platform scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub tenant: Option<Tenant>,
+    pub role: Role,
+}
+
+/// Changes to a user within a tenant. `None` leaves a field as it is.
+#[derive(Clone, Default)]
+pub struct MemberUpdate {
+    pub full_name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+/// A sign-in session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub tenant_id: Option<TenantId>,
+    pub role: Role,
+    pub device_id: Option<DeviceId>,
+    pub device_name: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// The token was current: it is now spent and the new one replaces it.
+    Rotated(SessionRecord),
+    /// The token had already been rotated: someone replayed it, so the session was revoked.
+    Reused(SessionRecord),
+    /// No such token, or its session has ended.
+    Unknown,
+}
+
+/// One Ed25519 token-signing key.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Vec<u8>,
+    /// The raw 32-byte public key.
+    pub public_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a search continues from: the sort key of the last item returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientCursor {
+    pub family: String,
+    pub given: String,
+    pub id: String,
+}
+
+/// A patient search or listing.
+#[derive(Debug, Clone, Default)]
+pub struct PatientQuery {
+    /// Case-insensitive prefix of a name or the MRN; every word must match.
+    pub q: Option<String>,
+    pub limit: u32,
+    pub after: Option<PatientCursor>,
+}
+
+/// One version of a patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: i64,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    pub changes: Changes,
+    pub actor_user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub device_id: Option<DeviceId>,
+    pub at: DateTime<Utc>,
+}
+
+/// The result of a versioned change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    Done(Patient),
+    /// The record moved on since the caller's version; nothing was written.
+    Stale(Patient),
+    NotFound,
+}
+
+/// A patient's full story for a report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatientReport {
+    pub patient: Patient,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub versions: Vec<HistoryEntry>,
+    pub accesses: Vec<AuditRecord>,
+}
+
+/// One database's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseStatus {
+    /// `central` or the tenant's slug.
+    pub name: String,
+    pub tenant_id: Option<TenantId>,
+    pub reachable: bool,
+    pub schema_version: Option<i64>,
+    pub size_bytes: Option<u64>,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,65 @@
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport};
+use outpost_domain::page::Page;
+use outpost_domain::patient::{Patient, PatientFields};
+use outpost_domain::{PatientId, UserId};
+
+use crate::error::StoreResult;
+use crate::records::{DatabaseStatus, HistoryEntry, PatientQuery, PatientReport, WriteOutcome};
+
+/// One tenant's database. Every PHI read and every change appends its event to this tenant's
+/// audit chain in the same transaction; changes also write a history row and a change-feed
+/// entry (the sync cursor).
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates patients; `Invalid`/`AlreadyExists` (MRN) leave nothing written.
+    async fn create_patients(
+        &self,
+        patients: Vec<PatientFields>,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Patient>>;
+    /// Reads one live patient (audited as `patient.read`).
+    async fn patient(&self, id: PatientId, actor: &Actor) -> StoreResult<Option<Patient>>;
+    /// Searches or lists live patients ordered by family name, given name, id (audited as
+    /// `patient.search` with the ids returned).
+    async fn search_patients(
+        &self,
+        query: &PatientQuery,
+        actor: &Actor,
+    ) -> StoreResult<Page<Patient>>;
+    /// Applies a partial update if `base_version` is current.
+    async fn update_patient(
+        &self,
+        id: PatientId,
+        base_version: i64,
+        changes: &Map<String, Value>,
+        today: NaiveDate,
+        actor: &Actor,
+    ) -> StoreResult<WriteOutcome>;
+    /// Tombstones a patient (history and audit stay) if `base_version` is current or `None`.
+    async fn delete_patient(
+        &self,
+        id: PatientId,
+        base_version: Option<i64>,
+        actor: &Actor,
+    ) -> StoreResult<WriteOutcome>;
+    /// Every version of a patient, oldest first (audited as `patient.history`).
+    async fn patient_history(
+        &self,
+        id: PatientId,
+        actor: &Actor,
+    ) -> StoreResult<Option<Vec<HistoryEntry>>>;
+    /// Current record (even if deleted), every version and every access (audited).
+    async fn patient_report(&self, id: PatientId, actor: &Actor)
+    -> StoreResult<Option<PatientReport>>;
+
+    async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64>;
+    async fn verify_audit(&self) -> StoreResult<ChainReport>;
+    /// Events performed by a user, newest last.
+    async fn audit_of_user(&self, user: UserId, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
+    async fn status(&self) -> DatabaseStatus;
+}
