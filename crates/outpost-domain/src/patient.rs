@@ -23,6 +23,27 @@ pub const CLINICAL_FIELDS: &[&str] = &[
     "stroke",
 ];
 
+/// Every field of [`PatientFields`], in storage order.
+pub const FIELD_NAMES: &[&str] = &[
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "address",
+    "hypertension",
+    "heart_disease",
+    "ever_married",
+    "work_type",
+    "residence_type",
+    "avg_glucose_level",
+    "bmi",
+    "smoking_status",
+    "stroke",
+];
+
 const MAX_NAME: usize = 100;
 const MAX_MRN: usize = 32;
 const MAX_PHONE: usize = 32;
@@ -223,7 +244,7 @@ impl PatientFields {
             merged.insert(key.clone(), value.clone());
         }
         let updated: PatientFields = serde_json::from_value(Value::Object(merged))
-            .map_err(|e| PatchError::Shape(e.to_string()))?;
+            .map_err(|_| PatchError::Shape(self.first_bad_field(changes)))?;
         updated.validate(today).map_err(PatchError::Invalid)?;
         let new = updated.to_map();
         let changed = changes
@@ -259,6 +280,21 @@ impl PatientFields {
                 )
             })
             .collect()
+    }
+
+    /// Names the first change that does not fit, without echoing its value (it may be PHI).
+    fn first_bad_field(&self, changes: &Map<String, Value>) -> String {
+        for (key, value) in changes {
+            if !FIELD_NAMES.contains(&key.as_str()) {
+                return format!("unknown field `{key}`");
+            }
+            let mut single = self.to_map();
+            single.insert(key.clone(), value.clone());
+            if serde_json::from_value::<PatientFields>(Value::Object(single)).is_err() {
+                return format!("field `{key}` has the wrong type or an invalid value");
+            }
+        }
+        "the fields do not fit together".to_owned()
     }
 
     fn to_map(&self) -> Map<String, Value> {

@@ -226,6 +226,34 @@ impl CentralStore for SqliteCentral {
             .await
     }
 
+    async fn add_membership(
+        &self,
+        user: UserId,
+        tenant: Option<TenantId>,
+        role: Role,
+        audit: AuditEvent,
+    ) -> StoreResult<Member> {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                tx.execute(
+                    "INSERT INTO memberships (user_id, tenant_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        user.to_string(),
+                        tenant.map(|t| t.to_string()),
+                        role.as_str(),
+                        ts(audit.at)
+                    ],
+                )
+                .map_err(unique_as("membership"))?;
+                audit::append(&tx, &audit)?;
+                let member = member_of(&tx, tenant, user)?.ok_or(StoreError::NotFound)?;
+                tx.commit().db()?;
+                Ok(member)
+            })
+            .await
+    }
+
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
         let email = email.to_owned();
         self.db
@@ -556,7 +584,6 @@ impl CentralStore for SqliteCentral {
                     params![ts(at), session_id],
                 )
                 .db()?;
-                let session = session_by_id(&tx, &session_id)?.ok_or(StoreError::NotFound)?;
                 tx.commit().db()?;
                 Ok(RefreshOutcome::Rotated(session))
             })

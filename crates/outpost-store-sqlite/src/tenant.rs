@@ -20,25 +20,7 @@ use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, 
 use crate::{audit, status};
 
 /// Columns holding [`PatientFields`], named as the fields are.
-const FIELD_COLUMNS: &[&str] = &[
-    "mrn",
-    "given_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "phone",
-    "email",
-    "address",
-    "hypertension",
-    "heart_disease",
-    "ever_married",
-    "work_type",
-    "residence_type",
-    "avg_glucose_level",
-    "bmi",
-    "smoking_status",
-    "stroke",
-];
+const FIELD_COLUMNS: &[&str] = outpost_domain::patient::FIELD_NAMES;
 const BOOL_COLUMNS: &[&str] = &["hypertension", "heart_disease", "ever_married", "stroke"];
 const META_COLUMNS: &str = "id, version, created_at, updated_at, updated_by, deleted_at";
 
@@ -363,7 +345,7 @@ impl TenantStore for SqliteTenant {
                 let (fields, changed) = current.fields.apply(&changes, today).map_err(|e| match e {
                     outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
                     outpost_domain::patient::PatchError::Shape(s) => {
-                        StoreError::Invalid(outpost_domain::ValidationError::new("body", s))
+                        StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
                     }
                 })?;
                 if changed.is_empty() {

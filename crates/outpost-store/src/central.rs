@@ -34,6 +34,14 @@ pub trait CentralStore: Send + Sync {
         role: Role,
         audit: AuditEvent,
     ) -> StoreResult<Member>;
+    /// Gives an existing user a role in another tenant (or the platform).
+    async fn add_membership(
+        &self,
+        user: UserId,
+        tenant: Option<TenantId>,
+        role: Role,
+        audit: AuditEvent,
+    ) -> StoreResult<Member>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn user(&self, id: UserId) -> StoreResult<Option<UserRecord>>;
     async fn memberships(&self, user: UserId) -> StoreResult<Vec<Membership>>;

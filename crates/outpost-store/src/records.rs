@@ -66,7 +66,8 @@ pub struct SessionRecord {
 /// What presenting a refresh token led to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {
-    /// The token was current: it is now spent and the new one replaces it.
+    /// The token was current: it is now spent and the new one replaces it. The session is
+    /// as it was before this refresh, so that the caller can judge its idle time.
     Rotated(SessionRecord),
     /// The token had already been rotated: someone replayed it, so the session was revoked.
     Reused(SessionRecord),

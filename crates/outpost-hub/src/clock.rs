@@ -1,0 +1,20 @@
+//! The hub's source of time, injected so that token expiry, session timeouts and lockout can
+//! be tested without sleeping.
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// Tells the time.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, to the microsecond (the precision every store keeps).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now().trunc_subsecs(6)
+    }
+}

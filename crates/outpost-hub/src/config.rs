@@ -1,0 +1,139 @@
+//! Hub configuration: defaults, then a TOML file, then `OUTPOST_*` environment variables and
+//! flags (the binary applies those two through clap).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the hub needs to run. No secrets live here: the master key is a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HubConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Data directory of the embedded backend.
+    pub data_dir: PathBuf,
+    /// The master key file; default `<data_dir>/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Lifetime of access tokens.
+    pub access_token_ttl_secs: i64,
+    /// A session with no activity for this long ends.
+    pub session_idle_timeout_secs: i64,
+    /// A session ends this long after sign-in, whatever the activity.
+    pub session_absolute_timeout_secs: i64,
+    /// Consecutive failed sign-ins that lock an address.
+    pub lockout_threshold: u32,
+    /// How long a locked address stays locked.
+    pub lockout_duration_secs: i64,
+    /// How long a client may unlock its cache without contacting the hub.
+    pub offline_grant_hours: i64,
+    /// `iss` of the tokens this hub signs.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("outpost-data"),
+            master_key_file: None,
+            body_limit_bytes: 1024 * 1024,
+            access_token_ttl_secs: 15 * 60,
+            session_idle_timeout_secs: 30 * 60,
+            session_absolute_timeout_secs: 12 * 60 * 60,
+            lockout_threshold: 5,
+            lockout_duration_secs: 15 * 60,
+            offline_grant_hours: 72,
+            issuer: "outpost-hub".into(),
+            audience: "outpost".into(),
+        }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl HubConfig {
+    /// Defaults overlaid with a TOML file. Unknown keys are an error, not silently ignored.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The master key file actually used.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}
+
+/// A documented example configuration (`outpost-hub config default`).
+pub const EXAMPLE: &str = r#"# Outpost hub configuration. Every key is optional; shown are the defaults.
+# Precedence: these defaults < this file < OUTPOST_* environment variables < flags.
+
+# Address to listen on (OUTPOST_LISTEN, --listen).
+listen = "127.0.0.1:8080"
+# Data directory of the embedded backend (OUTPOST_DATA_DIR, --data-dir).
+data_dir = "outpost-data"
+# Master key file; default <data_dir>/master.key. Keep it on another volume or in a secret
+# store mount in production (OUTPOST_MASTER_KEY_FILE, --master-key-file).
+# master_key_file = "/run/secrets/outpost-master.key"
+# Largest accepted request body in bytes.
+body_limit_bytes = 1048576
+# Access token lifetime (seconds).
+access_token_ttl_secs = 900
+# Idle and absolute session lifetimes (seconds).
+session_idle_timeout_secs = 1800
+session_absolute_timeout_secs = 43200
+# Failed sign-ins before an address is locked, and for how long (seconds).
+lockout_threshold = 5
+lockout_duration_secs = 900
+# How long a desktop client may unlock its cache offline (hours).
+offline_grant_hours = 72
+# Token issuer and audience.
+issuer = "outpost-hub"
+audience = "outpost"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_to_the_defaults() {
+        let parsed: HubConfig = toml::from_str(EXAMPLE).expect("example parses");
+        let defaults = HubConfig::default();
+        assert_eq!(parsed.listen, defaults.listen);
+        assert_eq!(parsed.body_limit_bytes, defaults.body_limit_bytes);
+        assert_eq!(parsed.offline_grant_hours, defaults.offline_grant_hours);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<HubConfig>("listn = \"x\"").is_err());
+    }
+}

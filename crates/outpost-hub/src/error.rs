@@ -1,0 +1,94 @@
+//! Errors at the HTTP edge: `{"error": {"code": "...", "message": "..."}}` with a fitting
+//! status. Messages are written for people and never contain record values, tokens or keys.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use outpost_domain::ErrorCode;
+use outpost_store::StoreError;
+
+/// An error answered to an API client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Extra top-level members (e.g. `current` for a version conflict).
+    pub extra: Option<(&'static str, Value)>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            extra: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "no such record")
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            ErrorCode::Unauthenticated,
+            "a valid access token is required",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "internal error; it has been logged")
+    }
+
+    pub fn with(mut self, key: &'static str, value: Value) -> Self {
+        self.extra = Some((key, value));
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::not_found(),
+            StoreError::AlreadyExists(what) => ApiError::new(
+                ErrorCode::AlreadyExists,
+                format!("a record with this {what} already exists"),
+            ),
+            StoreError::Invalid(v) => ApiError::new(ErrorCode::ValidationFailed, v.to_string()),
+            other => {
+                tracing::error!(error = %other, "store error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<outpost_domain::ValidationError> for ApiError {
+    fn from(err: outpost_domain::ValidationError) -> Self {
+        ApiError::new(ErrorCode::ValidationFailed, err.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
+            map.insert(key.to_owned(), value);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,72 @@
+//! Tenant administration (platform admins).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use outpost_domain::audit::Outcome;
+use outpost_domain::page::Page;
+use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::{Permission, TenantId};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::principal::Principal;
+use crate::state::AppState;
+
+/// `POST /v1/tenants`: creates the tenant's database and registers it.
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(new): ApiJson<NewTenant>,
+) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    principal.require(Permission::TenantManage)?;
+    new.validate()?;
+    let event = principal
+        .actor()
+        .event("tenant.create", Outcome::Success)
+        .details(json!({ "slug": new.slug, "kind": new.kind }));
+    let tenant = state.store.provision_tenant(&new, event).await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// `GET /v1/tenants`.
+pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<Tenant>>> {
+    principal.require(Permission::TenantManage)?;
+    Ok(Json(Page::complete(state.store.central().tenants().await?)))
+}
+
+/// `GET /v1/tenants/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<Json<Tenant>> {
+    principal.require(Permission::TenantManage)?;
+    let tenant = state.store.central().tenant(id).await?;
+    tenant.map(Json).ok_or_else(ApiError::not_found)
+}
+
+/// `DELETE /v1/tenants/{id}`: removes the database and the registry entry, audited centrally.
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<StatusCode> {
+    principal.require(Permission::TenantManage)?;
+    let tenant = state
+        .store
+        .central()
+        .tenant(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut event = principal
+        .actor()
+        .event("tenant.delete", Outcome::Success)
+        .entity("tenant", id)
+        .details(json!({ "slug": tenant.slug }));
+    event.tenant_id = Some(id);
+    state.store.delete_tenant(id, event).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,77 @@
+//! The hub's shared state, built once at start.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use outpost_domain::{Permission, Role};
+use outpost_store::{Store, StoreError};
+
+use crate::clock::Clock;
+use crate::config::HubConfig;
+use crate::passwords;
+use crate::tokens::{TokenKeys, generate_signing_key};
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the token signing keys cannot be loaded")]
+    SigningKeys,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// What every request handler can reach.
+pub struct HubState {
+    pub store: Arc<dyn Store>,
+    pub config: HubConfig,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenKeys,
+    /// Role → permissions, loaded from the central database at start.
+    pub permissions: HashMap<Role, BTreeSet<Permission>>,
+    /// Hash compared against when an e-mail is unknown, so that unknown addresses and wrong
+    /// passwords cost the same time.
+    pub dummy_hash: String,
+}
+
+/// The state as axum holds it.
+pub type AppState = Arc<HubState>;
+
+impl HubState {
+    /// Loads permissions and signing keys (creating the first key if there is none).
+    pub async fn load(
+        store: Arc<dyn Store>,
+        config: HubConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, HubError> {
+        let central = store.central();
+        let mut keys = central.signing_keys().await?;
+        if keys.is_empty() {
+            let key = generate_signing_key(clock.now());
+            central.add_signing_key(&key).await?;
+            keys.push(key);
+        }
+        let tokens =
+            TokenKeys::new(&keys, &config.issuer, &config.audience).ok_or(HubError::SigningKeys)?;
+        let mut permissions: HashMap<Role, BTreeSet<Permission>> = HashMap::new();
+        for (role, permission) in central.role_permissions().await? {
+            permissions.entry(role).or_default().insert(permission);
+        }
+        let dummy_hash = passwords::hash(&passwords::generate())
+            .map_err(|e| HubError::Hashing(e.to_string()))?;
+        Ok(Arc::new(HubState {
+            store,
+            config,
+            clock,
+            tokens,
+            permissions,
+            dummy_hash,
+        }))
+    }
+
+    /// The permissions of a role (empty for an unknown one).
+    pub fn permissions_of(&self, role: Role) -> BTreeSet<Permission> {
+        self.permissions.get(&role).cloned().unwrap_or_default()
+    }
+}
