@@ -64,7 +64,9 @@ pub async fn add_member(
             .event("user.membership_add", Outcome::Success)
             .entity("user", user.id)
             .details(json!({ "tenant_id": tenant_id, "role": new.role }));
-        return Ok(central.add_membership(user.id, tenant_id, new.role, event).await?);
+        return Ok(central
+            .add_membership(user.id, tenant_id, new.role, event)
+            .await?);
     }
     check_password(&new.password)?;
     let password_hash = passwords::hash(&new.password).map_err(|e| {
@@ -85,5 +87,7 @@ pub async fn add_member(
         .details(json!({ "email": user.email, "tenant_id": tenant_id, "role": new.role }));
     let mut event = event;
     event.tenant_id = tenant_id;
-    Ok(central.create_user(&user, tenant_id, new.role, event).await?)
+    Ok(central
+        .create_user(&user, tenant_id, new.role, event)
+        .await?)
 }

@@ -2,9 +2,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use outpost_domain::ErrorCode;
@@ -52,12 +52,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::new(ErrorCode::MalformedJson, "the request body is not valid JSON");
+            return ApiError::new(
+                ErrorCode::MalformedJson,
+                "the request body is not valid JSON",
+            );
         }
         let text = inner.to_string();
         let what = if text.starts_with("unknown field") || text.starts_with("missing field") {
             // serde names only field names in these messages.
-            text.split(" at line").next().unwrap_or("unknown field").to_owned()
+            text.split(" at line")
+                .next()
+                .unwrap_or("unknown field")
+                .to_owned()
         } else {
             "has the wrong type or an invalid value".to_owned()
         };
@@ -67,8 +73,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ApiError::invalid(format!("field `{path}`: {what}"))
         }
     })?;
-    de.end()
-        .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "trailing data after the JSON body"))?;
+    de.end().map_err(|_| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            "trailing data after the JSON body",
+        )
+    })?;
     Ok(value)
 }
 
@@ -104,7 +114,9 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|_| ApiError::invalid("the query string has an unknown parameter or a bad value"))
+            .map_err(|_| {
+                ApiError::invalid("the query string has an unknown parameter or a bad value")
+            })
     }
 }
 

@@ -1,1 +1,537 @@
-fn main(){}
+//! `outpost-hub`: parses arguments and configuration, then calls into the library.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::tenant::NewTenant;
+use outpost_domain::user::normalize_email;
+use outpost_domain::{Role, TenantKind};
+use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
+use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
+use outpost_store::{MemberUpdate, Store};
+use outpost_store_sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(
+    name = "outpost-hub",
+    version,
+    about = "The Outpost hub: multi-tenant records server"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, env = "OUTPOST_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded backend.
+    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Master key file (default: <data-dir>/master.key).
+    #[arg(long, env = "OUTPOST_MASTER_KEY_FILE", global = true)]
+    master_key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory, central store, master key and first platform admin.
+    Init {
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, default_value = "Platform Administrator")]
+        admin_name: String,
+        /// Read the admin password from standard input (else prompt, or generate one).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, env = "OUTPOST_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Build demo tenants, users and synthetic patients in a new data directory, print the
+    /// logins, then serve.
+    Demo {
+        #[arg(long, env = "OUTPOST_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Synthetic patients per clinic and hospital.
+        #[arg(long, default_value_t = demo::PATIENTS_PER_TENANT)]
+        patients: usize,
+        /// Build the demo and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Tenant lifecycle.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Users and memberships.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Audit chains.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Provision a tenant: create, migrate and register its database.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_kind)]
+        kind: TenantKind,
+    },
+    /// List tenants.
+    List,
+    /// Delete a tenant's database and registry entry (audited).
+    Delete {
+        #[arg(long)]
+        slug: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user to a tenant (an existing user gets a membership).
+    Add {
+        /// Tenant slug; leave out with --role platform_admin.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        full_name: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the members of a tenant (or, without --tenant, the platform admins).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Disable a user and end all their sessions.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the central chain and every tenant chain, or one tenant's.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a documented example configuration.
+    Default,
+}
+
+fn parse_kind(s: &str) -> Result<TenantKind, String> {
+    s.parse()
+        .map_err(|_| "expected one of clinic, hospital, ems_agency, transport_center".to_owned())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|_| {
+        let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+fn load_config(cli: &Cli) -> Result<HubConfig> {
+    let mut config = match &cli.config {
+        Some(path) => HubConfig::from_file(path)?,
+        None => HubConfig::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(file) = &cli.master_key_file {
+        config.master_key_file = Some(file.clone());
+    }
+    Ok(config)
+}
+
+fn open_store(config: &HubConfig) -> Result<Arc<SqliteStore>> {
+    if !SqliteStore::exists(&config.data_dir) {
+        bail!(
+            "no hub in {}: run `outpost-hub init` first",
+            config.data_dir.display()
+        );
+    }
+    Ok(Arc::new(
+        SqliteStore::open(&config.data_dir, &config.master_key_path())
+            .context("cannot open the data directory")?,
+    ))
+}
+
+/// Reads a password from stdin, a prompt, or (when `generate`) makes one and says so.
+fn read_password(from_stdin: bool, generate: bool) -> Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false));
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password (empty to generate one): ")?;
+        if !first.is_empty() {
+            let second = rpassword::prompt_password("Repeat: ")?;
+            if first != second {
+                bail!("the passwords differ");
+            }
+            return Ok((first, false));
+        }
+    } else if !generate {
+        bail!("no password: use --password-stdin or run in a terminal");
+    }
+    Ok((passwords::generate(), true))
+}
+
+fn operator(at: chrono::DateTime<chrono::Utc>) -> Actor {
+    let mut actor = Actor::system(at);
+    actor.role = Some("operator".into());
+    actor
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(config: HubConfig, store: Arc<dyn Store>, listen: Option<SocketAddr>) -> Result<()> {
+    let addr = listen.unwrap_or(config.listen);
+    let state = HubState::load(store, config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("outpost-hub listening on http://{local}");
+    std::io::stdout().flush()?;
+    outpost_hub::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let config = load_config(&cli)?;
+    let now = SystemClock.now();
+    match cli.command {
+        Command::Init {
+            admin_email,
+            admin_name,
+            password_stdin,
+        } => {
+            if SqliteStore::exists(&config.data_dir) {
+                bail!("{} already holds a hub", config.data_dir.display());
+            }
+            let email = normalize_email(&admin_email)?;
+            let (password, generated) = read_password(password_stdin, true)?;
+            let store = Arc::new(SqliteStore::create(
+                &config.data_dir,
+                &config.master_key_path(),
+            )?);
+            // Creates the first token signing key.
+            HubState::load(store.clone(), config.clone(), Arc::new(SystemClock)).await?;
+            add_member(
+                store.as_ref(),
+                None,
+                NewAccount {
+                    email: email.clone(),
+                    full_name: admin_name,
+                    role: Role::PlatformAdmin,
+                    password: password.clone(),
+                },
+                ExistingEmail::Refuse,
+                &operator(now),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Created hub in {}", config.data_dir.display());
+            println!("Master key: {}", config.master_key_path().display());
+            println!("Platform admin: {email}");
+            if generated {
+                println!("Generated password (shown once): {password}");
+            }
+        }
+        Command::Serve { listen } => {
+            let store = open_store(&config)?;
+            serve(config, store, listen).await?;
+        }
+        Command::Demo {
+            listen,
+            patients,
+            no_serve,
+        } => {
+            if SqliteStore::exists(&config.data_dir) {
+                bail!(
+                    "{} already holds a hub; the demo needs an empty directory",
+                    config.data_dir.display()
+                );
+            }
+            let store = Arc::new(SqliteStore::create(
+                &config.data_dir,
+                &config.master_key_path(),
+            )?);
+            eprintln!("Building demo tenants with {patients} patients per clinic and hospital…");
+            let logins = demo::build(store.as_ref(), &operator(now), patients)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Demo logins (passwords are shown once):");
+            println!("{:<22} {:<20} {:<44} password", "role", "tenant", "email");
+            for login in &logins {
+                println!(
+                    "{:<22} {:<20} {:<44} {}",
+                    login.role.as_str(),
+                    login.tenant.as_deref().unwrap_or("-"),
+                    login.email,
+                    login.password
+                );
+            }
+            if !no_serve {
+                serve(config, store, listen).await?;
+            }
+        }
+        Command::Tenant { command } => {
+            let store = open_store(&config)?;
+            match command {
+                TenantCommand::Create { slug, name, kind } => {
+                    let new = NewTenant { slug, name, kind };
+                    let event = operator(now)
+                        .event("tenant.create", Outcome::Success)
+                        .details(json!({ "slug": new.slug, "kind": new.kind, "via": "cli" }));
+                    let tenant = store.provision_tenant(&new, event).await?;
+                    println!(
+                        "Created tenant {} ({}) id {}",
+                        tenant.slug, tenant.kind, tenant.id
+                    );
+                }
+                TenantCommand::List => {
+                    println!(
+                        "{:<38} {:<24} {:<18} {:<10} name",
+                        "id", "slug", "kind", "status"
+                    );
+                    for t in store.central().tenants().await? {
+                        println!(
+                            "{:<38} {:<24} {:<18} {:<10} {}",
+                            t.id.to_string(),
+                            t.slug,
+                            t.kind.as_str(),
+                            t.status.as_str(),
+                            t.name
+                        );
+                    }
+                }
+                TenantCommand::Delete { slug, yes } => {
+                    let tenant = store
+                        .central()
+                        .tenant_by_slug(&slug)
+                        .await?
+                        .with_context(|| format!("no tenant {slug}"))?;
+                    if !yes {
+                        bail!("deleting {slug} destroys its database: repeat with --yes");
+                    }
+                    let mut event = operator(now)
+                        .event("tenant.delete", Outcome::Success)
+                        .entity("tenant", tenant.id)
+                        .details(json!({ "slug": slug, "via": "cli" }));
+                    event.tenant_id = Some(tenant.id);
+                    store.delete_tenant(tenant.id, event).await?;
+                    println!("Deleted tenant {slug}");
+                }
+            }
+        }
+        Command::User { command } => {
+            let store = open_store(&config)?;
+            let central = store.central();
+            match command {
+                UserCommand::Add {
+                    tenant,
+                    email,
+                    role,
+                    full_name,
+                    password_stdin,
+                } => {
+                    let tenant = match tenant {
+                        Some(slug) => Some(
+                            central
+                                .tenant_by_slug(&slug)
+                                .await?
+                                .with_context(|| format!("no tenant {slug}"))?,
+                        ),
+                        None => None,
+                    };
+                    let normalized = normalize_email(&email)?;
+                    let exists = central.user_by_email(&normalized).await?.is_some();
+                    let (password, generated) = if exists {
+                        (String::new(), false)
+                    } else {
+                        read_password(password_stdin, true)?
+                    };
+                    let member = add_member(
+                        store.as_ref(),
+                        tenant.as_ref(),
+                        NewAccount {
+                            email: normalized.clone(),
+                            full_name: full_name.unwrap_or_else(|| normalized.clone()),
+                            role,
+                            password: password.clone(),
+                        },
+                        ExistingEmail::AddMembership,
+                        &operator(now),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+                    println!(
+                        "{} is {} in {}",
+                        member.email,
+                        member.role,
+                        tenant.map_or("the platform".into(), |t| t.slug)
+                    );
+                    if generated {
+                        println!("Generated password (shown once): {password}");
+                    }
+                }
+                UserCommand::List { tenant } => {
+                    let tenant_id = match tenant {
+                        Some(slug) => Some(
+                            central
+                                .tenant_by_slug(&slug)
+                                .await?
+                                .with_context(|| format!("no tenant {slug}"))?
+                                .id,
+                        ),
+                        None => None,
+                    };
+                    println!(
+                        "{:<38} {:<40} {:<22} {:<9} name",
+                        "id", "email", "role", "disabled"
+                    );
+                    for m in central.members(tenant_id).await? {
+                        println!(
+                            "{:<38} {:<40} {:<22} {:<9} {}",
+                            m.id.to_string(),
+                            m.email,
+                            m.role.as_str(),
+                            m.disabled,
+                            m.full_name
+                        );
+                    }
+                }
+                UserCommand::Disable { email } => {
+                    let email = normalize_email(&email)?;
+                    let user = central
+                        .user_by_email(&email)
+                        .await?
+                        .context("no such user")?;
+                    let scope = central
+                        .memberships(user.id)
+                        .await?
+                        .into_iter()
+                        .next()
+                        .context("the user has no membership")?;
+                    let event = operator(now)
+                        .event("user.disable", Outcome::Success)
+                        .entity("user", user.id)
+                        .details(json!({ "via": "cli" }));
+                    central
+                        .update_member(
+                            scope.tenant.map(|t| t.id),
+                            user.id,
+                            &MemberUpdate {
+                                disabled: Some(true),
+                                ..MemberUpdate::default()
+                            },
+                            now,
+                            event,
+                        )
+                        .await?;
+                    println!("Disabled {email}; their sessions have ended");
+                }
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { tenant },
+        } => {
+            let store = open_store(&config)?;
+            let reports = match tenant {
+                Some(slug) => {
+                    let tenant = store
+                        .central()
+                        .tenant_by_slug(&slug)
+                        .await?
+                        .with_context(|| format!("no tenant {slug}"))?;
+                    vec![store.tenant(tenant.id).await?.verify_audit().await?]
+                }
+                None => routes::verify_all(store.as_ref()).await?,
+            };
+            let mut broken = false;
+            for report in &reports {
+                match report.first_broken_seq {
+                    None => println!("{}: ok ({} events)", report.chain, report.events),
+                    Some(seq) => {
+                        broken = true;
+                        println!("{}: BROKEN at sequence {seq}", report.chain);
+                    }
+                }
+            }
+            if broken {
+                std::process::exit(1);
+            }
+        }
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => print!("{}", config::EXAMPLE),
+    }
+    Ok(())
+}

@@ -1,8 +1,8 @@
 //! Password hashing with Argon2id.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use rand::distributions::{Alphanumeric, DistString};
 
 /// Hashes a password into a PHC string (Argon2id, the crate's recommended parameters).

@@ -82,7 +82,8 @@ pub fn session_end_reason(
         Some("ended")
     } else if now >= session.absolute_expires_at {
         Some("absolute_timeout")
-    } else if now - session.last_activity_at >= Duration::seconds(state.config.session_idle_timeout_secs)
+    } else if now - session.last_activity_at
+        >= Duration::seconds(state.config.session_idle_timeout_secs)
     {
         Some("idle_timeout")
     } else {
@@ -114,13 +115,19 @@ pub async fn expire(state: &HubState, session: &SessionRecord, reason: &str) -> 
             tracing::error!(error = %err, "cannot end expired session");
         }
     }
-    ApiError::new(ErrorCode::SessionEnded, "the session has ended; sign in again")
+    ApiError::new(
+        ErrorCode::SessionEnded,
+        "the session has ended; sign in again",
+    )
 }
 
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let client = ClientInfo::from_request_parts(parts, state).await?;
         let token = parts
             .headers
@@ -151,7 +158,10 @@ impl FromRequestParts<AppState> for Principal {
                 .await?
                 .ok_or_else(ApiError::unauthenticated)?;
             if tenant.status == TenantStatus::Suspended {
-                return Err(ApiError::new(ErrorCode::TenantSuspended, "this tenant is suspended"));
+                return Err(ApiError::new(
+                    ErrorCode::TenantSuspended,
+                    "this tenant is suspended",
+                ));
             }
         }
         Ok(Principal {

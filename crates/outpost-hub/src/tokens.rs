@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
+};
 use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -99,7 +101,10 @@ impl TokenKeys {
         format!("{}{OFFLINE_AUDIENCE_SUFFIX}", self.audience)
     }
 
-    pub fn sign_access(&self, claims: &AccessClaims) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign_access(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         self.sign(claims)
     }
 
@@ -118,7 +123,11 @@ impl TokenKeys {
 
     /// Verifies an access token: EdDSA only, a known `kid`, the signature, `iss`, `aud`, and
     /// `exp` against both the system clock and the hub's clock `now`.
-    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenRefused> {
+    pub fn verify_access(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenRefused> {
         let header = decode_header(token).map_err(|_| TokenRefused)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenRefused);

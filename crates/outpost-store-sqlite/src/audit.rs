@@ -2,10 +2,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use outpost_domain::UserId;
 use outpost_domain::audit::{
     AuditEvent, AuditRecord, ChainReport, ChainVerifier, GENESIS_HASH, Outcome, chain_hash,
 };
-use outpost_domain::UserId;
 use outpost_store::StoreResult;
 
 use crate::sql::{OrBackend, conversion, get_json, get_opt_parsed, get_ts, ts};

@@ -132,7 +132,9 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(|conn| {
                 let mut stmt = conn
-                    .prepare(&format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug"))
+                    .prepare(&format!(
+                        "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug"
+                    ))
                     .db()?;
                 stmt.query_map([], read_tenant)
                     .db()?
@@ -175,7 +177,9 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(|conn| {
                 let mut stmt = conn
-                    .prepare("SELECT role, permission FROM role_permissions ORDER BY role, permission")
+                    .prepare(
+                        "SELECT role, permission FROM role_permissions ORDER BY role, permission",
+                    )
                     .db()?;
                 stmt.query_map([], |row| Ok((get_parsed(row, 0)?, get_parsed(row, 1)?)))
                     .db()?
@@ -361,8 +365,11 @@ impl CentralStore for SqliteCentral {
                 }
                 let id = user.to_string();
                 if let Some(name) = &update.full_name {
-                    tx.execute("UPDATE users SET full_name = ?1 WHERE id = ?2", params![name, id])
-                        .db()?;
+                    tx.execute(
+                        "UPDATE users SET full_name = ?1 WHERE id = ?2",
+                        params![name, id],
+                    )
+                    .db()?;
                 }
                 if let Some(hash) = &update.password_hash {
                     tx.execute(
@@ -655,7 +662,12 @@ impl CentralStore for SqliteCentral {
                 conn.execute(
                     "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at) \
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![key.kid, key.private_pkcs8, key.public_key, ts(key.created_at)],
+                    params![
+                        key.kid,
+                        key.private_pkcs8,
+                        key.public_key,
+                        ts(key.created_at)
+                    ],
                 )
                 .map_err(unique_as("signing key"))
                 .map(drop)

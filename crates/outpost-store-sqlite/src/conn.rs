@@ -1,5 +1,6 @@
 //! Opening SQLCipher files and running blocking SQLite work off the async runtime.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,13 +16,18 @@ use crate::keys::Key;
 /// Refuses a SQLite library that is not SQLCipher, and a key that does not open the file.
 pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(StoreError::backend)?;
+    // Only the hub's user may read the file; SQLite gives -wal and -shm the same mode.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let cipher_version: Option<String> = conn
         .query_row("PRAGMA cipher_version", [], |row| row.get(0))
         .ok();
     if cipher_version.as_deref().is_none_or(str::is_empty) {
         return Err(StoreError::NotEncrypted);
     }
-    let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", hex::encode(key.as_slice())));
+    let pragma = Zeroizing::new(format!(
+        "PRAGMA key = \"x'{}'\";",
+        hex::encode(key.as_slice())
+    ));
     conn.execute_batch(&pragma).map_err(StoreError::backend)?;
     // Reading the schema is the first access that needs the key.
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {

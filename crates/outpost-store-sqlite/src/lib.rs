@@ -23,12 +23,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
+use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
-use outpost_domain::TenantId;
-use outpost_store::{
-    CentralStore, DatabaseStatus, Store, StoreError, StoreResult, TenantStore,
-};
+use outpost_store::{CentralStore, DatabaseStatus, Store, StoreError, StoreResult, TenantStore};
 
 pub use central::SqliteCentral;
 pub use conn::open_encrypted;
@@ -91,7 +89,9 @@ impl SqliteStore {
         self.data_dir.join(TENANTS_DIR).join(format!("{id}.db"))
     }
 
-    fn cache(&self) -> StoreResult<std::sync::MutexGuard<'_, HashMap<TenantId, Arc<SqliteTenant>>>> {
+    fn cache(
+        &self,
+    ) -> StoreResult<std::sync::MutexGuard<'_, HashMap<TenantId, Arc<SqliteTenant>>>> {
         self.open_tenants
             .lock()
             .map_err(|_| StoreError::Corrupt("tenant cache poisoned".into()))
@@ -124,7 +124,9 @@ impl Store for SqliteStore {
             .db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {TENANT_COLUMNS}, wrapped_key, location FROM tenants WHERE id = ?1"),
+                    &format!(
+                        "SELECT {TENANT_COLUMNS}, wrapped_key, location FROM tenants WHERE id = ?1"
+                    ),
                     [id.to_string()],
                     |row| Ok((read_tenant(row)?, row.get(6)?, row.get(7)?)),
                 )

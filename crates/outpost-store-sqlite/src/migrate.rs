@@ -54,14 +54,19 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<i64
     }
     for migration in migrations.iter().filter(|m| m.version > current) {
         let tx = conn.transaction().map_err(StoreError::backend)?;
-        tx.execute_batch(migration.sql).map_err(StoreError::backend)?;
+        tx.execute_batch(migration.sql)
+            .map_err(StoreError::backend)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
             rusqlite::params![migration.version, migration.name],
         )
         .map_err(StoreError::backend)?;
         tx.commit().map_err(StoreError::backend)?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
     }
     Ok(known)
 }

@@ -32,10 +32,15 @@ pub struct SqliteTenant {
 }
 
 fn select_patient() -> String {
-    format!("SELECT {META_COLUMNS}, {} FROM patients", FIELD_COLUMNS.join(", "))
+    format!(
+        "SELECT {META_COLUMNS}, {} FROM patients",
+        FIELD_COLUMNS.join(", ")
+    )
 }
 
-fn read_patient(row: &Row<'_>) -> rusqlite::Result<(Patient, Option<chrono::DateTime<chrono::Utc>>)> {
+fn read_patient(
+    row: &Row<'_>,
+) -> rusqlite::Result<(Patient, Option<chrono::DateTime<chrono::Utc>>)> {
     let mut map = Map::new();
     for (i, name) in FIELD_COLUMNS.iter().enumerate() {
         let value: SqlValue = row.get(6 + i)?;
@@ -49,8 +54,8 @@ fn read_patient(row: &Row<'_>) -> rusqlite::Result<(Patient, Option<chrono::Date
         };
         map.insert((*name).to_owned(), json);
     }
-    let fields: PatientFields = serde_json::from_value(Value::Object(map))
-        .map_err(|e| crate::sql::conversion(6, e))?;
+    let fields: PatientFields =
+        serde_json::from_value(Value::Object(map)).map_err(|e| crate::sql::conversion(6, e))?;
     Ok((
         Patient {
             id: get_parsed(row, 0)?,
@@ -69,7 +74,9 @@ fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
     let Value::Object(map) = serde_json::to_value(fields)
         .map_err(|e| StoreError::Corrupt(format!("patient fields do not serialise: {e}")))?
     else {
-        return Err(StoreError::Corrupt("patient fields are not an object".into()));
+        return Err(StoreError::Corrupt(
+            "patient fields are not an object".into(),
+        ));
     };
     Ok(FIELD_COLUMNS
         .iter()
@@ -94,7 +101,10 @@ fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
     ]
 }
 
-fn load(conn: &Connection, id: PatientId) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
+fn load(
+    conn: &Connection,
+    id: PatientId,
+) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
     conn.query_row(
         &format!("{} WHERE id = ?1", select_patient()),
         [id.to_string()],
@@ -184,7 +194,9 @@ fn insert_patient(conn: &Connection, fields: PatientFields, actor: &Actor) -> St
         SqlValue::Integer(1),
         SqlValue::Text(ts(actor.at)),
         SqlValue::Text(ts(actor.at)),
-        actor.user_id.map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
+        actor
+            .user_id
+            .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
     ];
     values.extend(field_values(&patient.fields)?);
     values.extend(search_keys(&patient.fields));
@@ -234,8 +246,15 @@ impl TenantStore for SqliteTenant {
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
                 let patient = load_live(&tx, id)?;
-                let outcome = if patient.is_some() { Outcome::Success } else { Outcome::Failure };
-                audit::append(&tx, &actor.event("patient.read", outcome).entity("patient", id))?;
+                let outcome = if patient.is_some() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                };
+                audit::append(
+                    &tx,
+                    &actor.event("patient.read", outcome).entity("patient", id),
+                )?;
                 tx.commit().db()?;
                 Ok(patient)
             })
@@ -290,10 +309,12 @@ impl TenantStore for SqliteTenant {
                 let tx = conn.transaction().db()?;
                 let mut items = {
                     let mut stmt = tx.prepare(&sql).db()?;
-                    stmt.query_map(params_from_iter(args), |row| read_patient(row).map(|(p, _)| p))
-                        .db()?
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                        .db()?
+                    stmt.query_map(params_from_iter(args), |row| {
+                        read_patient(row).map(|(p, _)| p)
+                    })
+                    .db()?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .db()?
                 };
                 let more = items.len() > limit as usize;
                 items.truncate(limit as usize);
@@ -309,16 +330,17 @@ impl TenantStore for SqliteTenant {
                 let ids: Vec<String> = items.iter().map(|p| p.id.to_string()).collect();
                 audit::append(
                     &tx,
-                    &actor.event("patient.search", Outcome::Success).details(json!({
-                        "query": query.q,
-                        "returned": ids,
-                    })),
+                    &actor
+                        .event("patient.search", Outcome::Success)
+                        .details(json!({
+                            "query": query.q,
+                            "returned": ids,
+                        })),
                 )?;
                 tx.commit().db()?;
                 Ok(Page {
                     items,
-                    next_cursor: next
-                        .map(|c| serde_json::to_string(&c).unwrap_or_default()),
+                    next_cursor: next.map(|c| serde_json::to_string(&c).unwrap_or_default()),
                 })
             })
             .await
@@ -342,12 +364,13 @@ impl TenantStore for SqliteTenant {
                 if current.version != base_version {
                     return Ok(WriteOutcome::Stale(current));
                 }
-                let (fields, changed) = current.fields.apply(&changes, today).map_err(|e| match e {
-                    outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
-                    outpost_domain::patient::PatchError::Shape(s) => {
-                        StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
-                    }
-                })?;
+                let (fields, changed) =
+                    current.fields.apply(&changes, today).map_err(|e| match e {
+                        outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
+                        outpost_domain::patient::PatchError::Shape(s) => {
+                            StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
+                        }
+                    })?;
                 if changed.is_empty() {
                     return Ok(WriteOutcome::Done(current));
                 }
@@ -361,7 +384,9 @@ impl TenantStore for SqliteTenant {
                 let mut values = vec![
                     SqlValue::Integer(patient.version),
                     SqlValue::Text(ts(actor.at)),
-                    actor.user_id.map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
+                    actor
+                        .user_id
+                        .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
                 ];
                 values.extend(field_values(&patient.fields)?);
                 values.extend(search_keys(&patient.fields));
@@ -470,7 +495,9 @@ impl TenantStore for SqliteTenant {
                 let accesses = audit::of_entity(&tx, "patient", &id.to_string())?;
                 audit::append(
                     &tx,
-                    &actor.event("report.patient", Outcome::Success).entity("patient", id),
+                    &actor
+                        .event("report.patient", Outcome::Success)
+                        .entity("patient", id),
                 )?;
                 tx.commit().db()?;
                 Ok(Some(PatientReport {

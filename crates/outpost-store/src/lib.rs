@@ -21,9 +21,9 @@ pub mod testsuite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
-use outpost_domain::TenantId;
 
 pub use central::CentralStore;
 pub use error::{StoreError, StoreResult};

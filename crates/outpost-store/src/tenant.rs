@@ -53,8 +53,11 @@ pub trait TenantStore: Send + Sync {
         actor: &Actor,
     ) -> StoreResult<Option<Vec<HistoryEntry>>>;
     /// Current record (even if deleted), every version and every access (audited).
-    async fn patient_report(&self, id: PatientId, actor: &Actor)
-    -> StoreResult<Option<PatientReport>>;
+    async fn patient_report(
+        &self,
+        id: PatientId,
+        actor: &Actor,
+    ) -> StoreResult<Option<PatientReport>>;
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64>;
     async fn verify_audit(&self) -> StoreResult<ChainReport>;

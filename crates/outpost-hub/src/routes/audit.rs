@@ -14,7 +14,10 @@ use crate::state::AppState;
 
 /// Verifies the caller's tenant chain, or for a platform session the central chain and every
 /// tenant's.
-pub async fn verify(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<ChainReport>>> {
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<ChainReport>>> {
     principal.require(Permission::AuditRead)?;
     let reports = match principal.tenant_id {
         Some(tenant) => vec![state.store.tenant(tenant).await?.verify_audit().await?],

@@ -23,7 +23,10 @@ use crate::state::{AppState, HubState};
 use crate::tokens::{new_refresh_token, refresh_token_hash};
 
 fn bad_credentials() -> ApiError {
-    ApiError::new(ErrorCode::InvalidCredentials, "e-mail or password is not correct")
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "e-mail or password is not correct",
+    )
 }
 
 fn locked() -> ApiError {
@@ -46,11 +49,17 @@ pub async fn login(
     if let Some(name) = &req.device_name
         && name.chars().count() > 200
     {
-        return Err(ApiError::invalid("field `device_name`: at most 200 characters"));
+        return Err(ApiError::invalid(
+            "field `device_name`: at most 200 characters",
+        ));
     }
     let central = state.store.central();
     let now = state.clock.now();
-    if central.locked_until(&email).await?.is_some_and(|until| until > now) {
+    if central
+        .locked_until(&email)
+        .await?
+        .is_some_and(|until| until > now)
+    {
         return Err(locked());
     }
     let user = central.user_by_email(&email).await?;
@@ -64,14 +73,19 @@ pub async fn login(
         .map_err(|_| ApiError::internal())?;
     let user = match user {
         Some(user) if matches && !user.disabled => user,
-        other => return Err(fail(&state, &email, other.as_ref(), &client, "bad_credentials").await),
+        other => {
+            return Err(fail(&state, &email, other.as_ref(), &client, "bad_credentials").await);
+        }
     };
     let memberships = central.memberships(user.id).await?;
     let membership = choose_membership(&memberships, req.tenant.as_deref())?;
     if let Some(tenant) = &membership.tenant
         && tenant.status == TenantStatus::Suspended
     {
-        return Err(ApiError::new(ErrorCode::TenantSuspended, "this tenant is suspended"));
+        return Err(ApiError::new(
+            ErrorCode::TenantSuspended,
+            "this tenant is suspended",
+        ));
     }
     let session = SessionRecord {
         id: SessionId::generate(),
@@ -95,7 +109,13 @@ pub async fn login(
     central
         .create_session(&session, &refresh_token_hash(&refresh), &email, event)
         .await?;
-    Ok(Json(issue(&state, &user, membership.tenant.clone(), &session, refresh)?))
+    Ok(Json(issue(
+        &state,
+        &user,
+        membership.tenant.clone(),
+        &session,
+        refresh,
+    )?))
 }
 
 /// Counts a failed sign-in (audited centrally) and answers without saying which part was wrong.
@@ -277,8 +297,14 @@ pub async fn refresh(
         ),
         None => None,
     };
-    if tenant.as_ref().is_some_and(|t| t.status == TenantStatus::Suspended) {
-        return Err(ApiError::new(ErrorCode::TenantSuspended, "this tenant is suspended"));
+    if tenant
+        .as_ref()
+        .is_some_and(|t| t.status == TenantStatus::Suspended)
+    {
+        return Err(ApiError::new(
+            ErrorCode::TenantSuspended,
+            "this tenant is suspended",
+        ));
     }
     Ok(Json(issue(&state, &user, tenant, &session, new_token)?))
 }
@@ -321,4 +347,3 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(state.tokens.jwks().clone())
 }
-

@@ -26,7 +26,10 @@ const MAX_LIMIT: u32 = 500;
 const MAX_QUERY_CHARS: usize = 100;
 
 /// The caller's tenant store.
-pub async fn tenant_store(state: &AppState, principal: &Principal) -> ApiResult<Arc<dyn TenantStore>> {
+pub async fn tenant_store(
+    state: &AppState,
+    principal: &Principal,
+) -> ApiResult<Arc<dyn TenantStore>> {
     Ok(state.store.tenant(principal.tenant()?).await?)
 }
 
@@ -67,7 +70,11 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Page<Patient>>> {
     principal.require(Permission::PatientRead)?;
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+    if query
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+    {
         return Err(ApiError::invalid(format!(
             "parameter `q`: at most {MAX_QUERY_CHARS} characters"
         )));
@@ -101,7 +108,11 @@ pub async fn list(
         )
         .await?;
     Ok(Json(Page {
-        items: page.items.into_iter().map(|p| view(&principal, p)).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|p| view(&principal, p))
+            .collect(),
         next_cursor: page.next_cursor.map(|c| URL_SAFE_NO_PAD.encode(c)),
     }))
 }
@@ -118,7 +129,9 @@ pub async fn create(
     }
     fields.validate(principal.now.date_naive())?;
     let store = tenant_store(&state, &principal).await?;
-    let mut created = store.create_patients(vec![fields], &principal.actor()).await?;
+    let mut created = store
+        .create_patients(vec![fields], &principal.actor())
+        .await?;
     let patient = created.pop().ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(view(&principal, patient))))
 }
@@ -196,7 +209,10 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     principal.require(Permission::PatientDelete)?;
     let store = tenant_store(&state, &principal).await?;
-    match store.delete_patient(id, query.version, &principal.actor()).await? {
+    match store
+        .delete_patient(id, query.version, &principal.actor())
+        .await?
+    {
         WriteOutcome::Done(_) => Ok(StatusCode::NO_CONTENT),
         WriteOutcome::Stale(current) => Err(conflict(&principal, current)),
         WriteOutcome::NotFound => Err(ApiError::not_found()),
@@ -215,7 +231,10 @@ pub async fn history(
         .patient_history(id, &principal.actor())
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let items: Vec<HistoryEntry> = entries.into_iter().map(|e| view_history(&principal, e)).collect();
+    let items: Vec<HistoryEntry> = entries
+        .into_iter()
+        .map(|e| view_history(&principal, e))
+        .collect();
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 

@@ -60,11 +60,19 @@ pub async fn activity(
         .filter(|t| scope.is_none_or(|s| s == t.id))
         .collect();
     let members = match scope {
-        Some(tenant) => central.member(Some(tenant), user).await?.into_iter().collect::<Vec<_>>(),
+        Some(tenant) => central
+            .member(Some(tenant), user)
+            .await?
+            .into_iter()
+            .collect::<Vec<_>>(),
         None => {
             let mut all = Vec::new();
             for m in &memberships {
-                all.extend(central.member(m.tenant.as_ref().map(|t| t.id), user).await?);
+                all.extend(
+                    central
+                        .member(m.tenant.as_ref().map(|t| t.id), user)
+                        .await?,
+                );
             }
             all
         }
@@ -102,7 +110,14 @@ pub async fn activity(
         .event("report.activity", Outcome::Success)
         .entity("user", user);
     match scope {
-        Some(tenant) => state.store.tenant(tenant).await?.append_audit(event).await?,
+        Some(tenant) => {
+            state
+                .store
+                .tenant(tenant)
+                .await?
+                .append_audit(event)
+                .await?
+        }
         None => central.append_audit(event).await?,
     };
     Ok(Json(ActivityReport {

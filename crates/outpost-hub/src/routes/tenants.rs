@@ -32,7 +32,10 @@ pub async fn create(
 }
 
 /// `GET /v1/tenants`.
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<Tenant>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<Tenant>>> {
     principal.require(Permission::TenantManage)?;
     Ok(Json(Page::complete(state.store.central().tenants().await?)))
 }

@@ -59,7 +59,10 @@ pub async fn create(
 }
 
 /// `GET /v1/users`.
-pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Page<Member>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<Member>>> {
     let tenant = scope(&state, &principal).await?;
     let members = state.store.central().members(tenant.map(|t| t.id)).await?;
     Ok(Json(Page::complete(members)))

@@ -1,0 +1,271 @@
+//! A real hub on an ephemeral port over a fresh encrypted data directory, with a clock the
+//! test moves by hand.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use outpost_domain::audit::Actor;
+use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::{Role, TenantKind};
+use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
+use outpost_hub::{AppState, Clock, HubConfig, HubState};
+use outpost_store::Store;
+use outpost_store_sqlite::SqliteStore;
+
+/// A clock that only moves when the test says so.
+#[derive(Clone)]
+pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl FakeClock {
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(Utc::now().trunc_subsecs(6))))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().expect("clock");
+        *now += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+pub struct TestHub {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub clock: FakeClock,
+    pub store: Arc<SqliteStore>,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub const PASSWORD: &str = "a long enough password";
+
+impl TestHub {
+    pub async fn start() -> Self {
+        Self::start_with(HubConfig::default()).await
+    }
+
+    pub async fn start_with(mut config: HubConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        config.data_dir = dir.path().join("data");
+        let store = Arc::new(
+            SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
+        );
+        let clock = FakeClock::new();
+        let state = HubState::load(store.clone(), config, Arc::new(clock.clone()))
+            .await
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(outpost_hub::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        let hub = Self {
+            url: format!("http://{addr}"),
+            addr,
+            clock,
+            store,
+            state,
+            dir,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+        };
+        // Readiness: the listener is bound before serve() runs, so one request suffices.
+        let health = hub
+            .http
+            .get(format!("{}/healthz", hub.url))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(health.status(), StatusCode::OK);
+        hub
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("serve");
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::system(self.clock.now())
+    }
+
+    pub async fn tenant(&self, slug: &str, kind: TenantKind) -> Tenant {
+        let new = NewTenant {
+            slug: slug.into(),
+            name: format!("{slug} name"),
+            kind,
+        };
+        let event = self
+            .actor()
+            .event("tenant.create", outpost_domain::audit::Outcome::Success);
+        self.store
+            .provision_tenant(&new, event)
+            .await
+            .expect("tenant")
+    }
+
+    /// Creates a user with `role` in `tenant` and returns the e-mail.
+    pub async fn user(&self, tenant: Option<&Tenant>, role: Role) -> String {
+        let email = format!(
+            "{}.{}@test.example",
+            role.as_str(),
+            uuid::Uuid::now_v7().simple()
+        );
+        add_member(
+            self.store.as_ref(),
+            tenant,
+            NewAccount {
+                email: email.clone(),
+                full_name: format!("Test {role}"),
+                role,
+                password: PASSWORD.into(),
+            },
+            ExistingEmail::Refuse,
+            &self.actor(),
+        )
+        .await
+        .expect("user");
+        email
+    }
+
+    pub async fn login_raw(&self, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, "/v1/auth/login", None, Some(body))
+            .await
+    }
+
+    /// Signs in and returns the whole answer.
+    pub async fn login(&self, email: &str, tenant: Option<&str>) -> Value {
+        let (status, body) = self
+            .login_raw(json!({ "email": email, "password": PASSWORD, "tenant": tenant }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        body
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn token(&self, email: &str) -> String {
+        self.login(email, None).await["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// A user with `role` in `tenant`, signed in.
+    pub async fn signed_in(&self, tenant: Option<&Tenant>, role: Role) -> String {
+        let email = self.user(tenant, role).await;
+        self.token(&email).await
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Every live patient of a tenant, read straight from its store.
+    pub async fn patient_count(&self, tenant: &Tenant) -> usize {
+        let page = self
+            .store
+            .tenant(tenant.id)
+            .await
+            .expect("tenant store")
+            .search_patients(
+                &outpost_store::PatientQuery {
+                    q: None,
+                    limit: 10_000,
+                    after: None,
+                },
+                &self.actor(),
+            )
+            .await
+            .expect("search");
+        page.items.len()
+    }
+
+    /// How many history rows a tenant holds, counted through the patient report of each.
+    pub async fn audit_events(&self, tenant: &Tenant) -> i64 {
+        self.store
+            .tenant(tenant.id)
+            .await
+            .expect("tenant store")
+            .verify_audit()
+            .await
+            .expect("verify")
+            .events
+    }
+}
+
+/// A valid new-patient body.
+pub fn patient_body(mrn: &str, given: &str, family: &str) -> Value {
+    json!({
+        "mrn": mrn, "given_name": given, "family_name": family,
+        "birth_date": "1970-03-14", "sex": "female", "phone": "+1 555 0100",
+        "hypertension": false, "bmi": 24.5, "smoking_status": "never_smoked", "stroke": false
+    })
+}
+
+/// The same without clinical fields.
+pub fn demographics_body(mrn: &str, given: &str, family: &str) -> Value {
+    json!({
+        "mrn": mrn, "given_name": given, "family_name": family,
+        "birth_date": "1982-07-01", "sex": "male"
+    })
+}
