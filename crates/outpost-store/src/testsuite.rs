@@ -1,1 +1,230 @@
+//! The behaviour every backend must show, written once against the traits. A backend's test
+//! crate calls each function with a fresh, empty store.
 
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{Map, json};
+
+use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::patient::PatientFields;
+use outpost_domain::tenant::NewTenant;
+use outpost_domain::{Role, SessionId, TenantKind, UserId};
+
+use crate::{
+    PatientQuery, RefreshOutcome, SessionRecord, Store, StoreError, UserRecord, WriteOutcome,
+};
+
+fn actor() -> Actor {
+    Actor::system(Utc::now())
+}
+
+fn fields(mrn: &str, given: &str, family: &str) -> PatientFields {
+    serde_json::from_value(json!({
+        "mrn": mrn, "given_name": given, "family_name": family, "birth_date": "1980-05-05",
+        "bmi": 27.1, "stroke": false
+    }))
+    .expect("fields")
+}
+
+async fn tenant(store: &dyn Store, slug: &str) -> outpost_domain::tenant::Tenant {
+    let new = NewTenant {
+        slug: slug.into(),
+        name: slug.into(),
+        kind: TenantKind::Clinic,
+    };
+    store
+        .provision_tenant(&new, actor().event("tenant.create", Outcome::Success))
+        .await
+        .expect("provision")
+}
+
+/// Changes write history and audit in one go; stale versions are refused; deletes are
+/// tombstones; the chain verifies.
+pub async fn patient_changes_are_versioned_and_audited(store: &dyn Store) {
+    let t = tenant(store, "suite-clinic").await;
+    let db = store.tenant(t.id).await.expect("tenant store");
+    let created = db
+        .create_patients(
+            vec![
+                fields("S-1", "Ada", "Byron"),
+                fields("S-2", "Alan", "Turing"),
+            ],
+            &actor(),
+        )
+        .await
+        .expect("create");
+    let id = created[0].id;
+    let mut change = Map::new();
+    change.insert("given_name".into(), json!("Augusta"));
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let updated = db
+        .update_patient(id, 1, &change, today, &actor())
+        .await
+        .expect("update");
+    assert!(matches!(updated, WriteOutcome::Done(ref p) if p.version == 2));
+    let stale = db
+        .update_patient(id, 1, &change, today, &actor())
+        .await
+        .expect("stale");
+    assert!(matches!(stale, WriteOutcome::Stale(ref p) if p.version == 2));
+    let deleted = db
+        .delete_patient(id, Some(2), &actor())
+        .await
+        .expect("delete");
+    assert!(matches!(deleted, WriteOutcome::Done(_)));
+    assert!(db.patient(id, &actor()).await.expect("read").is_none());
+    let report = db
+        .patient_report(id, &actor())
+        .await
+        .expect("report")
+        .expect("tombstone");
+    assert!(report.deleted_at.is_some());
+    assert_eq!(report.versions.len(), 3);
+    assert_eq!(
+        report.versions[1].changes["given_name"].new,
+        json!("Augusta")
+    );
+    let page = db
+        .search_patients(
+            &PatientQuery {
+                q: Some("a".into()),
+                limit: 10,
+                after: None,
+            },
+            &actor(),
+        )
+        .await
+        .expect("search");
+    assert_eq!(page.items.len(), 1);
+    let chain = db.verify_audit().await.expect("verify");
+    // 2 creates, 1 update, 1 delete, 1 read, 1 report, 1 search.
+    assert!(chain.valid);
+    assert_eq!(chain.events, 7);
+    let duplicate = db
+        .create_patients(vec![fields("S-2", "Dup", "Licate")], &actor())
+        .await;
+    assert!(matches!(duplicate, Err(StoreError::AlreadyExists("mrn"))));
+    assert_eq!(
+        db.verify_audit().await.expect("verify").events,
+        7,
+        "a failed create leaves no trace"
+    );
+}
+
+/// A spent refresh token that comes back revokes its session.
+pub async fn refresh_tokens_rotate_and_reuse_revokes(store: &dyn Store) {
+    let central = store.central();
+    let now = Utc::now();
+    let user = UserRecord {
+        id: UserId::generate(),
+        email: "suite@example.org".into(),
+        full_name: "Suite".into(),
+        password_hash: "$argon2id$unused".into(),
+        disabled: false,
+        created_at: now,
+    };
+    central
+        .create_user(
+            &user,
+            None,
+            Role::PlatformAdmin,
+            actor().event("user.create", Outcome::Success),
+        )
+        .await
+        .expect("user");
+    let session = SessionRecord {
+        id: SessionId::generate(),
+        user_id: user.id,
+        tenant_id: None,
+        role: Role::PlatformAdmin,
+        device_id: None,
+        device_name: None,
+        ip: None,
+        user_agent: None,
+        created_at: now,
+        last_activity_at: now,
+        absolute_expires_at: now + Duration::hours(1),
+        ended_at: None,
+        end_reason: None,
+    };
+    central
+        .create_session(
+            &session,
+            "hash-1",
+            &user.email,
+            actor().event("auth.login", Outcome::Success),
+        )
+        .await
+        .expect("session");
+    let rotated = central
+        .rotate_refresh("hash-1", "hash-2", now)
+        .await
+        .expect("rotate");
+    assert!(matches!(rotated, RefreshOutcome::Rotated(_)));
+    let reused = central
+        .rotate_refresh("hash-1", "hash-3", now)
+        .await
+        .expect("reuse");
+    assert!(
+        matches!(reused, RefreshOutcome::Reused(ref s) if s.end_reason.as_deref() == Some("refresh_token_reused"))
+    );
+    let after = central
+        .rotate_refresh("hash-2", "hash-4", now)
+        .await
+        .expect("after");
+    assert_eq!(after, RefreshOutcome::Unknown);
+    assert!(central.verify_audit().await.expect("verify").valid);
+}
+
+/// Lockout counts per address, existing or not.
+pub async fn login_failures_lock_after_the_threshold(store: &dyn Store) {
+    let central = store.central();
+    let until = Utc::now() + Duration::minutes(15);
+    for attempt in 1..=3 {
+        let locked = central
+            .record_login_failure(
+                "ghost@example.org",
+                3,
+                until,
+                actor().event("auth.login_failed", Outcome::Failure),
+            )
+            .await
+            .expect("failure");
+        assert_eq!(locked, attempt == 3);
+    }
+    assert!(
+        central
+            .locked_until("ghost@example.org")
+            .await
+            .expect("q")
+            .is_some()
+    );
+    assert!(
+        central
+            .locked_until("other@example.org")
+            .await
+            .expect("q")
+            .is_none()
+    );
+}
+
+/// Deleting a tenant removes it from the registry and the store, audited centrally.
+pub async fn deleting_a_tenant_removes_it(store: &dyn Store) {
+    let t = tenant(store, "suite-gone").await;
+    store
+        .delete_tenant(
+            t.id,
+            actor()
+                .event("tenant.delete", Outcome::Success)
+                .entity("tenant", t.id),
+        )
+        .await
+        .expect("delete");
+    assert!(store.central().tenant(t.id).await.expect("q").is_none());
+    assert!(matches!(
+        store.tenant(t.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let status = store.status().await;
+    assert_eq!(status.len(), 1, "only central remains");
+    assert!(store.central().verify_audit().await.expect("verify").valid);
+}

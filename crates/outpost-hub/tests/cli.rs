@@ -1,0 +1,273 @@
+//! The `outpost-hub` binary as an operator uses it: init, tenants, users, demo, serve, SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+
+fn hub(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("hub");
+    let out = ok(&hub(
+        &data,
+        &[
+            "init",
+            "--admin-email",
+            "Ops@Example.org",
+            "--password-stdin",
+        ],
+        Some("operator password 1\n"),
+    ));
+    assert!(out.contains("Platform admin: ops@example.org"));
+    assert!(!out.contains("operator password 1"));
+    let mode = std::fs::metadata(data.join("master.key"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let mode = std::fs::metadata(data.join("central.db"))
+        .expect("db")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !hub(
+            &data,
+            &["init", "--admin-email", "x@example.org", "--password-stdin"],
+            Some("operator password 2\n")
+        )
+        .status
+        .success()
+    );
+
+    ok(&hub(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "north",
+            "--name",
+            "North Clinic",
+            "--kind",
+            "clinic",
+        ],
+        None,
+    ));
+    assert!(
+        !hub(
+            &data,
+            &[
+                "tenant", "create", "--slug", "north", "--name", "Again", "--kind", "clinic"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !hub(
+            &data,
+            &[
+                "tenant",
+                "create",
+                "--slug",
+                "x1",
+                "--name",
+                "Bad",
+                "--kind",
+                "spaceport"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(ok(&hub(&data, &["tenant", "list"], None)).contains("north"));
+    ok(&hub(
+        &data,
+        &[
+            "user",
+            "add",
+            "--tenant",
+            "north",
+            "--email",
+            "desk@example.org",
+            "--role",
+            "front_desk",
+            "--password-stdin",
+        ],
+        Some("front desk password\n"),
+    ));
+    assert!(
+        !hub(
+            &data,
+            &[
+                "user",
+                "add",
+                "--tenant",
+                "north",
+                "--email",
+                "crew@example.org",
+                "--role",
+                "ems_crew",
+                "--password-stdin"
+            ],
+            Some("ems crew password 1\n")
+        )
+        .status
+        .success()
+    );
+    assert!(
+        ok(&hub(&data, &["user", "list", "--tenant", "north"], None)).contains("desk@example.org")
+    );
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("line");
+    let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let status = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let login: serde_json::Value = http
+            .post(format!("{url}/v1/auth/login"))
+            .json(&serde_json::json!({"email": "desk@example.org", "password": "front desk password"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        http.get(format!("{url}/v1/patients"))
+            .bearer_auth(login["access_token"].as_str().expect("token"))
+            .send()
+            .await
+            .expect("patients")
+            .status()
+    });
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert!(
+        server.wait().expect("wait").success(),
+        "graceful exit on SIGTERM"
+    );
+
+    ok(&hub(
+        &data,
+        &["user", "disable", "--email", "desk@example.org"],
+        None,
+    ));
+    let verify = ok(&hub(&data, &["audit", "verify"], None));
+    assert!(
+        verify.contains("central: ok") && verify.contains("north: ok"),
+        "{verify}"
+    );
+    assert!(
+        !hub(&data, &["tenant", "delete", "--slug", "north"], None)
+            .status
+            .success(),
+        "needs --yes"
+    );
+    ok(&hub(
+        &data,
+        &["tenant", "delete", "--slug", "north", "--yes"],
+        None,
+    ));
+    assert_eq!(
+        std::fs::read_dir(data.join("tenants"))
+            .expect("dir")
+            .count(),
+        0
+    );
+    assert!(ok(&hub(&data, &["audit", "verify"], None)).contains("central: ok"));
+}
+
+#[test]
+fn the_demo_prints_one_login_per_role() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("demo");
+    let out = ok(&hub(
+        &data,
+        &["demo", "--no-serve", "--patients", "40"],
+        None,
+    ));
+    for role in [
+        "platform_admin",
+        "tenant_admin",
+        "doctor",
+        "nurse",
+        "front_desk",
+        "ems_dispatcher",
+        "ems_crew",
+        "transport_coordinator",
+        "auditor",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(role)),
+            "{role} missing:\n{out}"
+        );
+    }
+    let tenants = ok(&hub(&data, &["tenant", "list"], None));
+    for slug in [
+        "northside-clinic",
+        "st-mary-hospital",
+        "metro-ems",
+        "regional-transport",
+    ] {
+        assert!(tenants.contains(slug));
+    }
+    assert!(
+        ok(&hub(&data, &["audit", "verify"], None)).contains("northside-clinic: ok (40 events)")
+    );
+}
+
+#[test]
+fn config_default_prints_a_documented_example() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ok(&hub(dir.path(), &["config", "default"], None));
+    assert!(out.contains("body_limit_bytes = 1048576"));
+}
