@@ -113,14 +113,7 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
     let login = hub.login(&email, None).await;
     let first = login["refresh_token"].as_str().expect("refresh").to_owned();
 
-    let (status, second) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": first})),
-        )
-        .await;
+    let (status, second) = hub.refresh(&first).await;
     assert_eq!(status, StatusCode::OK);
     let second_refresh = second["refresh_token"]
         .as_str()
@@ -131,38 +124,17 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
     assert_eq!(hub.get("/v1/me", &second_access).await.0, StatusCode::OK);
 
     // Replaying the spent token is theft: the whole session dies, including the new tokens.
-    let (status, body) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": first})),
-        )
-        .await;
+    let (status, body) = hub.refresh(&first).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "session_ended");
     assert_eq!(
         hub.get("/v1/me", &second_access).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, _) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": second_refresh})),
-        )
-        .await;
+    let (status, _) = hub.refresh(&second_refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, _) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": "made-up"})),
-        )
-        .await;
+    let (status, _) = hub.refresh("made-up").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     hub.stop().await;
 }
@@ -181,12 +153,7 @@ async fn logout_makes_the_access_token_fail_at_once() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(hub.get("/v1/me", token).await.0, StatusCode::UNAUTHORIZED);
     let (status, _) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": login["refresh_token"]})),
-        )
+        .refresh(login["refresh_token"].as_str().expect("refresh"))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     hub.stop().await;
@@ -302,14 +269,7 @@ async fn access_tokens_expire_after_15_minutes_and_sessions_on_idle_and_absolute
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
     // The session is still live (activity 2 minutes ago): refresh works.
-    let (status, renewed) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
-        .await;
+    let (status, renewed) = hub.refresh(&refresh).await;
     assert_eq!(status, StatusCode::OK);
     let refresh = renewed["refresh_token"]
         .as_str()
@@ -318,14 +278,7 @@ async fn access_tokens_expire_after_15_minutes_and_sessions_on_idle_and_absolute
 
     // 31 idle minutes end the session.
     hub.clock.advance(Duration::minutes(31));
-    let (status, body) = hub
-        .call(
-            Method::POST,
-            "/v1/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
-        .await;
+    let (status, body) = hub.refresh(&refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "session_ended");
 
@@ -334,14 +287,7 @@ async fn access_tokens_expire_after_15_minutes_and_sessions_on_idle_and_absolute
     let mut refresh = login["refresh_token"].as_str().expect("refresh").to_owned();
     for _ in 0..60 {
         hub.clock.advance(Duration::minutes(12));
-        let (status, renewed) = hub
-            .call(
-                Method::POST,
-                "/v1/auth/refresh",
-                None,
-                Some(json!({"refresh_token": refresh})),
-            )
-            .await;
+        let (status, renewed) = hub.refresh(&refresh).await;
         if status != StatusCode::OK {
             assert_eq!(renewed["error"]["code"], "session_ended");
             let sessions = hub

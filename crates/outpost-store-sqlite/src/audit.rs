@@ -56,6 +56,14 @@ pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
     Ok(seq)
 }
 
+/// Appends an event in a transaction of its own (for events not tied to another change).
+pub fn append_alone(conn: &mut Connection, event: &AuditEvent) -> StoreResult<i64> {
+    let tx = conn.transaction().db()?;
+    let seq = append(&tx, event)?;
+    tx.commit().db()?;
+    Ok(seq)
+}
+
 /// Streams the whole chain through the verifier.
 pub fn verify(conn: &Connection, chain: &str) -> StoreResult<ChainReport> {
     let mut stmt = conn

@@ -677,12 +677,7 @@ impl CentralStore for SqliteCentral {
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64> {
         self.db
-            .call(move |conn| {
-                let tx = conn.transaction().db()?;
-                let seq = audit::append(&tx, &event)?;
-                tx.commit().db()?;
-                Ok(seq)
-            })
+            .call(move |conn| audit::append_alone(conn, &event))
             .await
     }
 

@@ -203,6 +203,17 @@ impl TestHub {
         (status, value)
     }
 
+    /// Presents a refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": refresh_token })),
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
