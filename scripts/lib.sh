@@ -1,0 +1,53 @@
+# Shared by demo.sh and test.sh: installs what building Outpost needs on Debian/Ubuntu.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt packages the workspace needs to build (SQLCipher links the system libcrypto).
+ensure_apt_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "installing ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+}
+
+# A Rust toolchain new enough for edition 2024 (Debian's own cargo is too old).
+ensure_rust() {
+    if [ -f "$HOME/.cargo/env" ]; then . "$HOME/.cargo/env"; fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        log "installing Rust with rustup"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+        . "$HOME/.cargo/env"
+    fi
+    for component in clippy rustfmt; do
+        if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+            rustup component add "$component"
+        fi
+    done
+}
+
+ensure_build_deps() {
+    ensure_apt_packages build-essential pkg-config libssl-dev curl ca-certificates
+    ensure_rust
+}
+
+# A cargo tool, installed from crates.io when absent.
+ensure_cargo_tool() {
+    local bin="$1" crate="$2"
+    if ! command -v "$bin" >/dev/null 2>&1; then
+        log "installing $crate"
+        cargo install --locked "$crate"
+    fi
+}
