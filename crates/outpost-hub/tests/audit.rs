@@ -171,11 +171,31 @@ async fn reports_show_activity_a_patients_story_and_database_status() {
     assert_eq!(report["patient"]["family_name"], "Report");
     assert_eq!(report["versions"].as_array().expect("versions").len(), 1);
     assert_eq!(report["accesses"].as_array().expect("accesses").len(), 2);
+    // A search that returned the patient counts as an access too.
+    hub.get("/v1/patients?q=rita", &doctor).await;
+    let (_, with_search) = hub
+        .get(&format!("/v1/reports/patients/{pid}"), &auditor)
+        .await;
+    let actions: Vec<_> = with_search["accesses"]
+        .as_array()
+        .expect("accesses")
+        .iter()
+        .map(|a| a["action"].clone())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            json!("patient.create"),
+            json!("patient.read"),
+            json!("report.patient"),
+            json!("patient.search")
+        ]
+    );
     // Reading the report is itself audited.
     let (_, again) = hub
         .get(&format!("/v1/reports/patients/{pid}"), &auditor)
         .await;
-    assert_eq!(again["accesses"].as_array().expect("accesses").len(), 3);
+    assert_eq!(again["accesses"].as_array().expect("accesses").len(), 5);
 
     let (status, status_page) = hub.get("/v1/status", &platform).await;
     assert_eq!(status, StatusCode::OK);

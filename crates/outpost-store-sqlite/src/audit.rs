@@ -102,11 +102,12 @@ pub fn of_actor(conn: &Connection, user: UserId, limit: u32) -> StoreResult<Vec<
     Ok(rows)
 }
 
-/// Events about one record, oldest first.
+/// Events about one record, oldest first, including searches whose results held it.
 pub fn of_entity(conn: &Connection, entity: &str, id: &str) -> StoreResult<Vec<AuditRecord>> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE entity = ?1 AND entity_id = ?2 ORDER BY seq"
+            "SELECT {COLUMNS} FROM audit_events WHERE (entity = ?1 AND entity_id = ?2) \
+             OR (action = ?1 || '.search' AND instr(details, ?2) > 0) ORDER BY seq"
         ))
         .db()?;
     let rows = stmt

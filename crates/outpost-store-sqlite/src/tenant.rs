@@ -156,6 +156,25 @@ fn change_event(actor: &Actor, action: &str, patient: &Patient, changes: &Change
         .details(json!({ "version": patient.version, "changes": changes }))
 }
 
+/// A refused change still showed the caller the current record: audit it as a failure.
+fn stale_event(
+    conn: &Connection,
+    actor: &Actor,
+    action: &str,
+    current: &Patient,
+    base_version: i64,
+) -> StoreResult<()> {
+    let event = actor
+        .event(format!("patient.{action}"), Outcome::Failure)
+        .entity("patient", current.id)
+        .details(json!({
+            "reason": "version_conflict",
+            "base_version": base_version,
+            "current_version": current.version,
+        }));
+    audit::append(conn, &event).map(drop)
+}
+
 fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
     let mut stmt = conn
         .prepare(
@@ -362,6 +381,8 @@ impl TenantStore for SqliteTenant {
                     return Ok(WriteOutcome::NotFound);
                 };
                 if current.version != base_version {
+                    stale_event(&tx, &actor, "update", &current, base_version)?;
+                    tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
                 let (fields, changed) =
@@ -426,7 +447,9 @@ impl TenantStore for SqliteTenant {
                 let Some(current) = load_live(&tx, id)? else {
                     return Ok(WriteOutcome::NotFound);
                 };
-                if base_version.is_some_and(|v| v != current.version) {
+                if let Some(base) = base_version.filter(|v| *v != current.version) {
+                    stale_event(&tx, &actor, "delete", &current, base)?;
+                    tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
                 let patient = Patient {

@@ -96,16 +96,16 @@ pub async fn patient_changes_are_versioned_and_audited(store: &dyn Store) {
         .expect("search");
     assert_eq!(page.items.len(), 1);
     let chain = db.verify_audit().await.expect("verify");
-    // 2 creates, 1 update, 1 delete, 1 read, 1 report, 1 search.
+    // 2 creates, 1 update, 1 refused stale update, 1 delete, 1 read, 1 report, 1 search.
     assert!(chain.valid);
-    assert_eq!(chain.events, 7);
+    assert_eq!(chain.events, 8);
     let duplicate = db
         .create_patients(vec![fields("S-2", "Dup", "Licate")], &actor())
         .await;
     assert!(matches!(duplicate, Err(StoreError::AlreadyExists("mrn"))));
     assert_eq!(
         db.verify_audit().await.expect("verify").events,
-        7,
+        8,
         "a failed create leaves no trace"
     );
 }
