@@ -67,3 +67,11 @@ id_type!(
     /// A client installation; access tokens carry it as `did`.
     DeviceId
 );
+id_type!(
+    /// One offline change (an outbox entry); the hub applies each at most once.
+    OpId
+);
+id_type!(
+    /// One audit event recorded offline on a device; the hub appends each at most once.
+    LocalEventId
+);

@@ -11,9 +11,10 @@ pub mod ids;
 pub mod page;
 pub mod patient;
 pub mod roles;
+pub mod sync;
 pub mod tenant;
 pub mod user;
 
 pub use error::{ErrorCode, ValidationError};
-pub use ids::{DeviceId, PatientId, SessionId, TenantId, UserId};
+pub use ids::{DeviceId, LocalEventId, OpId, PatientId, SessionId, TenantId, UserId};
 pub use roles::{Permission, Role, TenantKind};

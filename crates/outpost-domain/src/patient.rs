@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ValidationError;
-use crate::ids::{PatientId, UserId};
+use crate::ids::{DeviceId, PatientId, SessionId, UserId};
 
 /// Fields only roles with `patient.read_clinical` may see or change.
 pub const CLINICAL_FIELDS: &[&str] = &[
@@ -145,6 +145,19 @@ pub struct FieldChange {
 
 /// Field name → change; ordered so that stored history is deterministic.
 pub type Changes = BTreeMap<String, FieldChange>;
+
+/// One version of a patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: i64,
+    /// `create`, `update` or `delete`.
+    pub action: String,
+    pub changes: Changes,
+    pub actor_user_id: Option<UserId>,
+    pub session_id: Option<SessionId>,
+    pub device_id: Option<DeviceId>,
+    pub at: DateTime<Utc>,
+}
 
 /// The body of `PATCH /v1/patients/{id}`: the version the client edited, and the fields it
 /// changed (`null` clears an optional field).

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod passwords;
 pub mod principal;

@@ -12,7 +12,7 @@ use serde_json::json;
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::tenant::NewTenant;
 use outpost_domain::user::normalize_email;
-use outpost_domain::{Role, TenantKind};
+use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::{MemberUpdate, Store};
@@ -77,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Client devices: list them, revoke one (its cache is wiped at its next contact).
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Audit chains.
     Audit {
         #[command(subcommand)]
@@ -137,6 +142,21 @@ enum UserCommand {
     Disable {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// The devices a user has signed in from.
+    List {
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke a device: its sessions end now, and the client wipes its cache and keys when it
+    /// next reaches the hub.
+    Revoke {
+        #[arg(long)]
+        device: DeviceId,
     },
 }
 
@@ -497,6 +517,39 @@ async fn main() -> Result<()> {
                         )
                         .await?;
                     println!("Disabled {email}; their sessions have ended");
+                }
+            }
+        }
+        Command::Device { command } => {
+            let store = open_store(&config)?;
+            let central = store.central();
+            match command {
+                DeviceCommand::List { email } => {
+                    let user = central
+                        .user_by_email(&normalize_email(&email)?)
+                        .await?
+                        .context("no such user")?;
+                    println!(
+                        "{:<38} {:<28} {:<28} revoked",
+                        "device", "name", "last seen"
+                    );
+                    for d in central.devices_of(user.id).await? {
+                        println!(
+                            "{:<38} {:<28} {:<28} {}",
+                            d.id.to_string(),
+                            d.name.as_deref().unwrap_or("-"),
+                            d.last_seen_at.to_rfc3339(),
+                            d.revoked_at.map_or("no".into(), |t| t.to_rfc3339())
+                        );
+                    }
+                }
+                DeviceCommand::Revoke { device } => {
+                    let event = operator(now)
+                        .event("device.revoke", Outcome::Success)
+                        .entity("device", device)
+                        .details(json!({ "via": "cli" }));
+                    central.revoke_device(device, now, event).await?;
+                    println!("Revoked device {device}; its sessions have ended");
                 }
             }
         }

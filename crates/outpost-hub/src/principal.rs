@@ -72,6 +72,26 @@ impl Principal {
     }
 }
 
+/// The answer for a device that was revoked: the client wipes its cache on it.
+pub fn device_revoked() -> ApiError {
+    ApiError::new(
+        ErrorCode::DeviceRevoked,
+        "this device has been revoked; its local data must be wiped",
+    )
+}
+
+/// The answer for a session that has ended, saying so when the device was revoked.
+pub fn ended(session: &SessionRecord) -> ApiError {
+    if session.end_reason.as_deref() == Some("device_revoked") {
+        device_revoked()
+    } else {
+        ApiError::new(
+            ErrorCode::SessionEnded,
+            "the session has ended; sign in again",
+        )
+    }
+}
+
 /// Why a live-looking session is over, if it is.
 pub fn session_end_reason(
     state: &HubState,
@@ -146,6 +166,9 @@ impl FromRequestParts<AppState> for Principal {
             .await?
             .filter(|s| s.user_id == claims.sub && s.tenant_id == claims.tid)
             .ok_or_else(ApiError::unauthenticated)?;
+        if session.ended_at.is_some() {
+            return Err(ended(&session));
+        }
         if let Some(reason) = session_end_reason(state, &session, now) {
             return Err(expire(state, &session, reason).await);
         }

@@ -8,6 +8,7 @@ use outpost_store::{Store, StoreError};
 
 use crate::clock::Clock;
 use crate::config::HubConfig;
+use crate::events::ChangeEvents;
 use crate::passwords;
 use crate::tokens::{TokenKeys, generate_signing_key};
 
@@ -33,6 +34,8 @@ pub struct HubState {
     /// Hash compared against when an e-mail is unknown, so that unknown addresses and wrong
     /// passwords cost the same time.
     pub dummy_hash: String,
+    /// Live-update announcements per tenant.
+    pub events: ChangeEvents,
 }
 
 /// The state as axum holds it.
@@ -67,7 +70,19 @@ impl HubState {
             tokens,
             permissions,
             dummy_hash,
+            events: ChangeEvents::default(),
         }))
+    }
+
+    /// Announces a tenant's newest changes to its listeners.
+    pub async fn announce_changes(&self, tenant: outpost_domain::TenantId) {
+        match self.store.tenant(tenant).await {
+            Ok(store) => match store.cursor().await {
+                Ok(cursor) => self.events.announce(tenant, cursor),
+                Err(err) => tracing::warn!(error = %err, "cannot read the change cursor"),
+            },
+            Err(err) => tracing::warn!(error = %err, "cannot open tenant store"),
+        }
     }
 
     /// The permissions of a role (empty for an unknown one).

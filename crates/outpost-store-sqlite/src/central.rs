@@ -7,10 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use outpost_domain::audit::{AuditEvent, AuditRecord, ChainReport};
 use outpost_domain::tenant::{Tenant, TenantStatus};
 use outpost_domain::user::Member;
-use outpost_domain::{Permission, Role, SessionId, TenantId, UserId};
+use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
 use outpost_store::{
-    CentralStore, DatabaseStatus, MemberUpdate, Membership, RefreshOutcome, SessionRecord,
-    SigningKeyRecord, StoreError, StoreResult, UserRecord,
+    CentralStore, DatabaseStatus, DeviceRecord, MemberUpdate, Membership, RefreshOutcome,
+    SessionRecord, SigningKeyRecord, StoreError, StoreResult, UserRecord,
 };
 
 use crate::conn::Db;
@@ -42,6 +42,19 @@ pub(crate) fn read_tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
             TenantStatus::Active
         },
         created_at: get_ts(row, 5)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str = "id, user_id, name, first_seen_at, last_seen_at, revoked_at";
+
+fn read_device(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        id: get_parsed(row, 0)?,
+        user_id: get_parsed(row, 1)?,
+        name: row.get(2)?,
+        first_seen_at: get_ts(row, 3)?,
+        last_seen_at: get_ts(row, 4)?,
+        revoked_at: get_opt_ts(row, 5)?,
     })
 }
 
@@ -574,7 +587,7 @@ impl CentralStore for SqliteCentral {
                     return Ok(RefreshOutcome::Reused(session));
                 }
                 if session.ended_at.is_some() {
-                    return Ok(RefreshOutcome::Unknown);
+                    return Ok(RefreshOutcome::Ended(session));
                 }
                 tx.execute(
                     "UPDATE refresh_tokens SET spent_at = ?1 WHERE token_hash = ?2",
@@ -627,6 +640,61 @@ impl CentralStore for SqliteCentral {
                     .db()?
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .db()
+            })
+            .await
+    }
+
+    async fn device(&self, id: DeviceId) -> StoreResult<Option<DeviceRecord>> {
+        self.db
+            .call(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                    [id.to_string()],
+                    read_device,
+                )
+                .optional()
+                .db()
+            })
+            .await
+    }
+
+    async fn devices_of(&self, user: UserId) -> StoreResult<Vec<DeviceRecord>> {
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY first_seen_at"
+                    ))
+                    .db()?;
+                stmt.query_map([user.to_string()], read_device)
+                    .db()?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .db()
+            })
+            .await
+    }
+
+    async fn revoke_device(
+        &self,
+        id: DeviceId,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let found = tx
+                    .execute(
+                        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?1) WHERE id = ?2",
+                        params![ts(at), id.to_string()],
+                    )
+                    .db()?;
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                end_sessions_where(&tx, "device_id = ?3", &id.to_string(), "device_revoked", at)?;
+                audit::append(&tx, &audit)?;
+                tx.commit().db()
             })
             .await
     }

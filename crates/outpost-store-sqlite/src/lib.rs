@@ -12,6 +12,7 @@ pub mod keys;
 mod migrate;
 mod sql;
 mod status;
+mod sync;
 mod tenant;
 
 use std::collections::HashMap;
@@ -143,6 +144,7 @@ impl Store for SqliteStore {
             migrate::apply(&mut conn, migrate::TENANT)?;
             Ok(SqliteTenant {
                 db: Db::new(conn, path),
+                key,
                 tenant_id: id,
                 slug,
             })

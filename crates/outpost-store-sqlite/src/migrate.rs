@@ -32,7 +32,10 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", 2, "0002_roles"),
 ];
 
-pub const TENANT: &[Migration] = &[migration!("tenant", 1, "0001_init")];
+pub const TENANT: &[Migration] = &[
+    migration!("tenant", 1, "0001_init"),
+    migration!("tenant", 2, "0002_sync"),
+];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.
 pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<i64> {

@@ -15,8 +15,14 @@ use outpost_store::{
     StoreResult, TenantStore, WriteOutcome,
 };
 
+use tokio::sync::mpsc;
+
+use outpost_domain::LocalEventId;
+use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse, SnapshotLine};
+
 use crate::conn::Db;
 use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
+use crate::sync;
 use crate::{audit, status};
 
 /// Columns holding [`PatientFields`], named as the fields are.
@@ -27,18 +33,20 @@ const META_COLUMNS: &str = "id, version, created_at, updated_at, updated_by, del
 /// One tenant's database file.
 pub struct SqliteTenant {
     pub(crate) db: Db,
+    /// Kept to open extra read connections (snapshots) on the same file.
+    pub(crate) key: crate::keys::Key,
     pub(crate) tenant_id: TenantId,
     pub(crate) slug: String,
 }
 
-fn select_patient() -> String {
+pub(crate) fn select_patient() -> String {
     format!(
         "SELECT {META_COLUMNS}, {} FROM patients",
         FIELD_COLUMNS.join(", ")
     )
 }
 
-fn read_patient(
+pub(crate) fn read_patient(
     row: &Row<'_>,
 ) -> rusqlite::Result<(Patient, Option<chrono::DateTime<chrono::Utc>>)> {
     let mut map = Map::new();
@@ -70,7 +78,7 @@ fn read_patient(
 }
 
 /// The SQL values of every field column, in `FIELD_COLUMNS` order.
-fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
+pub(crate) fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
     let Value::Object(map) = serde_json::to_value(fields)
         .map_err(|e| StoreError::Corrupt(format!("patient fields do not serialise: {e}")))?
     else {
@@ -93,7 +101,7 @@ fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
         .collect())
 }
 
-fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
+pub(crate) fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
     [
         SqlValue::Text(fields.family_name.to_lowercase()),
         SqlValue::Text(fields.given_name.to_lowercase()),
@@ -101,7 +109,7 @@ fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
     ]
 }
 
-fn load(
+pub(crate) fn load(
     conn: &Connection,
     id: PatientId,
 ) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
@@ -119,7 +127,7 @@ fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
 }
 
 /// Writes the history row and the change-feed entry of a change.
-fn record_change(
+pub(crate) fn record_change(
     conn: &Connection,
     patient: &Patient,
     action: &str,
@@ -149,11 +157,112 @@ fn record_change(
     Ok(())
 }
 
-fn change_event(actor: &Actor, action: &str, patient: &Patient, changes: &Changes) -> AuditEvent {
+/// The audit event of a change; `extra` (sync: op id, both clocks) is merged into the details.
+pub(crate) fn change_event(
+    actor: &Actor,
+    action: &str,
+    patient: &Patient,
+    changes: &Changes,
+    extra: Option<Value>,
+) -> AuditEvent {
+    let mut details = json!({ "version": patient.version, "changes": changes });
+    if let (Some(Value::Object(extra)), Some(map)) = (extra, details.as_object_mut()) {
+        map.extend(extra);
+    }
     actor
         .event(format!("patient.{action}"), Outcome::Success)
         .entity("patient", patient.id)
-        .details(json!({ "version": patient.version, "changes": changes }))
+        .details(details)
+}
+
+/// A partial update that does not apply, as a store error (never echoing values).
+pub(crate) fn patch_error(err: outpost_domain::patient::PatchError) -> StoreError {
+    match err {
+        outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
+        outpost_domain::patient::PatchError::Shape(s) => {
+            StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
+        }
+    }
+}
+
+/// Writes a new version of a patient with its history row, feed entry and audit event.
+pub(crate) fn save_update(
+    conn: &Connection,
+    current: Patient,
+    fields: PatientFields,
+    changed: &Changes,
+    actor: &Actor,
+    audit_details: Option<Value>,
+) -> StoreResult<Patient> {
+    let patient = Patient {
+        fields,
+        version: current.version + 1,
+        updated_at: actor.at,
+        updated_by: actor.user_id,
+        ..current
+    };
+    let mut values = vec![
+        SqlValue::Integer(patient.version),
+        SqlValue::Text(ts(actor.at)),
+        actor
+            .user_id
+            .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
+    ];
+    values.extend(field_values(&patient.fields)?);
+    values.extend(search_keys(&patient.fields));
+    values.push(SqlValue::Text(patient.id.to_string()));
+    let assignments = ["version", "updated_at", "updated_by"]
+        .iter()
+        .chain(FIELD_COLUMNS)
+        .chain(&["family_key", "given_key", "mrn_key"])
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let id_param = values.len();
+    conn.execute(
+        &format!("UPDATE patients SET {assignments} WHERE id = ?{id_param}"),
+        params_from_iter(values),
+    )
+    .map_err(unique_as("mrn"))?;
+    record_change(conn, &patient, "update", changed, actor)?;
+    audit::append(
+        conn,
+        &change_event(actor, "update", &patient, changed, audit_details),
+    )?;
+    Ok(patient)
+}
+
+/// Tombstones a patient with its history row, feed entry and audit event.
+pub(crate) fn save_delete(
+    conn: &Connection,
+    current: Patient,
+    actor: &Actor,
+    audit_details: Option<Value>,
+) -> StoreResult<Patient> {
+    let patient = Patient {
+        version: current.version + 1,
+        updated_at: actor.at,
+        updated_by: actor.user_id,
+        ..current
+    };
+    conn.execute(
+        "UPDATE patients SET version = ?1, updated_at = ?2, updated_by = ?3, deleted_at = ?2 WHERE id = ?4",
+        params![
+            patient.version,
+            ts(actor.at),
+            actor.user_id.map(|u| u.to_string()),
+            patient.id.to_string()
+        ],
+    )
+    .db()?;
+    let changes = Changes::new();
+    record_change(conn, &patient, "delete", &changes, actor)?;
+    audit::append(
+        conn,
+        &change_event(actor, "delete", &patient, &changes, audit_details),
+    )?;
+    Ok(patient)
 }
 
 /// A refused change still showed the caller the current record: audit it as a failure.
@@ -175,7 +284,7 @@ fn stale_event(
     audit::append(conn, &event).map(drop)
 }
 
-fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
+pub(crate) fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
     let mut stmt = conn
         .prepare(
             "SELECT version, action, changes, actor_user_id, session_id, device_id, at \
@@ -199,9 +308,15 @@ fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
     .db()
 }
 
-fn insert_patient(conn: &Connection, fields: PatientFields, actor: &Actor) -> StoreResult<Patient> {
+pub(crate) fn insert_patient(
+    conn: &Connection,
+    id: PatientId,
+    fields: PatientFields,
+    actor: &Actor,
+    audit_details: Option<Value>,
+) -> StoreResult<Patient> {
     let patient = Patient {
-        id: PatientId::generate(),
+        id,
         fields,
         version: 1,
         created_at: actor.at,
@@ -234,7 +349,10 @@ fn insert_patient(conn: &Connection, fields: PatientFields, actor: &Actor) -> St
     .map_err(unique_as("mrn"))?;
     let changes = patient.fields.as_creation();
     record_change(conn, &patient, "create", &changes, actor)?;
-    audit::append(conn, &change_event(actor, "create", &patient, &changes))?;
+    audit::append(
+        conn,
+        &change_event(actor, "create", &patient, &changes, audit_details),
+    )?;
     Ok(patient)
 }
 
@@ -251,7 +369,7 @@ impl TenantStore for SqliteTenant {
                 let tx = conn.transaction().db()?;
                 let created = patients
                     .into_iter()
-                    .map(|fields| insert_patient(&tx, fields, &actor))
+                    .map(|fields| insert_patient(&tx, PatientId::generate(), fields, &actor, None))
                     .collect::<StoreResult<Vec<_>>>()?;
                 tx.commit().db()?;
                 Ok(created)
@@ -386,48 +504,11 @@ impl TenantStore for SqliteTenant {
                     return Ok(WriteOutcome::Stale(current));
                 }
                 let (fields, changed) =
-                    current.fields.apply(&changes, today).map_err(|e| match e {
-                        outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
-                        outpost_domain::patient::PatchError::Shape(s) => {
-                            StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
-                        }
-                    })?;
+                    current.fields.apply(&changes, today).map_err(patch_error)?;
                 if changed.is_empty() {
                     return Ok(WriteOutcome::Done(current));
                 }
-                let patient = Patient {
-                    fields,
-                    version: current.version + 1,
-                    updated_at: actor.at,
-                    updated_by: actor.user_id,
-                    ..current
-                };
-                let mut values = vec![
-                    SqlValue::Integer(patient.version),
-                    SqlValue::Text(ts(actor.at)),
-                    actor
-                        .user_id
-                        .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
-                ];
-                values.extend(field_values(&patient.fields)?);
-                values.extend(search_keys(&patient.fields));
-                values.push(SqlValue::Text(id.to_string()));
-                let assignments = ["version", "updated_at", "updated_by"]
-                    .iter()
-                    .chain(FIELD_COLUMNS)
-                    .chain(&["family_key", "given_key", "mrn_key"])
-                    .enumerate()
-                    .map(|(i, c)| format!("{c} = ?{}", i + 1))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let id_param = values.len();
-                tx.execute(
-                    &format!("UPDATE patients SET {assignments} WHERE id = ?{id_param}"),
-                    params_from_iter(values),
-                )
-                .map_err(unique_as("mrn"))?;
-                record_change(&tx, &patient, "update", &changed, &actor)?;
-                audit::append(&tx, &change_event(&actor, "update", &patient, &changed))?;
+                let patient = save_update(&tx, current, fields, &changed, &actor, None)?;
                 tx.commit().db()?;
                 Ok(WriteOutcome::Done(patient))
             })
@@ -452,25 +533,7 @@ impl TenantStore for SqliteTenant {
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
-                let patient = Patient {
-                    version: current.version + 1,
-                    updated_at: actor.at,
-                    updated_by: actor.user_id,
-                    ..current
-                };
-                tx.execute(
-                    "UPDATE patients SET version = ?1, updated_at = ?2, updated_by = ?3, deleted_at = ?2 WHERE id = ?4",
-                    params![
-                        patient.version,
-                        ts(actor.at),
-                        actor.user_id.map(|u| u.to_string()),
-                        id.to_string()
-                    ],
-                )
-                .db()?;
-                let changes = Changes::new();
-                record_change(&tx, &patient, "delete", &changes, &actor)?;
-                audit::append(&tx, &change_event(&actor, "delete", &patient, &changes))?;
+                let patient = save_delete(&tx, current, &actor, None)?;
                 tx.commit().db()?;
                 Ok(WriteOutcome::Done(patient))
             })
@@ -531,6 +594,69 @@ impl TenantStore for SqliteTenant {
                 }))
             })
             .await
+    }
+
+    async fn apply_ops(
+        &self,
+        ops: Vec<Op>,
+        rules: OpRules,
+        actor: &Actor,
+    ) -> StoreResult<Vec<OpResult>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| {
+                ops.iter()
+                    .map(|op| sync::apply_op(conn, op, &rules, &actor))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn append_local_audit(
+        &self,
+        events: Vec<LocalAuditEvent>,
+        actor: &Actor,
+    ) -> StoreResult<Vec<LocalEventId>> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| sync::append_local(conn, &events, &actor))
+            .await
+    }
+
+    async fn pull(&self, cursor: i64, limit: u32, actor: &Actor) -> StoreResult<PullResponse> {
+        let actor = actor.clone();
+        self.db
+            .call(move |conn| sync::pull(conn, cursor, limit, &actor))
+            .await
+    }
+
+    async fn snapshot(
+        &self,
+        actor: &Actor,
+    ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
+        let (path, key) = (self.db.path().to_path_buf(), self.key.clone());
+        let (conn, begin) = tokio::task::spawn_blocking(move || sync::begin_snapshot(&path, &key))
+            .await
+            .map_err(StoreError::backend)??;
+        if let SnapshotLine::Begin {
+            cursor, patients, ..
+        } = &begin
+        {
+            let event = actor
+                .event("sync.snapshot", Outcome::Success)
+                .details(json!({ "cursor": cursor, "patients": patients }));
+            self.append_audit(event).await?;
+        }
+        let (tx, rx) = mpsc::channel(8);
+        tx.send(Ok(vec![begin]))
+            .await
+            .map_err(|_| StoreError::Corrupt("snapshot receiver closed".into()))?;
+        tokio::task::spawn_blocking(move || sync::stream_snapshot(conn, tx));
+        Ok(rx)
+    }
+
+    async fn cursor(&self) -> StoreResult<i64> {
+        self.db.call(|conn| sync::cursor(conn)).await
     }
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64> {

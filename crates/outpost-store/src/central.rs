@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use outpost_domain::audit::{AuditEvent, AuditRecord, ChainReport};
 use outpost_domain::tenant::Tenant;
 use outpost_domain::user::Member;
-use outpost_domain::{Permission, Role, SessionId, TenantId, UserId};
+use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
 
 use crate::error::StoreResult;
 use crate::records::{
-    DatabaseStatus, MemberUpdate, Membership, RefreshOutcome, SessionRecord, SigningKeyRecord,
-    UserRecord,
+    DatabaseStatus, DeviceRecord, MemberUpdate, Membership, RefreshOutcome, SessionRecord,
+    SigningKeyRecord, UserRecord,
 };
 
 /// The central database: tenant registry, identities, sessions, keys and the central audit
@@ -99,6 +99,18 @@ pub trait CentralStore: Send + Sync {
         audit: AuditEvent,
     ) -> StoreResult<()>;
     async fn sessions_of(&self, user: UserId) -> StoreResult<Vec<SessionRecord>>;
+
+    // --- devices ---
+    async fn device(&self, id: DeviceId) -> StoreResult<Option<DeviceRecord>>;
+    async fn devices_of(&self, user: UserId) -> StoreResult<Vec<DeviceRecord>>;
+    /// Marks a device revoked and ends every session it holds (reason `device_revoked`), with
+    /// `audit`, in one transaction. `NotFound` for an unknown device.
+    async fn revoke_device(
+        &self,
+        id: DeviceId,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
 
     // --- token signing keys ---
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;

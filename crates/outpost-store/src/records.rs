@@ -4,9 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use outpost_domain::audit::AuditRecord;
-use outpost_domain::patient::{Changes, Patient};
+use outpost_domain::patient::Patient;
 use outpost_domain::tenant::Tenant;
 use outpost_domain::{DeviceId, Role, SessionId, TenantId, UserId};
+
+pub use outpost_domain::patient::HistoryEntry;
 
 /// A user with the secret the hub verifies passwords against.
 #[derive(Clone)]
@@ -71,8 +73,21 @@ pub enum RefreshOutcome {
     Rotated(SessionRecord),
     /// The token had already been rotated: someone replayed it, so the session was revoked.
     Reused(SessionRecord),
-    /// No such token, or its session has ended.
+    /// The token belongs to a session that has ended (the reason tells why).
+    Ended(SessionRecord),
+    /// No such token.
     Unknown,
+}
+
+/// A client installation seen at sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub id: DeviceId,
+    pub user_id: UserId,
+    pub name: Option<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// One Ed25519 token-signing key.
@@ -101,19 +116,6 @@ pub struct PatientQuery {
     pub q: Option<String>,
     pub limit: u32,
     pub after: Option<PatientCursor>,
-}
-
-/// One version of a patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub version: i64,
-    /// `create`, `update` or `delete`.
-    pub action: String,
-    pub changes: Changes,
-    pub actor_user_id: Option<UserId>,
-    pub session_id: Option<SessionId>,
-    pub device_id: Option<DeviceId>,
-    pub at: DateTime<Utc>,
 }
 
 /// The result of a versioned change.

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport};
 use outpost_domain::page::Page;
 use outpost_domain::patient::{Patient, PatientFields};
-use outpost_domain::{PatientId, UserId};
+use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse, SnapshotLine};
+use outpost_domain::{LocalEventId, PatientId, UserId};
 
 use crate::error::StoreResult;
 use crate::records::{DatabaseStatus, HistoryEntry, PatientQuery, PatientReport, WriteOutcome};
@@ -58,6 +59,33 @@ pub trait TenantStore: Send + Sync {
         id: PatientId,
         actor: &Actor,
     ) -> StoreResult<Option<PatientReport>>;
+
+    /// Applies pushed ops in order, each in its own transaction with its history row, audit
+    /// event and change-feed entry. Idempotent by `op_id`: a replay returns the stored answer.
+    async fn apply_ops(
+        &self,
+        ops: Vec<Op>,
+        rules: OpRules,
+        actor: &Actor,
+    ) -> StoreResult<Vec<OpResult>>;
+    /// Appends events recorded offline to the chain (once per `event_id`), stamped with the
+    /// hub's time and keeping the device's time in the details. Returns the ids now in the chain.
+    async fn append_local_audit(
+        &self,
+        events: Vec<LocalAuditEvent>,
+        actor: &Actor,
+    ) -> StoreResult<Vec<LocalEventId>>;
+    /// Changes after `cursor` in change-feed order (audited as `sync.pull`).
+    async fn pull(&self, cursor: i64, limit: u32, actor: &Actor) -> StoreResult<PullResponse>;
+    /// A consistent snapshot of every live patient and their versions, in batches, read on a
+    /// connection of its own so that it does not hold up other requests (audited as
+    /// `sync.snapshot`). The first line is `Begin`, the last `End`.
+    async fn snapshot(
+        &self,
+        actor: &Actor,
+    ) -> StoreResult<tokio::sync::mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>>;
+    /// The newest change-feed sequence number.
+    async fn cursor(&self) -> StoreResult<i64>;
 
     async fn append_audit(&self, event: AuditEvent) -> StoreResult<i64>;
     async fn verify_audit(&self) -> StoreResult<ChainReport>;

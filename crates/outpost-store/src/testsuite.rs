@@ -171,7 +171,14 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(store: &dyn Store) {
         .rotate_refresh("hash-2", "hash-4", now)
         .await
         .expect("after");
-    assert_eq!(after, RefreshOutcome::Unknown);
+    assert!(matches!(after, RefreshOutcome::Ended(ref s) if s.ended_at.is_some()));
+    assert_eq!(
+        central
+            .rotate_refresh("never-issued", "x", now)
+            .await
+            .expect("unknown"),
+        RefreshOutcome::Unknown
+    );
     assert!(central.verify_audit().await.expect("verify").valid);
 }
 

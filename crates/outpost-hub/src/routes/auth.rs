@@ -18,7 +18,7 @@ use outpost_store::{Membership, RefreshOutcome, SessionRecord, UserRecord};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientInfo};
 use crate::passwords;
-use crate::principal::{Principal, expire, session_end_reason};
+use crate::principal::{Principal, device_revoked, ended, expire, session_end_reason};
 use crate::state::{AppState, HubState};
 use crate::tokens::{new_refresh_token, refresh_token_hash};
 
@@ -77,6 +77,14 @@ pub async fn login(
             return Err(fail(&state, &email, other.as_ref(), &client, "bad_credentials").await);
         }
     };
+    if let Some(device) = req.device_id
+        && central
+            .device(device)
+            .await?
+            .is_some_and(|d| d.revoked_at.is_some())
+    {
+        return Err(device_revoked());
+    }
     let memberships = central.memberships(user.id).await?;
     let membership = choose_membership(&memberships, req.tenant.as_deref())?;
     if let Some(tenant) = &membership.tenant
@@ -278,6 +286,7 @@ pub async fn refresh(
                 "this refresh token was already used; the session has been revoked",
             ));
         }
+        RefreshOutcome::Ended(session) => return Err(ended(&session)),
         RefreshOutcome::Unknown => return Err(ApiError::unauthenticated()),
     };
     if let Some(reason) = session_end_reason(&state, &session, now) {

@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod patients;
 mod reports;
+mod sync;
 mod tenants;
 mod users;
 
@@ -42,6 +43,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(patients::delete),
         )
         .route("/v1/patients/{id}/history", get(patients::history))
+        .route("/v1/sync/push", post(sync::push))
+        .route("/v1/sync/pull", get(sync::pull))
+        .route("/v1/sync/snapshot", get(sync::snapshot))
+        .route("/v1/events", get(sync::events))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/reports/activity", get(reports::activity))
         .route("/v1/reports/patients/{id}", get(reports::patient))

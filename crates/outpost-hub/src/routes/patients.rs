@@ -133,6 +133,7 @@ pub async fn create(
         .create_patients(vec![fields], &principal.actor())
         .await?;
     let patient = created.pop().ok_or_else(ApiError::internal)?;
+    state.announce_changes(principal.tenant()?).await;
     Ok((StatusCode::CREATED, Json(view(&principal, patient))))
 }
 
@@ -188,7 +189,10 @@ pub async fn update(
         )
         .await?;
     match outcome {
-        WriteOutcome::Done(patient) => Ok(Json(view(&principal, patient))),
+        WriteOutcome::Done(patient) => {
+            state.announce_changes(principal.tenant()?).await;
+            Ok(Json(view(&principal, patient)))
+        }
         WriteOutcome::Stale(current) => Err(conflict(&principal, current)),
         WriteOutcome::NotFound => Err(ApiError::not_found()),
     }
@@ -213,7 +217,10 @@ pub async fn delete(
         .delete_patient(id, query.version, &principal.actor())
         .await?
     {
-        WriteOutcome::Done(_) => Ok(StatusCode::NO_CONTENT),
+        WriteOutcome::Done(_) => {
+            state.announce_changes(principal.tenant()?).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         WriteOutcome::Stale(current) => Err(conflict(&principal, current)),
         WriteOutcome::NotFound => Err(ApiError::not_found()),
     }

@@ -1,0 +1,222 @@
+//! Sync: push an outbox, pull changes after a cursor, stream a first snapshot, and listen for
+//! announcements of new changes.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+
+use outpost_domain::sync::{
+    ChangesAvailable, LocalAuditEvent, MAX_PUSH_OPS, MIN_SCHEMA_VERSION, OpRules, OpStatus,
+    PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
+};
+use outpost_domain::{ErrorCode, Permission};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::principal::Principal;
+use crate::routes::patients::{patient_view, tenant_store, view_history};
+use crate::state::AppState;
+
+const DEFAULT_PULL: u32 = 500;
+const MAX_PULL: u32 = 5000;
+
+fn check_local_event(event: &LocalAuditEvent) -> ApiResult<()> {
+    let action_ok = event.action.len() <= 64
+        && event
+            .action
+            .split_once('.')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && event
+            .action
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+    let short = |v: &Option<String>| v.as_ref().is_none_or(|s| s.chars().count() <= 64);
+    if !action_ok || !short(&event.entity) || !short(&event.entity_id) {
+        return Err(ApiError::invalid(
+            "field `audit`: an event has a malformed action, entity or entity_id",
+        ));
+    }
+    if event.details.to_string().len() > 8192 {
+        return Err(ApiError::invalid("field `audit`: event details over 8 KiB"));
+    }
+    Ok(())
+}
+
+/// `POST /v1/sync/push`: offline audit events first, then the ops in order.
+pub async fn push(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> ApiResult<Json<PushResponse>> {
+    principal.require(Permission::PatientRead)?;
+    if !(MIN_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&req.schema_version) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedSchema,
+            format!(
+                "this hub applies client schema {MIN_SCHEMA_VERSION} to {SCHEMA_VERSION}, not {}; \
+                 update the client (its changes are kept)",
+                req.schema_version
+            ),
+        ));
+    }
+    if req.ops.len() + req.audit.len() > MAX_PUSH_OPS {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_PUSH_OPS} ops and events per push"
+        )));
+    }
+    for event in &req.audit {
+        check_local_event(event)?;
+    }
+    let tenant = principal.tenant()?;
+    let store = tenant_store(&state, &principal).await?;
+    let actor = principal.actor();
+    let audit_accepted = if req.audit.is_empty() {
+        Vec::new()
+    } else {
+        store.append_local_audit(req.audit, &actor).await?
+    };
+    let rules = OpRules {
+        write: principal.can(Permission::PatientWrite),
+        delete: principal.can(Permission::PatientDelete),
+        clinical: principal.can(Permission::PatientReadClinical),
+        today: principal.now.date_naive(),
+    };
+    let results = if req.ops.is_empty() {
+        Vec::new()
+    } else {
+        store.apply_ops(req.ops, rules, &actor).await?
+    };
+    let cursor = store.cursor().await?;
+    if results
+        .iter()
+        .any(|r| matches!(r.status, OpStatus::Applied | OpStatus::Merged))
+    {
+        state.events.announce(tenant, cursor);
+    }
+    let results = results
+        .into_iter()
+        .map(|mut r| {
+            r.record = r.record.map(|p| patient_view(&principal, p));
+            r
+        })
+        .collect();
+    Ok(Json(PushResponse {
+        results,
+        audit_accepted,
+        cursor,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullQuery {
+    cursor: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /v1/sync/pull?cursor=N&limit=M`.
+pub async fn pull(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<PullQuery>,
+) -> ApiResult<Json<PullResponse>> {
+    principal.require(Permission::PatientRead)?;
+    let limit = query.limit.unwrap_or(DEFAULT_PULL);
+    if !(1..=MAX_PULL).contains(&limit) {
+        return Err(ApiError::invalid(format!(
+            "parameter `limit`: between 1 and {MAX_PULL}"
+        )));
+    }
+    let cursor = query.cursor.unwrap_or(0).max(0);
+    let store = tenant_store(&state, &principal).await?;
+    let mut page = store.pull(cursor, limit, &principal.actor()).await?;
+    for change in &mut page.changes {
+        change.record = change.record.take().map(|p| patient_view(&principal, p));
+        change.history = change.history.take().map(|h| view_history(&principal, h));
+    }
+    Ok(Json(page))
+}
+
+/// `GET /v1/sync/snapshot`: newline-delimited JSON, `begin` first and `end` last, consistent
+/// with the `begin` line's cursor.
+pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+    principal.require(Permission::PatientRead)?;
+    let store = tenant_store(&state, &principal).await?;
+    let receiver = store.snapshot(&principal.actor()).await?;
+    let body = stream::unfold((receiver, principal), |(mut rx, principal)| async move {
+        let batch = rx.recv().await?;
+        let chunk = match batch {
+            Ok(lines) => {
+                let mut out = Vec::with_capacity(lines.len() * 320);
+                for line in lines {
+                    let line = match line {
+                        SnapshotLine::Patient(p) => {
+                            SnapshotLine::Patient(patient_view(&principal, p))
+                        }
+                        SnapshotLine::History { patient_id, entry } => SnapshotLine::History {
+                            patient_id,
+                            entry: view_history(&principal, entry),
+                        },
+                        other => other,
+                    };
+                    if serde_json::to_writer(&mut out, &line).is_err() {
+                        return None;
+                    }
+                    out.push(b'\n');
+                }
+                Ok::<Bytes, std::io::Error>(Bytes::from(out))
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "snapshot failed");
+                Err(std::io::Error::other("snapshot failed"))
+            }
+        };
+        Some((chunk, (rx, principal)))
+    });
+    Ok((
+        [(CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// `GET /v1/events`: server-sent events; `changes` carries the newest cursor.
+pub async fn events(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    principal.require(Permission::PatientRead)?;
+    let tenant = principal.tenant()?;
+    let cursor = tenant_store(&state, &principal).await?.cursor().await?;
+    let receiver = state
+        .events
+        .subscribe(tenant)
+        .ok_or_else(ApiError::internal)?;
+    let first = Some(cursor);
+    let stream = stream::unfold((receiver, first), |(mut rx, first)| async move {
+        let cursor = match first {
+            Some(cursor) => cursor,
+            None => loop {
+                match rx.recv().await {
+                    Ok(cursor) => break cursor,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            },
+        };
+        let event = Event::default()
+            .event("changes")
+            .json_data(ChangesAvailable { cursor })
+            .unwrap_or_default();
+        Some((Ok(event), (rx, None)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

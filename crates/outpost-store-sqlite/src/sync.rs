@@ -1,0 +1,501 @@
+//! The hub's side of sync on a tenant file: applying pushed ops, appending offline audit
+//! events, pulling changes, and streaming a consistent snapshot.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::patient::{HistoryEntry, Patient, PatientFields};
+use outpost_domain::sync::{
+    Change, Entity, LocalAuditEvent, Op, OpAction, OpError, OpResult, OpRules, OpStatus,
+    PullResponse, SnapshotLine,
+};
+use outpost_domain::{LocalEventId, PatientId};
+use outpost_store::{StoreError, StoreResult};
+
+use crate::audit;
+use crate::conn::open_encrypted;
+use crate::keys::Key;
+use crate::sql::{OrBackend, get_opt_parsed, get_parsed, get_ts, ts};
+use crate::tenant::{
+    insert_patient, load, patch_error, read_patient, save_delete, save_update, select_patient,
+};
+
+/// Rows per snapshot batch: large enough to amortise channel and chunk overhead.
+const SNAPSHOT_BATCH: usize = 512;
+
+fn rejected(op: &Op, code: &str, message: impl Into<String>) -> OpResult {
+    OpResult {
+        op_id: op.op_id,
+        status: OpStatus::Rejected,
+        version: None,
+        record: None,
+        error: Some(OpError {
+            code: code.into(),
+            message: message.into(),
+        }),
+    }
+}
+
+fn done(op: &Op, status: OpStatus, patient: Patient) -> OpResult {
+    OpResult {
+        op_id: op.op_id,
+        status,
+        version: Some(patient.version),
+        record: Some(patient),
+        error: None,
+    }
+}
+
+fn conflict(op: &Op, current: Patient, deleted: bool) -> OpResult {
+    OpResult {
+        op_id: op.op_id,
+        status: OpStatus::Conflict,
+        version: Some(current.version),
+        record: (!deleted).then_some(current),
+        error: None,
+    }
+}
+
+/// The stored answer of an op or event already received.
+fn stored(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
+    conn.query_row(
+        "SELECT result FROM applied_ops WHERE op_id = ?1",
+        [id],
+        |row| row.get(0),
+    )
+    .optional()
+    .db()
+}
+
+/// Fields changed on the hub after `base_version`.
+fn changed_since(
+    conn: &Connection,
+    id: PatientId,
+    base_version: i64,
+) -> StoreResult<BTreeSet<String>> {
+    let mut stmt = conn
+        .prepare("SELECT changes FROM patient_history WHERE patient_id = ?1 AND version > ?2")
+        .db()?;
+    let mut fields = BTreeSet::new();
+    let rows = stmt
+        .query_map(params![id.to_string(), base_version], |row| {
+            row.get::<_, String>(0)
+        })
+        .db()?;
+    for changes in rows {
+        let changes: Value =
+            serde_json::from_str(&changes.db()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if let Value::Object(map) = changes {
+            fields.extend(map.keys().cloned());
+        }
+    }
+    Ok(fields)
+}
+
+/// Applies one op in its own transaction; a replay returns the stored answer unchanged.
+pub fn apply_op(
+    conn: &mut Connection,
+    op: &Op,
+    rules: &OpRules,
+    actor: &Actor,
+) -> StoreResult<OpResult> {
+    let mut tx = conn.transaction().db()?;
+    if let Some(result) = stored(&tx, &op.op_id.to_string())? {
+        return serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(e.to_string()));
+    }
+    let details = json!({
+        "via": "sync",
+        "op_id": op.op_id,
+        "client_time": op.client_time,
+    });
+    let result = match rules.check(op) {
+        Err(error) => OpResult {
+            error: Some(error),
+            ..rejected(op, "", "")
+        },
+        Ok(()) => {
+            // A savepoint, so that a refused write leaves nothing behind.
+            let mut sp = tx.savepoint().db()?;
+            let outcome = match op.action {
+                OpAction::Create => create(&sp, op, rules, actor, &details),
+                OpAction::Update => update(&sp, op, rules, actor, &details),
+                OpAction::Delete => delete(&sp, op, actor, &details),
+            };
+            let result = match outcome {
+                Ok(result) => result,
+                Err(StoreError::Invalid(v)) => rejected(op, "validation_failed", v.to_string()),
+                Err(StoreError::AlreadyExists(what)) => rejected(
+                    op,
+                    "already_exists",
+                    format!("a record with this {what} already exists"),
+                ),
+                Err(other) => return Err(other),
+            };
+            if result.status == OpStatus::Rejected {
+                sp.rollback().db()?;
+            }
+            sp.commit().db()?;
+            result
+        }
+    };
+    if matches!(result.status, OpStatus::Rejected | OpStatus::Conflict) {
+        let mut event = actor
+            .event(format!("patient.{}", op.action.as_str()), Outcome::Failure)
+            .entity("patient", op.record_id)
+            .details(details.clone());
+        if let Some(map) = event.details.as_object_mut() {
+            map.insert("status".into(), json!(result.status));
+            map.insert("base_version".into(), json!(op.base_version));
+            if let Some(error) = &result.error {
+                map.insert("code".into(), json!(error.code));
+            }
+        }
+        audit::append(&tx, &event)?;
+    }
+    tx.execute(
+        "INSERT INTO applied_ops (op_id, kind, device_id, user_id, received_at, result) \
+         VALUES (?1, 'op', ?2, ?3, ?4, ?5)",
+        params![
+            op.op_id.to_string(),
+            actor.device_id.map(|d| d.to_string()),
+            actor.user_id.map(|u| u.to_string()),
+            ts(actor.at),
+            serde_json::to_string(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        ],
+    )
+    .db()?;
+    tx.commit().db()?;
+    Ok(result)
+}
+
+fn create(
+    conn: &Connection,
+    op: &Op,
+    rules: &OpRules,
+    actor: &Actor,
+    details: &Value,
+) -> StoreResult<OpResult> {
+    if load(conn, op.record_id)?.is_some() {
+        return Ok(rejected(
+            op,
+            "already_exists",
+            "a record with this id already exists",
+        ));
+    }
+    let fields: PatientFields = match serde_json::from_value(Value::Object(op.fields.clone())) {
+        Ok(fields) => fields,
+        Err(_) => {
+            return Ok(rejected(
+                op,
+                "invalid_input",
+                "the fields are not a patient record (unknown or missing field, or a wrong type)",
+            ));
+        }
+    };
+    fields.validate(rules.today)?;
+    let patient = insert_patient(conn, op.record_id, fields, actor, Some(details.clone()))?;
+    Ok(done(op, OpStatus::Applied, patient))
+}
+
+fn update(
+    conn: &Connection,
+    op: &Op,
+    rules: &OpRules,
+    actor: &Actor,
+    details: &Value,
+) -> StoreResult<OpResult> {
+    let Some((current, deleted_at)) = load(conn, op.record_id)? else {
+        return Ok(rejected(op, "not_found", "no such record"));
+    };
+    if deleted_at.is_some() {
+        return Ok(conflict(op, current, true));
+    }
+    let base = op.base_version.unwrap_or_default();
+    let status = if base == current.version {
+        OpStatus::Applied
+    } else {
+        let moved = changed_since(conn, op.record_id, base)?;
+        if op.fields.keys().any(|k| moved.contains(k)) {
+            return Ok(conflict(op, current, false));
+        }
+        OpStatus::Merged
+    };
+    let (fields, changed) = current
+        .fields
+        .apply(&op.fields, rules.today)
+        .map_err(patch_error)?;
+    if changed.is_empty() {
+        return Ok(done(op, status, current));
+    }
+    let patient = save_update(
+        conn,
+        current,
+        fields,
+        &changed,
+        actor,
+        Some(details.clone()),
+    )?;
+    Ok(done(op, status, patient))
+}
+
+fn delete(conn: &Connection, op: &Op, actor: &Actor, details: &Value) -> StoreResult<OpResult> {
+    let Some((current, deleted_at)) = load(conn, op.record_id)? else {
+        return Ok(rejected(op, "not_found", "no such record"));
+    };
+    if deleted_at.is_some() {
+        return Ok(OpResult {
+            record: None,
+            ..done(op, OpStatus::Applied, current)
+        });
+    }
+    if op.base_version.is_some_and(|base| base != current.version) {
+        return Ok(conflict(op, current, false));
+    }
+    let patient = save_delete(conn, current, actor, Some(details.clone()))?;
+    Ok(OpResult {
+        record: None,
+        ..done(op, OpStatus::Applied, patient)
+    })
+}
+
+/// Appends offline events once each; returns every id now in the chain.
+pub fn append_local(
+    conn: &mut Connection,
+    events: &[LocalAuditEvent],
+    actor: &Actor,
+) -> StoreResult<Vec<LocalEventId>> {
+    let tx = conn.transaction().db()?;
+    let mut accepted = Vec::with_capacity(events.len());
+    for event in events {
+        let id = event.event_id.to_string();
+        if stored(&tx, &id)?.is_none() {
+            let mut record = actor.event(event.action.clone(), Outcome::Success);
+            record.entity.clone_from(&event.entity);
+            record.entity_id.clone_from(&event.entity_id);
+            record.details = json!({
+                "offline": true,
+                "local_event_id": event.event_id,
+                "client_time": event.client_time,
+                "details": event.details,
+            });
+            let seq = audit::append(&tx, &record)?;
+            tx.execute(
+                "INSERT INTO applied_ops (op_id, kind, device_id, user_id, received_at, result) \
+                 VALUES (?1, 'audit', ?2, ?3, ?4, ?5)",
+                params![
+                    id,
+                    actor.device_id.map(|d| d.to_string()),
+                    actor.user_id.map(|u| u.to_string()),
+                    ts(actor.at),
+                    json!({ "seq": seq }).to_string(),
+                ],
+            )
+            .db()?;
+        }
+        accepted.push(event.event_id);
+    }
+    tx.commit().db()?;
+    Ok(accepted)
+}
+
+fn history_entry(
+    conn: &Connection,
+    id: PatientId,
+    version: i64,
+) -> StoreResult<Option<HistoryEntry>> {
+    Ok(history_rows(
+        conn,
+        "WHERE patient_id = ?1 AND version = ?2",
+        params![id.to_string(), version],
+    )?
+    .into_iter()
+    .next()
+    .map(|(_, entry)| entry))
+}
+
+fn history_rows(
+    conn: &Connection,
+    clause: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Vec<(PatientId, HistoryEntry)>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT patient_id, version, action, changes, actor_user_id, session_id, device_id, at \
+             FROM patient_history {clause}"
+        ))
+        .db()?;
+    stmt.query_map(args, read_history_row)
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()
+}
+
+fn read_history_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(PatientId, HistoryEntry)> {
+    let changes: String = row.get(3)?;
+    Ok((
+        get_parsed(row, 0)?,
+        HistoryEntry {
+            version: row.get(1)?,
+            action: row.get(2)?,
+            changes: serde_json::from_str(&changes).map_err(|e| crate::sql::conversion(3, e))?,
+            actor_user_id: get_opt_parsed(row, 4)?,
+            session_id: get_opt_parsed(row, 5)?,
+            device_id: get_opt_parsed(row, 6)?,
+            at: get_ts(row, 7)?,
+        },
+    ))
+}
+
+/// Changes after `cursor`, oldest first, with the record as it is now.
+pub fn pull(
+    conn: &mut Connection,
+    cursor: i64,
+    limit: u32,
+    actor: &Actor,
+) -> StoreResult<PullResponse> {
+    let tx = conn.transaction().db()?;
+    let feed: Vec<(i64, String, i64, String)> = {
+        let mut stmt = tx
+            .prepare(
+                "SELECT seq, entity_id, version, action FROM change_feed WHERE seq > ?1 \
+                 ORDER BY seq LIMIT ?2",
+            )
+            .db()?;
+        stmt.query_map(params![cursor, i64::from(limit) + 1], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?
+    };
+    let has_more = feed.len() > limit as usize;
+    let mut changes = Vec::with_capacity(feed.len().min(limit as usize));
+    for (seq, entity_id, version, action) in feed.into_iter().take(limit as usize) {
+        let id: PatientId = entity_id
+            .parse()
+            .map_err(|_| StoreError::Corrupt("change feed id".into()))?;
+        let record = load(&tx, id)?.and_then(|(p, deleted)| deleted.is_none().then_some(p));
+        let action = match action.as_str() {
+            "create" => OpAction::Create,
+            "update" => OpAction::Update,
+            _ => OpAction::Delete,
+        };
+        changes.push(Change {
+            seq,
+            entity: Entity::Patient,
+            record_id: id,
+            version,
+            action,
+            record,
+            history: history_entry(&tx, id, version)?,
+        });
+    }
+    let next = changes.last().map_or(cursor, |c| c.seq);
+    if !changes.is_empty() {
+        let ids: BTreeSet<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
+        audit::append(
+            &tx,
+            &actor.event("sync.pull", Outcome::Success).details(json!({
+                "cursor": cursor,
+                "to": next,
+                "returned": ids,
+            })),
+        )?;
+    }
+    tx.commit().db()?;
+    Ok(PullResponse {
+        changes,
+        cursor: next,
+        has_more,
+    })
+}
+
+pub fn cursor(conn: &Connection) -> StoreResult<i64> {
+    conn.query_row("SELECT ifnull(max(seq), 0) FROM change_feed", [], |row| {
+        row.get(0)
+    })
+    .db()
+}
+
+/// Opens a read transaction on a connection of its own and returns it with the snapshot's
+/// first line; [`stream_snapshot`] then sends the rest.
+pub fn begin_snapshot(path: &PathBuf, key: &Key) -> StoreResult<(Connection, SnapshotLine)> {
+    let conn = open_encrypted(path, key)?;
+    conn.execute_batch("BEGIN").db()?;
+    let cursor = cursor(&conn)?;
+    let patients: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM patients WHERE deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
+    let history: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM patient_history h JOIN patients p ON p.id = h.patient_id \
+             WHERE p.deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .db()?;
+    Ok((
+        conn,
+        SnapshotLine::Begin {
+            cursor,
+            patients: patients.unsigned_abs(),
+            history: history.unsigned_abs(),
+        },
+    ))
+}
+
+/// Sends every live patient, then every version of them, in batches, then `End`. Stops early
+/// when the receiver goes away.
+pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) {
+    let send = |batch: Vec<SnapshotLine>| tx.blocking_send(Ok(batch)).is_ok();
+    let result = (|| -> StoreResult<bool> {
+        let mut batch = Vec::with_capacity(SNAPSHOT_BATCH);
+        {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "{} WHERE deleted_at IS NULL ORDER BY id",
+                    select_patient()
+                ))
+                .db()?;
+            let mut rows = stmt.query([]).db()?;
+            while let Some(row) = rows.next().db()? {
+                batch.push(SnapshotLine::Patient(read_patient(row).db()?.0));
+                if batch.len() == SNAPSHOT_BATCH && !send(std::mem::take(&mut batch)) {
+                    return Ok(false);
+                }
+            }
+        }
+        {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT h.patient_id, h.version, h.action, h.changes, h.actor_user_id, \
+                     h.session_id, h.device_id, h.at FROM patient_history h \
+                     JOIN patients p ON p.id = h.patient_id WHERE p.deleted_at IS NULL ORDER BY h.id",
+                )
+                .db()?;
+            let mut rows = stmt.query([]).db()?;
+            while let Some(row) = rows.next().db()? {
+                let (patient_id, entry) = read_history_row(row).db()?;
+                batch.push(SnapshotLine::History { patient_id, entry });
+                if batch.len() == SNAPSHOT_BATCH && !send(std::mem::take(&mut batch)) {
+                    return Ok(false);
+                }
+            }
+        }
+        batch.push(SnapshotLine::End);
+        Ok(send(batch))
+    })();
+    if let Err(err) = result {
+        let _ = tx.blocking_send(Err(err));
+    }
+    let _ = conn.execute_batch("COMMIT");
+}
