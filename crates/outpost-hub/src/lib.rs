@@ -29,8 +29,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = state.shutting_down.clone();
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // End event streams, or graceful shutdown would wait for them forever.
+            stopping.send_replace(true);
+        })
         .await
 }

@@ -36,6 +36,8 @@ pub struct HubState {
     pub dummy_hash: String,
     /// Live-update announcements per tenant.
     pub events: ChangeEvents,
+    /// Turns `true` when the hub shuts down, so that endless streams (events) end.
+    pub shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
 /// The state as axum holds it.
@@ -71,6 +73,7 @@ impl HubState {
             permissions,
             dummy_hash,
             events: ChangeEvents::default(),
+            shutting_down: tokio::sync::watch::Sender::new(false),
         }))
     }
 

@@ -2,7 +2,7 @@
 //! events, pulling changes, and streaming a consistent snapshot.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
@@ -424,7 +424,7 @@ pub fn cursor(conn: &Connection) -> StoreResult<i64> {
 
 /// Opens a read transaction on a connection of its own and returns it with the snapshot's
 /// first line; [`stream_snapshot`] then sends the rest.
-pub fn begin_snapshot(path: &PathBuf, key: &Key) -> StoreResult<(Connection, SnapshotLine)> {
+pub fn begin_snapshot(path: &Path, key: &Key) -> StoreResult<(Connection, SnapshotLine)> {
     let conn = open_encrypted(path, key)?;
     conn.execute_batch("BEGIN").db()?;
     let cursor = cursor(&conn)?;

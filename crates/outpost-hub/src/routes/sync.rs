@@ -200,23 +200,30 @@ pub async fn events(
         .events
         .subscribe(tenant)
         .ok_or_else(ApiError::internal)?;
+    let stopping = state.shutting_down.subscribe();
     let first = Some(cursor);
-    let stream = stream::unfold((receiver, first), |(mut rx, first)| async move {
-        let cursor = match first {
-            Some(cursor) => cursor,
-            None => loop {
-                match rx.recv().await {
-                    Ok(cursor) => break cursor,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            },
-        };
-        let event = Event::default()
-            .event("changes")
-            .json_data(ChangesAvailable { cursor })
-            .unwrap_or_default();
-        Some((Ok(event), (rx, None)))
-    });
+    let stream = stream::unfold(
+        (receiver, stopping, first),
+        |(mut rx, mut stopping, first)| async move {
+            let cursor = match first {
+                Some(cursor) => cursor,
+                None => loop {
+                    tokio::select! {
+                        received = rx.recv() => match received {
+                            Ok(cursor) => break cursor,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        },
+                        _ = stopping.wait_for(|stop| *stop) => return None,
+                    }
+                },
+            };
+            let event = Event::default()
+                .event("changes")
+                .json_data(ChangesAvailable { cursor })
+                .unwrap_or_default();
+            Some((Ok(event), (rx, stopping, None)))
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
