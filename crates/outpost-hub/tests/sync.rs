@@ -176,8 +176,8 @@ async fn bad_ops_are_rejected_and_old_clients_are_refused_whole() {
             &desk,
             push_body(vec![
                 op("create", &id, None, json!({"mrn": "R-1", "given_name": "Re", "family_name": "Ject", "birth_date": "2999-01-01"})),
-                op("create", &id, None, patient_body("R-2", "Clin", "Ical")),
-                op("create", &id, None, json!({"mrn": "R-3", "given_name": "Ok", "family_name": "Fine", "birth_date": "1999-01-01", "colour": "red"})),
+                op("create", &PatientId::generate().to_string(), None, patient_body("R-2", "Clin", "Ical")),
+                op("create", &PatientId::generate().to_string(), None, json!({"mrn": "R-3", "given_name": "Ok", "family_name": "Fine", "birth_date": "1999-01-01", "colour": "red"})),
                 op("update", &PatientId::generate().to_string(), Some(1), json!({"phone": "1"})),
             ]),
         )
@@ -198,6 +198,19 @@ async fn bad_ops_are_rejected_and_old_clients_are_refused_whole() {
             json!("not_found")
         ]
     );
+    assert_eq!(hub.patient_count(&clinic).await, 0);
+    // Later ops on a record whose earlier op failed are not applied either.
+    let (_, blocked) = hub
+        .post(
+            "/v1/sync/push",
+            &desk,
+            push_body(vec![
+                op("create", &id, None, json!({"mrn": "", "given_name": "Re", "family_name": "Ject", "birth_date": "1990-01-01"})),
+                op("update", &id, Some(1), json!({"phone": "+1 555 0100"})),
+            ]),
+        )
+        .await;
+    assert_eq!(blocked["results"][1]["status"], "rejected");
     assert_eq!(hub.patient_count(&clinic).await, 0);
 
     let mut old = push_body(vec![op("create", &id, None, json!({}))]);

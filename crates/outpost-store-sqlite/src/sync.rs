@@ -72,20 +72,31 @@ fn stored(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
     .db()
 }
 
-/// Fields changed on the hub after `base_version`.
+/// Fields changed on the hub after `base_version` by anyone but this user on this device
+/// (their own earlier ops are already part of what they edited).
 fn changed_since(
     conn: &Connection,
     id: PatientId,
     base_version: i64,
+    actor: &Actor,
 ) -> StoreResult<BTreeSet<String>> {
     let mut stmt = conn
-        .prepare("SELECT changes FROM patient_history WHERE patient_id = ?1 AND version > ?2")
+        .prepare(
+            "SELECT changes FROM patient_history WHERE patient_id = ?1 AND version > ?2 \
+             AND NOT (device_id IS ?3 AND actor_user_id IS ?4 AND ?3 IS NOT NULL)",
+        )
         .db()?;
     let mut fields = BTreeSet::new();
     let rows = stmt
-        .query_map(params![id.to_string(), base_version], |row| {
-            row.get::<_, String>(0)
-        })
+        .query_map(
+            params![
+                id.to_string(),
+                base_version,
+                actor.device_id.map(|d| d.to_string()),
+                actor.user_id.map(|u| u.to_string())
+            ],
+            |row| row.get::<_, String>(0),
+        )
         .db()?;
     for changes in rows {
         let changes: Value =
@@ -97,12 +108,33 @@ fn changed_since(
     Ok(fields)
 }
 
+/// Applies a push's ops in order. Once an op on a record conflicts or is refused, the later
+/// ops on that record in the same push are conflicts too: they were made on top of it.
+pub fn apply_batch(
+    conn: &mut Connection,
+    ops: &[Op],
+    rules: &OpRules,
+    actor: &Actor,
+) -> StoreResult<Vec<OpResult>> {
+    let mut blocked = BTreeSet::new();
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let result = apply_op(conn, op, rules, actor, blocked.contains(&op.record_id))?;
+        if matches!(result.status, OpStatus::Conflict | OpStatus::Rejected) {
+            blocked.insert(op.record_id);
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
 /// Applies one op in its own transaction; a replay returns the stored answer unchanged.
-pub fn apply_op(
+fn apply_op(
     conn: &mut Connection,
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
+    blocked: bool,
 ) -> StoreResult<OpResult> {
     let mut tx = conn.transaction().db()?;
     if let Some(result) = stored(&tx, &op.op_id.to_string())? {
@@ -114,6 +146,14 @@ pub fn apply_op(
         "client_time": op.client_time,
     });
     let result = match rules.check(op) {
+        _ if blocked => match load(&tx, op.record_id)? {
+            Some((current, deleted_at)) => conflict(op, current, deleted_at.is_some()),
+            None => rejected(
+                op,
+                "not_found",
+                "an earlier op on this record was not applied",
+            ),
+        },
         Err(error) => OpResult {
             error: Some(error),
             ..rejected(op, "", "")
@@ -219,7 +259,7 @@ fn update(
     let status = if base == current.version {
         OpStatus::Applied
     } else {
-        let moved = changed_since(conn, op.record_id, base)?;
+        let moved = changed_since(conn, op.record_id, base, actor)?;
         if op.fields.keys().any(|k| moved.contains(k)) {
             return Ok(conflict(op, current, false));
         }

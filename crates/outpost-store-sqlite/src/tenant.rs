@@ -604,11 +604,7 @@ impl TenantStore for SqliteTenant {
     ) -> StoreResult<Vec<OpResult>> {
         let actor = actor.clone();
         self.db
-            .call(move |conn| {
-                ops.iter()
-                    .map(|op| sync::apply_op(conn, op, &rules, &actor))
-                    .collect()
-            })
+            .call(move |conn| sync::apply_batch(conn, &ops, &rules, &actor))
             .await
     }
 
