@@ -1,20 +1,3 @@
-//! The hub's source of time, injected so that token expiry, session timeouts and lockout can
-//! be tested without sleeping.
+//! The hub's clock: the domain's, re-exported so that `outpost_hub::Clock` keeps working.
 
-use chrono::{DateTime, SubsecRound, Utc};
-
-/// Tells the time.
-pub trait Clock: Send + Sync + 'static {
-    /// Now, to the microsecond (the precision every store keeps).
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
-    }
-}
+pub use outpost_domain::clock::{Clock, SystemClock};

@@ -1,0 +1,186 @@
+//! The hub's HTTP API as the client uses it.
+
+use futures_util::{Stream, StreamExt};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use outpost_domain::auth::{LoginRequest, LoginResponse, RefreshRequest};
+use outpost_domain::sync::{PullResponse, PushRequest, PushResponse, SnapshotLine};
+
+use crate::error::{ClientError, ClientResult};
+
+/// A hub at a base URL.
+#[derive(Clone)]
+pub struct HubApi {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl HubApi {
+    pub fn new(base: &str) -> ClientResult<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .user_agent(concat!("outpost-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Offline(e.to_string()))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    async fn send(req: RequestBuilder) -> ClientResult<Response> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Offline(without_url(&e)))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or("hub_error")
+            .to_owned();
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("the hub refused the request")
+            .to_owned();
+        if code == "device_revoked" {
+            return Err(ClientError::DeviceRevoked);
+        }
+        Err(ClientError::Hub {
+            status,
+            code,
+            message,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(req: RequestBuilder) -> ClientResult<T> {
+        Self::send(req)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ClientError::Offline(without_url(&e)))
+    }
+
+    pub async fn login(&self, req: &LoginRequest) -> ClientResult<LoginResponse> {
+        Self::json(self.request(Method::POST, "/v1/auth/login", None).json(req)).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> ClientResult<LoginResponse> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        Self::json(
+            self.request(Method::POST, "/v1/auth/refresh", None)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn logout(&self, token: &str) -> ClientResult<()> {
+        Self::send(self.request(Method::POST, "/v1/auth/logout", Some(token)))
+            .await
+            .map(drop)
+    }
+
+    pub async fn jwks(&self) -> ClientResult<Value> {
+        Self::json(self.request(Method::GET, "/v1/auth/jwks", None)).await
+    }
+
+    pub async fn push(&self, token: &str, body: &PushRequest) -> ClientResult<PushResponse> {
+        Self::json(
+            self.request(Method::POST, "/v1/sync/push", Some(token))
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn pull(&self, token: &str, cursor: i64, limit: u32) -> ClientResult<PullResponse> {
+        Self::json(self.request(
+            Method::GET,
+            &format!("/v1/sync/pull?cursor={cursor}&limit={limit}"),
+            Some(token),
+        ))
+        .await
+    }
+
+    /// The snapshot as a stream of lines, parsed as they arrive.
+    pub async fn snapshot(
+        &self,
+        token: &str,
+    ) -> ClientResult<impl Stream<Item = ClientResult<Vec<SnapshotLine>>> + use<>> {
+        let resp = Self::send(self.request(Method::GET, "/v1/sync/snapshot", Some(token))).await?;
+        let mut pending: Vec<u8> = Vec::new();
+        Ok(resp.bytes_stream().map(move |chunk| {
+            let chunk = chunk.map_err(|e| ClientError::Offline(without_url(&e)))?;
+            pending.extend_from_slice(&chunk);
+            let Some(last_newline) = pending.iter().rposition(|b| *b == b'\n') else {
+                return Ok(Vec::new());
+            };
+            let complete: Vec<u8> = pending.drain(..=last_newline).collect();
+            complete
+                .split(|b| *b == b'\n')
+                .filter(|line| !line.is_empty())
+                .map(|line| {
+                    serde_json::from_slice(line)
+                        .map_err(|e| ClientError::Corrupt(format!("snapshot line: {e}")))
+                })
+                .collect()
+        }))
+    }
+
+    /// Server-sent events: yields the cursor of each `changes` announcement.
+    pub async fn events(
+        &self,
+        token: &str,
+    ) -> ClientResult<impl Stream<Item = ClientResult<i64>> + use<>> {
+        let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
+        let mut pending = String::new();
+        Ok(resp.bytes_stream().flat_map(move |chunk| {
+            let mut cursors = Vec::new();
+            match chunk {
+                Ok(bytes) => {
+                    pending.push_str(&String::from_utf8_lossy(&bytes));
+                    while let Some(end) = pending.find("\n\n") {
+                        let event: String = pending.drain(..end + 2).collect();
+                        let cursor = event
+                            .lines()
+                            .find_map(|l| l.strip_prefix("data:"))
+                            .and_then(|data| serde_json::from_str::<Value>(data.trim()).ok())
+                            .and_then(|v| v["cursor"].as_i64());
+                        if let Some(c) = cursor {
+                            cursors.push(Ok(c));
+                        }
+                    }
+                }
+                Err(e) => cursors.push(Err(ClientError::Offline(without_url(&e)))),
+            }
+            futures_util::stream::iter(cursors)
+        }))
+    }
+}
+
+/// A transport error described without its URL (which may carry query parameters).
+fn without_url(err: &reqwest::Error) -> String {
+    if err.is_connect() {
+        "cannot connect".into()
+    } else if err.is_timeout() {
+        "timed out".into()
+    } else if err.is_decode() {
+        "unexpected answer".into()
+    } else {
+        "network error".into()
+    }
+}

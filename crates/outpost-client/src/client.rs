@@ -1,0 +1,1044 @@
+//! The client engine: sign-in, offline unlock, idle lock, local reads and writes through the
+//! outbox, sync (first mirror, push, pull), conflicts, and remote wipe.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
+
+use outpost_domain::auth::LoginRequest;
+use outpost_domain::clock::Clock;
+use outpost_domain::patient::{HistoryEntry, PatchError, Patient, PatientFields, touches_clinical};
+use outpost_domain::sync::{
+    Entity, LocalAuditEvent, Op, OpAction, OpStatus, PullResponse, PushRequest, PushResponse,
+    SCHEMA_VERSION, SnapshotLine,
+};
+use outpost_domain::{LocalEventId, OpId, PatientId, Permission};
+
+use crate::api::HubApi;
+use crate::cache::{Cache, LocalPatient, StoredConflict, field_value};
+use crate::error::{ClientError, ClientResult};
+use crate::grant;
+use crate::home::{Home, Profile, remove_if_present};
+use crate::keywrap::{self, Key};
+use crate::vault::{self, VaultRecord};
+
+/// Ops and events per push; pulled changes per request.
+const BATCH: u32 = 1000;
+
+/// How the client runs.
+#[derive(Clone)]
+pub struct ClientOptions {
+    pub home: Home,
+    /// Inactivity after which the cache is closed and its key forgotten.
+    pub idle_timeout: Duration,
+    pub clock: Arc<dyn Clock>,
+    pub device_name: Option<String>,
+}
+
+/// Progress of a first mirror: rows stored out of the total announced by the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MirrorProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub mirrored_rows: u64,
+    pub pushed: usize,
+    pub applied: usize,
+    pub merged: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub audit_uploaded: usize,
+    pub pulled: usize,
+    pub cursor: i64,
+}
+
+/// The state shown to the user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub profile: Option<Profile>,
+    pub unlocked: bool,
+    pub pending_ops: i64,
+    pub pending_audit: i64,
+    pub conflicts: i64,
+    pub patients: i64,
+    pub cursor: Option<i64>,
+    pub last_sync: Option<String>,
+}
+
+/// How to settle a conflict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    KeepMine,
+    TakeTheirs,
+    /// Field → `true` for mine, `false` for theirs; fields left out are theirs.
+    PerField(BTreeMap<String, bool>),
+}
+
+/// A conflict as shown to the user: both versions side by side.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub record_id: PatientId,
+    pub rejected: bool,
+    pub error: Option<String>,
+    /// The fields the local change touched.
+    pub fields: Vec<String>,
+    pub mine: Option<Patient>,
+    pub theirs: Option<Patient>,
+}
+
+/// The client core.
+pub struct Client {
+    options: ClientOptions,
+    profile: Option<Profile>,
+    cache: Option<Cache>,
+    access_token: Option<Zeroizing<String>>,
+    last_activity: DateTime<Utc>,
+}
+
+fn json_map<T: Serialize>(value: &T) -> ClientResult<Map<String, Value>> {
+    match serde_json::to_value(value).map_err(|e| ClientError::Corrupt(e.to_string()))? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ClientError::Corrupt("not an object".into())),
+    }
+}
+
+fn patch_error(err: PatchError) -> ClientError {
+    match err {
+        PatchError::Invalid(v) => ClientError::Invalid(v),
+        PatchError::Shape(message) => ClientError::InvalidInput(message),
+    }
+}
+
+impl Client {
+    /// A client over `options.home`, with the profile last signed in (if any), locked.
+    pub fn new(options: ClientOptions) -> ClientResult<Self> {
+        let profile = options.home.current_profile()?;
+        let now = options.clock.now();
+        Ok(Self {
+            options,
+            profile,
+            cache: None,
+            access_token: None,
+            last_activity: now,
+        })
+    }
+
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    fn profile_or_err(&self) -> ClientResult<&Profile> {
+        self.profile.as_ref().ok_or(ClientError::NotSignedIn)
+    }
+
+    fn api(&self) -> ClientResult<HubApi> {
+        HubApi::new(&self.profile_or_err()?.hub)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.options.clock.now()
+    }
+
+    // --- sign-in, unlock, lock ---
+
+    /// Signs in online: creates the cache (and its key, wrapped by `password`, in the keyring)
+    /// on first sign-in, or opens the existing one.
+    pub async fn login(
+        &mut self,
+        hub: &str,
+        tenant: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> ClientResult<Profile> {
+        let api = HubApi::new(hub)?;
+        let device_id = self.options.home.device_id()?;
+        let login = api
+            .login(&LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+                tenant: tenant.map(str::to_owned),
+                device_id: Some(device_id),
+                device_name: self.options.device_name.clone(),
+            })
+            .await?;
+        let profile = Profile::from_login(hub.trim_end_matches('/'), &login)?;
+        let jwks = api.jwks().await?;
+        let existing = vault::load(&profile.id)?;
+        let cache_path = self.options.home.cache_path(&profile.id);
+        let (key, wrapped) = match existing {
+            Some(record) if cache_path.exists() => {
+                let key = keywrap::unwrap(password, &record.wrapped_key, &profile.id).map_err(
+                    |e| match e {
+                        ClientError::WrongPassword => ClientError::CacheKeyMismatch,
+                        other => other,
+                    },
+                )?;
+                (key, record.wrapped_key)
+            }
+            _ => {
+                // A key without its cache (or neither): start a fresh cache.
+                remove_cache_files(&cache_path)?;
+                let key = keywrap::random_key();
+                let wrapped = keywrap::wrap(password, &key, &profile.id)?;
+                (key, wrapped)
+            }
+        };
+        vault::save(
+            &profile.id,
+            &VaultRecord {
+                wrapped_key: wrapped,
+                refresh_token: Some(login.refresh_token.clone()),
+                offline_grant: login.offline_grant.clone(),
+                jwks,
+            },
+        )?;
+        self.options.home.save_profile(&profile)?;
+        self.open_cache(&profile, &key)?;
+        self.profile = Some(profile.clone());
+        self.access_token = Some(Zeroizing::new(login.access_token));
+        Ok(profile)
+    }
+
+    fn open_cache(&mut self, profile: &Profile, key: &Key) -> ClientResult<()> {
+        self.options.home.prepare_caches()?;
+        self.cache = Some(Cache::open(
+            &self.options.home.cache_path(&profile.id),
+            key,
+        )?);
+        self.last_activity = self.now();
+        Ok(())
+    }
+
+    /// Unlocks offline: the hub's offline grant must still be valid, and the password must
+    /// unwrap the cache key (a wrong one is refused before the cache is touched).
+    pub fn unlock(&mut self, password: &str) -> ClientResult<()> {
+        let profile = self.profile_or_err()?.clone();
+        let record = vault::load(&profile.id)?.ok_or(ClientError::NotSignedIn)?;
+        let grant = record
+            .offline_grant
+            .as_deref()
+            .ok_or(ClientError::OfflineGrantExpired)?;
+        grant::verify(grant, &record.jwks, &profile, self.now())?;
+        let key = keywrap::unwrap(password, &record.wrapped_key, &profile.id)?;
+        self.open_cache(&profile, &key)
+    }
+
+    /// Closes the cache; SQLCipher wipes its key material, and the client keeps none.
+    pub fn lock(&mut self) {
+        self.cache = None;
+        self.access_token = None;
+    }
+
+    pub fn is_unlocked(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Locks when idle for longer than the timeout; returns whether the client is locked.
+    pub fn check_idle(&mut self) -> bool {
+        if self.cache.is_some() && self.now() - self.last_activity >= self.options.idle_timeout {
+            tracing::info!("idle: locking the local data");
+            self.lock();
+        }
+        self.cache.is_none()
+    }
+
+    /// The open cache, counting this as activity.
+    fn cache(&mut self) -> ClientResult<&mut Cache> {
+        if self.check_idle() {
+            return Err(ClientError::Locked);
+        }
+        self.last_activity = self.now();
+        self.cache.as_mut().ok_or(ClientError::Locked)
+    }
+
+    fn require(&self, permission: Permission) -> ClientResult<()> {
+        if self.profile_or_err()?.can(permission) {
+            Ok(())
+        } else {
+            Err(ClientError::Forbidden(format!(
+                "your role does not have the permission {permission}"
+            )))
+        }
+    }
+
+    fn local_event(
+        &self,
+        action: &str,
+        entity_id: Option<String>,
+        details: Value,
+    ) -> LocalAuditEvent {
+        LocalAuditEvent {
+            event_id: LocalEventId::generate(),
+            action: action.into(),
+            entity: entity_id.as_ref().map(|_| "patient".into()),
+            entity_id,
+            client_time: self.now(),
+            details,
+        }
+    }
+
+    // --- reads (from the local mirror, each audited locally) ---
+
+    pub fn search(&mut self, q: &str, limit: u32) -> ClientResult<Vec<Patient>> {
+        let found = self.cache()?.search(q, limit)?;
+        let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
+        let event = self.local_event(
+            "patient.search",
+            None,
+            json!({ "query": q, "returned": ids }),
+        );
+        self.cache()?.audit_read(&event)?;
+        Ok(found)
+    }
+
+    pub fn show(&mut self, id: PatientId) -> ClientResult<LocalPatient> {
+        let local = self
+            .cache()?
+            .get(id)?
+            .filter(|p| !p.deleted)
+            .ok_or(ClientError::NotFound)?;
+        let event = self.local_event("patient.read", Some(id.to_string()), json!({}));
+        self.cache()?.audit_read(&event)?;
+        Ok(local)
+    }
+
+    pub fn history(&mut self, id: PatientId) -> ClientResult<Vec<HistoryEntry>> {
+        let entries = self.cache()?.history(id)?;
+        let event = self.local_event("patient.history", Some(id.to_string()), json!({}));
+        self.cache()?.audit_read(&event)?;
+        Ok(entries)
+    }
+
+    // --- local changes (each with its outbox op, in one transaction) ---
+
+    fn new_op(
+        &self,
+        record_id: PatientId,
+        action: OpAction,
+        base_version: Option<i64>,
+        fields: Map<String, Value>,
+    ) -> Op {
+        Op {
+            op_id: OpId::generate(),
+            entity: Entity::Patient,
+            record_id,
+            action,
+            base_version,
+            fields,
+            client_time: self.now(),
+            schema_version: SCHEMA_VERSION,
+        }
+    }
+
+    fn check_clinical<'a>(&self, keys: impl Iterator<Item = &'a String>) -> ClientResult<()> {
+        if touches_clinical(keys) && !self.profile_or_err()?.can(Permission::PatientReadClinical) {
+            return Err(ClientError::Forbidden(
+                "your role may not write clinical fields".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Registers a patient locally; it reaches the hub with the next sync.
+    pub fn add(&mut self, fields: PatientFields) -> ClientResult<Patient> {
+        self.require(Permission::PatientWrite)?;
+        let map = json_map(&fields)?;
+        self.check_clinical(map.keys())?;
+        let now = self.now();
+        fields.validate(now.date_naive())?;
+        let user = self.profile_or_err()?.user_id;
+        let patient = Patient {
+            id: PatientId::generate(),
+            fields,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            updated_by: Some(user),
+        };
+        let op = self.new_op(patient.id, OpAction::Create, None, map);
+        let tx = self.cache()?.transaction()?;
+        Cache::put(
+            &tx,
+            &LocalPatient {
+                patient: patient.clone(),
+                hub_version: None,
+                deleted: false,
+                conflict: false,
+                hub_data: None,
+            },
+        )?;
+        Cache::enqueue(&tx, op)?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    /// Edits a patient locally: `changes` maps fields to new values (`null` clears).
+    pub fn edit(&mut self, id: PatientId, changes: &Map<String, Value>) -> ClientResult<Patient> {
+        self.require(Permission::PatientWrite)?;
+        self.check_clinical(changes.keys())?;
+        let now = self.now();
+        let user = self.profile_or_err()?.user_id;
+        let local = self
+            .cache()?
+            .get(id)?
+            .filter(|p| !p.deleted)
+            .ok_or(ClientError::NotFound)?;
+        if local.conflict {
+            return Err(ClientError::InvalidInput(
+                "this record has a conflict: resolve it first".into(),
+            ));
+        }
+        let (fields, changed) = local
+            .patient
+            .fields
+            .apply(changes, now.date_naive())
+            .map_err(patch_error)?;
+        if changed.is_empty() {
+            return Ok(local.patient);
+        }
+        let op_fields: Map<String, Value> = changed
+            .iter()
+            .map(|(k, c)| (k.clone(), c.new.clone()))
+            .collect();
+        let op = self.new_op(id, OpAction::Update, Some(local.patient.version), op_fields);
+        let hub_data = local.hub_data.clone().or_else(|| {
+            (local.hub_version == Some(local.patient.version)).then(|| local.patient.clone())
+        });
+        let patient = Patient {
+            fields,
+            version: local.patient.version + 1,
+            updated_at: now,
+            updated_by: Some(user),
+            ..local.patient
+        };
+        let tx = self.cache()?.transaction()?;
+        Cache::put(
+            &tx,
+            &LocalPatient {
+                patient: patient.clone(),
+                hub_data,
+                ..local
+            },
+        )?;
+        Cache::enqueue(&tx, op)?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    /// Deletes a patient locally (a tombstone until the hub confirms).
+    pub fn delete(&mut self, id: PatientId) -> ClientResult<()> {
+        self.require(Permission::PatientDelete)?;
+        let local = self
+            .cache()?
+            .get(id)?
+            .filter(|p| !p.deleted)
+            .ok_or(ClientError::NotFound)?;
+        let op = self.new_op(
+            id,
+            OpAction::Delete,
+            Some(local.patient.version),
+            Map::new(),
+        );
+        let tx = self.cache()?.transaction()?;
+        if Cache::enqueue(&tx, op)? {
+            let hub_data = local
+                .hub_data
+                .clone()
+                .or_else(|| Some(local.patient.clone()));
+            let mut patient = local.patient.clone();
+            patient.version += 1;
+            Cache::put(
+                &tx,
+                &LocalPatient {
+                    patient,
+                    deleted: true,
+                    hub_data,
+                    ..local
+                },
+            )?;
+        } else {
+            Cache::remove(&tx, id)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    // --- sync ---
+
+    /// A valid access token: the one in memory, or a new one from the refresh token in the
+    /// keyring (rotated, and stored back with the new offline grant).
+    async fn token(&mut self) -> ClientResult<String> {
+        if let Some(token) = &self.access_token {
+            return Ok(token.to_string());
+        }
+        let profile = self.profile_or_err()?.clone();
+        let mut record = vault::load(&profile.id)?.ok_or(ClientError::NotSignedIn)?;
+        let refresh = record
+            .refresh_token
+            .clone()
+            .ok_or(ClientError::NotSignedIn)?;
+        let answer = match self.api()?.refresh(&refresh).await {
+            Err(ClientError::DeviceRevoked) => return Err(self.remote_wipe()),
+            other => other?,
+        };
+        record.refresh_token = Some(answer.refresh_token.clone());
+        record.offline_grant = answer.offline_grant.clone();
+        vault::save(&profile.id, &record)?;
+        self.access_token = Some(Zeroizing::new(answer.access_token.clone()));
+        Ok(answer.access_token)
+    }
+
+    /// Wipes everything after the hub said the device is revoked, and returns that error.
+    fn remote_wipe(&mut self) -> ClientError {
+        match self.wipe() {
+            Ok(()) => ClientError::DeviceRevoked,
+            Err(err) => err,
+        }
+    }
+
+    /// Mirrors (first time), pushes the outbox and offline audit events, then pulls.
+    pub async fn sync(
+        &mut self,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<SyncReport> {
+        self.cache()?;
+        match self.sync_inner(progress).await {
+            Err(ClientError::DeviceRevoked) => Err(self.remote_wipe()),
+            Err(ClientError::Hub { status: 401, .. }) if self.access_token.is_some() => {
+                // The access token expired mid-way: once more with a fresh one.
+                self.access_token = None;
+                match self.sync_inner(progress).await {
+                    Err(ClientError::DeviceRevoked) => Err(self.remote_wipe()),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn sync_inner(
+        &mut self,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<SyncReport> {
+        let token = self.token().await?;
+        let api = self.api()?;
+        let mut report = SyncReport::default();
+        if self.cache()?.cursor()?.is_none() {
+            report.mirrored_rows = self.mirror(&api, &token, progress).await?;
+        }
+        loop {
+            let cache = self.cache()?;
+            let ops = cache.take_outbox(BATCH)?;
+            let audit = cache.local_events(BATCH)?;
+            if ops.is_empty() && audit.is_empty() {
+                break;
+            }
+            let full = ops.len() as u32 == BATCH || audit.len() as u32 == BATCH;
+            let answer = api
+                .push(
+                    &token,
+                    &PushRequest {
+                        schema_version: SCHEMA_VERSION,
+                        ops: ops.clone(),
+                        audit,
+                    },
+                )
+                .await?;
+            report.pushed += ops.len();
+            self.apply_push(&ops, &answer, &mut report)?;
+            if !full {
+                break;
+            }
+        }
+        loop {
+            let cursor = self.cache()?.cursor()?.unwrap_or(0);
+            let page = api.pull(&token, cursor, BATCH).await?;
+            report.pulled += page.changes.len();
+            let more = page.has_more;
+            self.apply_pull(&page)?;
+            report.cursor = page.cursor;
+            if !more {
+                break;
+            }
+        }
+        let now = self.now().to_rfc3339();
+        Cache::set_meta(self.cache()?.conn(), "last_sync", &now)?;
+        Ok(report)
+    }
+
+    /// Streams the hub's snapshot into the cache in one transaction (all or nothing), the
+    /// network and the inserts running side by side.
+    async fn mirror(
+        &mut self,
+        api: &HubApi,
+        token: &str,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<u64> {
+        let mut cache = self.cache.take().ok_or(ClientError::Locked)?;
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SnapshotLine>>(32);
+        let writer = tokio::task::spawn_blocking(move || {
+            let result = (|| -> ClientResult<()> {
+                let tx = cache.transaction()?;
+                let mut cursor = None;
+                let mut complete = false;
+                for batch in receiver {
+                    let mut patients = Vec::new();
+                    let mut history = Vec::new();
+                    for line in batch {
+                        match line {
+                            SnapshotLine::Begin { cursor: c, .. } => cursor = Some(c),
+                            SnapshotLine::Patient(p) => patients.push(p),
+                            SnapshotLine::History { patient_id, entry } => {
+                                history.push((patient_id, entry))
+                            }
+                            SnapshotLine::End => complete = true,
+                        }
+                    }
+                    Cache::insert_snapshot(&tx, &patients, &history)?;
+                }
+                match (complete, cursor) {
+                    (true, Some(cursor)) => {
+                        Cache::set_meta(&tx, "cursor", &cursor.to_string())?;
+                        tx.commit()?;
+                        Ok(())
+                    }
+                    _ => Err(ClientError::Offline("the snapshot was cut short".into())),
+                }
+            })();
+            (cache, result)
+        });
+        let mut stream = match api.snapshot(token).await {
+            Ok(stream) => Some(stream),
+            Err(err) => {
+                drop(sender);
+                let (cache, _) = writer
+                    .await
+                    .map_err(|e| ClientError::Corrupt(e.to_string()))?;
+                self.cache = Some(cache);
+                return Err(err);
+            }
+        };
+        let mut state = MirrorProgress { done: 0, total: 0 };
+        let mut failure = None;
+        while let Some(next) = stream.as_mut().map(|s| s.next()) {
+            let Some(item) = next.await else { break };
+            match item {
+                Ok(lines) => {
+                    for line in &lines {
+                        match line {
+                            SnapshotLine::Begin {
+                                patients, history, ..
+                            } => state.total = patients + history,
+                            SnapshotLine::Patient(_) | SnapshotLine::History { .. } => {
+                                state.done += 1
+                            }
+                            SnapshotLine::End => {}
+                        }
+                    }
+                    if sender.send(lines).is_err() {
+                        break;
+                    }
+                    progress(state);
+                }
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        drop(stream);
+        drop(sender);
+        let (cache, written) = writer
+            .await
+            .map_err(|e| ClientError::Corrupt(e.to_string()))?;
+        self.cache = Some(cache);
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        written?;
+        Ok(state.done)
+    }
+
+    fn apply_push(
+        &mut self,
+        ops: &[Op],
+        answer: &PushResponse,
+        report: &mut SyncReport,
+    ) -> ClientResult<()> {
+        let at = self.now().to_rfc3339();
+        let tx = self.cache()?.transaction()?;
+        for result in &answer.results {
+            let Some(op) = ops.iter().find(|o| o.op_id == result.op_id) else {
+                continue;
+            };
+            Cache::remove_op(&tx, &op.op_id.to_string())?;
+            let local = Cache::patient(&tx, op.record_id)?;
+            match result.status {
+                OpStatus::Applied | OpStatus::Merged => {
+                    if result.status == OpStatus::Applied {
+                        report.applied += 1;
+                    } else {
+                        report.merged += 1;
+                    }
+                    let Some(local) = local else { continue };
+                    let settled = Cache::pending_ops_for(&tx, op.record_id)? == 0;
+                    let updated = match (&result.record, settled) {
+                        (Some(record), true) => LocalPatient {
+                            patient: record.clone(),
+                            hub_version: Some(record.version),
+                            deleted: false,
+                            conflict: false,
+                            hub_data: None,
+                        },
+                        (None, true) => LocalPatient {
+                            hub_version: result.version,
+                            deleted: true,
+                            hub_data: None,
+                            ..local
+                        },
+                        (record, false) => LocalPatient {
+                            hub_version: result.version,
+                            hub_data: record.clone(),
+                            ..local
+                        },
+                    };
+                    Cache::put(&tx, &updated)?;
+                }
+                OpStatus::Conflict | OpStatus::Rejected => {
+                    let rejected = result.status == OpStatus::Rejected;
+                    if rejected {
+                        report.rejected += 1;
+                    } else {
+                        report.conflicts += 1;
+                    }
+                    Cache::put_conflict(
+                        &tx,
+                        &StoredConflict {
+                            record_id: op.record_id,
+                            rejected,
+                            local_op: op.clone(),
+                            hub_record: result.record.clone(),
+                            hub_version: result.version,
+                            error: result.error.as_ref().map(|e| e.message.clone()),
+                            at: at.clone(),
+                        },
+                    )?;
+                    if let Some(local) = local {
+                        Cache::put(
+                            &tx,
+                            &LocalPatient {
+                                conflict: true,
+                                ..local
+                            },
+                        )?;
+                    }
+                }
+            }
+        }
+        for id in &answer.audit_accepted {
+            Cache::remove_local_event(&tx, &id.to_string())?;
+        }
+        report.audit_uploaded += answer.audit_accepted.len();
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn apply_pull(&mut self, page: &PullResponse) -> ClientResult<()> {
+        let tx = self.cache()?.transaction()?;
+        for change in &page.changes {
+            if let Some(entry) = &change.history {
+                Cache::add_history(&tx, change.record_id, entry)?;
+            }
+            let local = Cache::patient(&tx, change.record_id)?;
+            if let Some(local) = &local {
+                if local.conflict {
+                    tx.execute(
+                        "UPDATE conflicts SET hub_record = ?1, hub_version = ?2 WHERE record_id = ?3 AND kind = 'conflict'",
+                        rusqlite::params![
+                            change.record.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default()),
+                            change.version,
+                            change.record_id.to_string()
+                        ],
+                    )?;
+                    continue;
+                }
+                if Cache::pending_ops_for(&tx, change.record_id)? > 0 {
+                    continue;
+                }
+                if local.hub_version.is_some_and(|v| v > change.version) {
+                    continue;
+                }
+            }
+            match (&change.record, local) {
+                (Some(record), _) => Cache::put(
+                    &tx,
+                    &LocalPatient {
+                        patient: record.clone(),
+                        hub_version: Some(record.version),
+                        deleted: false,
+                        conflict: false,
+                        hub_data: None,
+                    },
+                )?,
+                (None, Some(local)) => Cache::put(
+                    &tx,
+                    &LocalPatient {
+                        hub_version: Some(change.version),
+                        deleted: true,
+                        hub_data: None,
+                        ..local
+                    },
+                )?,
+                (None, None) => {}
+            }
+        }
+        Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Waits for the hub's change announcements and syncs after each, `max` times (forever
+    /// when `None`).
+    pub async fn listen(
+        &mut self,
+        max: Option<usize>,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<usize> {
+        let token = self.token().await?;
+        let mut events = Box::pin(self.api()?.events(&token).await?);
+        let mut synced = 0;
+        while max.is_none_or(|m| synced < m) {
+            match events.next().await {
+                Some(Ok(_)) => {
+                    self.sync(progress).await?;
+                    synced += 1;
+                }
+                Some(Err(err)) => return Err(err),
+                None => break,
+            }
+        }
+        Ok(synced)
+    }
+
+    // --- conflicts ---
+
+    pub fn conflicts(&mut self) -> ClientResult<Vec<Conflict>> {
+        let stored = self.cache()?.conflicts()?;
+        let cache = self.cache()?;
+        stored
+            .into_iter()
+            .map(|c| {
+                let mine = cache.get(c.record_id)?.map(|l| l.patient);
+                Ok(Conflict {
+                    record_id: c.record_id,
+                    rejected: c.rejected,
+                    error: c.error,
+                    fields: c.local_op.fields.keys().cloned().collect(),
+                    mine,
+                    theirs: c.hub_record,
+                })
+            })
+            .collect()
+    }
+
+    /// Settles a conflict; keeping local values sends them as a new op on the hub's version.
+    pub fn resolve(&mut self, id: PatientId, resolution: &Resolution) -> ClientResult<()> {
+        let conflict = self
+            .cache()?
+            .conflicts()?
+            .into_iter()
+            .find(|c| c.record_id == id)
+            .ok_or(ClientError::NotFound)?;
+        let local = self.cache()?.get(id)?.ok_or(ClientError::NotFound)?;
+        let mine: Vec<String> = match resolution {
+            Resolution::KeepMine => conflict.local_op.fields.keys().cloned().collect(),
+            Resolution::TakeTheirs => Vec::new(),
+            Resolution::PerField(choice) => {
+                if let Some(unknown) = choice
+                    .keys()
+                    .find(|f| !conflict.local_op.fields.contains_key(*f))
+                {
+                    return Err(ClientError::InvalidInput(format!(
+                        "`{unknown}` is not a field of this conflict"
+                    )));
+                }
+                choice
+                    .iter()
+                    .filter(|(_, m)| **m)
+                    .map(|(f, _)| f.clone())
+                    .collect()
+            }
+        };
+        let keep_delete =
+            conflict.local_op.action == OpAction::Delete && *resolution == Resolution::KeepMine;
+        let now = self.now();
+        let mut op = None;
+        let settled = match (&conflict.hub_record, conflict.rejected) {
+            (_, true) => {
+                if *resolution != Resolution::TakeTheirs {
+                    return Err(ClientError::InvalidInput(
+                        "the hub refused this change; it can only be discarded (take theirs), then edited again".into(),
+                    ));
+                }
+                match (local.hub_version, local.hub_data.clone()) {
+                    (None, _) => None,
+                    (Some(v), Some(hub)) => Some(LocalPatient {
+                        patient: hub,
+                        hub_version: Some(v),
+                        deleted: false,
+                        conflict: false,
+                        hub_data: None,
+                    }),
+                    (Some(v), None) => Some(LocalPatient {
+                        hub_version: Some(v),
+                        conflict: false,
+                        ..local.clone()
+                    }),
+                }
+            }
+            (None, false) => {
+                if !mine.is_empty() || keep_delete {
+                    return Err(ClientError::InvalidInput(
+                        "the record was deleted on the hub: take theirs".into(),
+                    ));
+                }
+                Some(LocalPatient {
+                    deleted: true,
+                    conflict: false,
+                    hub_data: None,
+                    hub_version: conflict.hub_version,
+                    ..local.clone()
+                })
+            }
+            (Some(hub), false) if keep_delete => {
+                op = Some(self.new_op(id, OpAction::Delete, Some(hub.version), Map::new()));
+                let mut patient = hub.clone();
+                patient.version += 1;
+                Some(LocalPatient {
+                    patient,
+                    hub_version: Some(hub.version),
+                    deleted: true,
+                    conflict: false,
+                    hub_data: Some(hub.clone()),
+                })
+            }
+            (Some(hub), false) => {
+                let values: Map<String, Value> = mine
+                    .iter()
+                    .map(|f| (f.clone(), field_value(&local.patient, f)))
+                    .collect();
+                let (fields, changed) = hub
+                    .fields
+                    .apply(&values, now.date_naive())
+                    .map_err(patch_error)?;
+                if changed.is_empty() {
+                    Some(LocalPatient {
+                        patient: hub.clone(),
+                        hub_version: Some(hub.version),
+                        deleted: false,
+                        conflict: false,
+                        hub_data: None,
+                    })
+                } else {
+                    op = Some(self.new_op(id, OpAction::Update, Some(hub.version), values));
+                    let patient = Patient {
+                        fields,
+                        version: hub.version + 1,
+                        updated_at: now,
+                        ..hub.clone()
+                    };
+                    Some(LocalPatient {
+                        patient,
+                        hub_version: Some(hub.version),
+                        deleted: false,
+                        conflict: false,
+                        hub_data: Some(hub.clone()),
+                    })
+                }
+            }
+        };
+        let tx = self.cache()?.transaction()?;
+        match settled {
+            Some(local) => Cache::put(&tx, &local)?,
+            None => Cache::remove(&tx, id)?,
+        }
+        if let Some(op) = op {
+            Cache::enqueue(&tx, op)?;
+        }
+        Cache::remove_conflict(&tx, id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    // --- status, sign-out, wipe ---
+
+    pub fn status(&mut self) -> ClientResult<Status> {
+        let profile = self.profile.clone();
+        if self.check_idle() {
+            return Ok(Status {
+                profile,
+                unlocked: false,
+                pending_ops: 0,
+                pending_audit: 0,
+                conflicts: 0,
+                patients: 0,
+                cursor: None,
+                last_sync: None,
+            });
+        }
+        let cache = self.cache()?;
+        Ok(Status {
+            profile,
+            unlocked: true,
+            pending_ops: cache.count("outbox")?,
+            pending_audit: cache.count("local_audit")?,
+            conflicts: cache.count("conflicts")?,
+            patients: cache.count("patients")?,
+            cursor: cache.cursor()?,
+            last_sync: cache.meta("last_sync")?,
+        })
+    }
+
+    /// Ends the session on the hub (when reachable) and forgets the refresh token and offline
+    /// grant: the next use needs the hub. The cache and its wrapped key stay for next time.
+    pub async fn logout(&mut self) -> ClientResult<()> {
+        let profile = self.profile_or_err()?.clone();
+        if let Ok(token) = self.token().await {
+            let _ = self.api()?.logout(&token).await;
+        }
+        if let Some(mut record) = vault::load(&profile.id)? {
+            record.refresh_token = None;
+            record.offline_grant = None;
+            vault::save(&profile.id, &record)?;
+        }
+        self.lock();
+        Ok(())
+    }
+
+    /// Deletes the keyring entry, then the cache files (db, -wal, -shm), then the profile.
+    pub fn wipe(&mut self) -> ClientResult<()> {
+        let profile = self.profile_or_err()?.clone();
+        self.lock();
+        vault::delete(&profile.id)?;
+        remove_cache_files(&self.options.home.cache_path(&profile.id))?;
+        self.options.home.remove_profile(&profile.id)?;
+        self.profile = None;
+        Ok(())
+    }
+}
+
+fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        remove_if_present(std::path::Path::new(&format!("{}{suffix}", path.display())))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The client core's one error type. Each variant has a stable code (for `--json` output and,
+//! later, the desktop app's IPC), so callers decide by code, never by message text.
+
+use outpost_domain::ValidationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The OS credential store is not available; the client fails closed rather than keeping
+    /// a key anywhere else.
+    #[error("no OS keyring is available ({0}); Outpost will not store keys anywhere else")]
+    NoKeyring(String),
+    #[error("the password is not correct")]
+    WrongPassword,
+    #[error("not signed in on this computer: run `outpost login` first")]
+    NotSignedIn,
+    #[error("the local data is locked: unlock it with your password")]
+    Locked,
+    #[error("offline access has expired: connect to the hub and sign in again")]
+    OfflineGrantExpired,
+    #[error("the offline grant does not verify: connect to the hub and sign in again")]
+    OfflineGrantInvalid,
+    #[error("the hub cannot be reached ({0})")]
+    Offline(String),
+    #[error("{message}")]
+    Hub {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("this device was revoked by the hub; its local data and keys have been wiped")]
+    DeviceRevoked,
+    #[error("the SQLite library is not SQLCipher; refusing to store data unencrypted")]
+    NotEncrypted,
+    #[error(
+        "the local data was locked with a different password: unlock with the previous one, or wipe it"
+    )]
+    CacheKeyMismatch,
+    #[error("no such record")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("local data error: {0}")]
+    Cache(#[from] rusqlite::Error),
+    #[error("local file error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("local data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl ClientError {
+    /// A stable snake_case code.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::NoKeyring(_) => "no_keyring",
+            ClientError::WrongPassword => "wrong_password",
+            ClientError::NotSignedIn => "not_signed_in",
+            ClientError::Locked => "locked",
+            ClientError::OfflineGrantExpired => "offline_grant_expired",
+            ClientError::OfflineGrantInvalid => "offline_grant_invalid",
+            ClientError::Offline(_) => "offline",
+            ClientError::Hub { code, .. } => code,
+            ClientError::DeviceRevoked => "device_revoked",
+            ClientError::NotEncrypted => "not_encrypted",
+            ClientError::CacheKeyMismatch => "cache_key_mismatch",
+            ClientError::NotFound => "not_found",
+            ClientError::Invalid(_) => "validation_failed",
+            ClientError::InvalidInput(_) => "invalid_input",
+            ClientError::Forbidden(_) => "forbidden",
+            ClientError::Cache(_) => "cache_error",
+            ClientError::Io(_) => "io_error",
+            ClientError::Corrupt(_) => "corrupt",
+        }
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;

@@ -1,0 +1,21 @@
+//! The bundled client core of Outpost, shared by the `outpost` command line and the desktop
+//! app: it signs in to a hub, mirrors what the user may see of one tenant into an
+//! SQLCipher-encrypted file whose key lives in the OS keyring (wrapped by the user's
+//! password), works fully offline, and syncs audited changes back.
+//!
+//! No Tauri dependency: the desktop shell is a thin layer over [`Client`].
+
+mod api;
+mod cache;
+mod client;
+mod error;
+mod grant;
+mod home;
+mod keywrap;
+mod vault;
+
+pub use cache::LocalPatient;
+pub use client::{Client, ClientOptions, Conflict, MirrorProgress, Resolution, Status, SyncReport};
+pub use error::{ClientError, ClientResult};
+pub use home::{Home, Profile};
+pub use outpost_domain::clock::{Clock, SystemClock};
