@@ -499,6 +499,9 @@ impl Client {
 
     /// Wipes everything after the hub said the device is revoked, and returns that error.
     fn remote_wipe(&mut self) -> ClientError {
+        if self.profile.is_none() {
+            return ClientError::DeviceRevoked;
+        }
         match self.wipe() {
             Ok(()) => ClientError::DeviceRevoked,
             Err(err) => err,

@@ -1,0 +1,158 @@
+//! A real hub that can be stopped and started again on the same port and data directory (so
+//! that clients see it go away and come back), and clients over their own directories and
+//! the real OS keyring (Secret Service; the test command runs under `dbus-run-session` with
+//! gnome-keyring).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use tokio::sync::oneshot;
+
+use outpost_client::{Client, ClientOptions, Clock, Home};
+use outpost_domain::audit::Actor;
+use outpost_domain::patient::PatientFields;
+use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::{Role, TenantKind};
+use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
+use outpost_hub::{HubConfig, HubState, SystemClock};
+use outpost_store::Store;
+use outpost_store_sqlite::SqliteStore;
+
+pub const PASSWORD: &str = "a long enough password";
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl FakeClock {
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(Utc::now().trunc_subsecs(6))))
+    }
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().expect("clock") += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+pub struct Hub {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub store: Option<Arc<SqliteStore>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Hub {
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A new hub on an ephemeral port.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        SqliteStore::create(&data, &data.join("master.key")).expect("create");
+        let mut hub = Self {
+            dir,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            store: None,
+            stop: None,
+            task: None,
+        };
+        hub.resume().await;
+        hub
+    }
+
+    /// Starts serving again on the same port and data directory.
+    pub async fn resume(&mut self) {
+        let data = self.data();
+        let store = Arc::new(SqliteStore::open(&data, &data.join("master.key")).expect("open"));
+        let config = HubConfig {
+            data_dir: data,
+            ..HubConfig::default()
+        };
+        let state = HubState::load(store.clone(), config, Arc::new(SystemClock)).await.expect("state");
+        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind");
+        self.addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(outpost_hub::serve(listener, state, async {
+            let _ = rx.await;
+        })));
+        self.stop = Some(tx);
+        self.store = Some(store);
+    }
+
+    /// Stops serving; the port is free until `resume`.
+    pub async fn pause(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("serve");
+        }
+        self.store = None;
+    }
+
+    pub fn store(&self) -> &SqliteStore {
+        self.store.as_ref().expect("hub running")
+    }
+
+    pub async fn tenant(&self, slug: &str, kind: TenantKind) -> Tenant {
+        let new = NewTenant { slug: slug.into(), name: slug.into(), kind };
+        let event = Actor::system(Utc::now()).event("tenant.create", outpost_domain::audit::Outcome::Success);
+        self.store().provision_tenant(&new, event).await.expect("tenant")
+    }
+
+    pub async fn user(&self, tenant: &Tenant, role: Role) -> String {
+        let email = format!("{}.{}@test.example", role.as_str(), uuid_like());
+        add_member(
+            self.store(),
+            Some(tenant),
+            NewAccount { email: email.clone(), full_name: format!("Test {role}"), role, password: PASSWORD.into() },
+            ExistingEmail::Refuse,
+            &Actor::system(Utc::now()),
+        )
+        .await
+        .expect("user");
+        email
+    }
+
+    /// Seeds synthetic patients straight into the tenant's store.
+    pub async fn patients(&self, tenant: &Tenant, prefix: &str, count: usize) -> Vec<outpost_domain::patient::Patient> {
+        let batch: Vec<PatientFields> = outpost_hub::demo::patients(7, prefix, count, Utc::now().date_naive());
+        let mut actor = Actor::system(Utc::now());
+        actor.tenant_id = Some(tenant.id);
+        self.store().tenant(tenant.id).await.expect("store").create_patients(batch, &actor).await.expect("seed")
+    }
+}
+
+pub fn uuid_like() -> String {
+    outpost_domain::OpId::generate().to_string().replace('-', "")
+}
+
+/// A client over its own directory.
+pub fn client(home: &std::path::Path, clock: Arc<dyn Clock>) -> Client {
+    Client::new(ClientOptions {
+        home: Home::new(home),
+        idle_timeout: Duration::minutes(10),
+        clock,
+        device_name: Some("test laptop".into()),
+    })
+    .expect("client")
+}
+
+pub fn no_progress() -> impl FnMut(outpost_client::MirrorProgress) {
+    |_| {}
+}
