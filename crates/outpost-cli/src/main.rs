@@ -12,12 +12,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use outpost_client::{Client, ClientError, ClientOptions, Home, MirrorProgress, Resolution, SystemClock};
+use outpost_client::{
+    Client, ClientError, ClientOptions, Home, MirrorProgress, Resolution, SystemClock,
+};
 use outpost_domain::PatientId;
 use outpost_domain::patient::PatientFields;
 
 #[derive(Parser)]
-#[command(name = "outpost", version, about = "Outpost from a terminal: offline-first patient records")]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost from a terminal: offline-first patient records"
+)]
 struct Cli {
     /// The client's directory (default: the platform data directory; OUTPOST_HOME).
     #[arg(long, env = "OUTPOST_HOME", global = true)]
@@ -159,7 +165,8 @@ fn assignments(items: &[String]) -> Result<Map<String, Value>> {
             let (field, value) = item
                 .split_once('=')
                 .with_context(|| format!("`{item}` is not FIELD=VALUE"))?;
-            let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+            let value =
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
             Ok((field.trim().to_owned(), value))
         })
         .collect()
@@ -167,7 +174,10 @@ fn assignments(items: &[String]) -> Result<Map<String, Value>> {
 
 fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
     if json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     } else {
         human(value);
     }
@@ -205,26 +215,45 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let json = cli.json;
     match cli.command {
-        Command::Login { hub, tenant, email, device_name } => {
-            let mut client = Client::new(ClientOptions { device_name, ..options })?;
+        Command::Login {
+            hub,
+            tenant,
+            email,
+            device_name,
+        } => {
+            let mut client = Client::new(ClientOptions {
+                device_name,
+                ..options
+            })?;
             let password = password(cli.password_stdin)?;
-            let profile = client.login(&hub, tenant.as_deref(), &email, &password).await?;
+            let profile = client
+                .login(&hub, tenant.as_deref(), &email, &password)
+                .await?;
             print(json, &profile, |p| {
-                println!("Signed in as {} ({}) in {} on {}", p.email, p.role, p.tenant, p.hub)
+                println!(
+                    "Signed in as {} ({}) in {} on {}",
+                    p.email, p.role, p.tenant, p.hub
+                )
             });
         }
         Command::Wipe { yes } => {
             let mut client = Client::new(options)?;
             if !yes {
-                bail!("this deletes the local copy and its keys, with any changes not yet synced: repeat with --yes");
+                bail!(
+                    "this deletes the local copy and its keys, with any changes not yet synced: repeat with --yes"
+                );
             }
             client.wipe()?;
-            print(json, &json!({"wiped": true}), |_| println!("Local copy and keys deleted"));
+            print(json, &json!({"wiped": true}), |_| {
+                println!("Local copy and keys deleted")
+            });
         }
         Command::Logout => {
             let mut client = Client::new(options)?;
             client.logout().await?;
-            print(json, &json!({"logged_out": true}), |_| println!("Signed out"));
+            print(json, &json!({"logged_out": true}), |_| {
+                println!("Signed out")
+            });
         }
         command => {
             let mut client = Client::new(options)?;
@@ -251,12 +280,21 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 }
                 println!(
                     "Pushed {} changes ({} applied, {} merged, {} conflicts, {} refused), uploaded {} audit events, pulled {} changes; cursor {}",
-                    r.pushed, r.applied, r.merged, r.conflicts, r.rejected, r.audit_uploaded, r.pulled, r.cursor
+                    r.pushed,
+                    r.applied,
+                    r.merged,
+                    r.conflicts,
+                    r.rejected,
+                    r.audit_uploaded,
+                    r.pulled,
+                    r.cursor
                 )
             });
             if let Some(times) = watch {
                 let synced = client.listen(Some(times), &mut progress).await?;
-                print(json, &json!({"synced_on_events": synced}), |_| println!("Synced after {synced} announcements"));
+                print(json, &json!({"synced_on_events": synced}), |_| {
+                    println!("Synced after {synced} announcements")
+                });
             }
         }
         Command::Status => {
@@ -270,7 +308,10 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 println!("Audit events to upload: {}", s.pending_audit);
                 println!("Conflicts: {}", s.conflicts);
                 println!("Last sync: {}", s.last_sync.as_deref().unwrap_or("never"));
-                println!("Cursor: {}", s.cursor.map_or("none".into(), |c| c.to_string()));
+                println!(
+                    "Cursor: {}",
+                    s.cursor.map_or("none".into(), |c| c.to_string())
+                );
             });
         }
         Command::Patient { command } => patient(client, command, json)?,
@@ -294,12 +335,21 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                                     .map(|v| v.get(field).cloned().unwrap_or(Value::Null))
                                     .map_or("(deleted)".to_owned(), |v| v.to_string())
                             };
-                            println!("  {field}: mine {} | theirs {}", value(&c.mine), value(&c.theirs));
+                            println!(
+                                "  {field}: mine {} | theirs {}",
+                                value(&c.mine),
+                                value(&c.theirs)
+                            );
                         }
                     }
                 });
             }
-            ConflictCommand::Resolve { id, mine, theirs, field } => {
+            ConflictCommand::Resolve {
+                id,
+                mine,
+                theirs,
+                field,
+            } => {
                 let resolution = if mine {
                     Resolution::KeepMine
                 } else if theirs {
@@ -307,7 +357,9 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 } else if !field.is_empty() {
                     let mut choice = BTreeMap::new();
                     for item in &field {
-                        let (name, side) = item.split_once('=').with_context(|| format!("`{item}` is not FIELD=mine|theirs"))?;
+                        let (name, side) = item
+                            .split_once('=')
+                            .with_context(|| format!("`{item}` is not FIELD=mine|theirs"))?;
                         let mine = match side {
                             "mine" => true,
                             "theirs" => false,
@@ -320,10 +372,14 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                     bail!("say --mine, --theirs or --field NAME=mine|theirs");
                 };
                 client.resolve(id, &resolution)?;
-                print(json, &json!({"resolved": id}), |_| println!("Resolved; sync to send the result"));
+                print(json, &json!({"resolved": id}), |_| {
+                    println!("Resolved; sync to send the result")
+                });
             }
         },
-        Command::Login { .. } | Command::Wipe { .. } | Command::Logout => unreachable!("handled before unlocking"),
+        Command::Login { .. } | Command::Wipe { .. } | Command::Logout => {
+            unreachable!("handled before unlocking")
+        }
     }
     Ok(())
 }
@@ -336,7 +392,11 @@ fn patient(client: &mut Client, command: PatientCommand, json: bool) -> Result<(
                 for p in list {
                     println!(
                         "{}  {:<12} {}, {}  {}",
-                        p.id, p.fields.mrn, p.fields.family_name, p.fields.given_name, p.fields.birth_date
+                        p.id,
+                        p.fields.mrn,
+                        p.fields.family_name,
+                        p.fields.given_name,
+                        p.fields.birth_date
                     );
                 }
                 println!("{} found", list.len());
@@ -352,13 +412,22 @@ fn patient(client: &mut Client, command: PatientCommand, json: bool) -> Result<(
                 "history": history,
             });
             print(json, &value, |v| {
-                println!("{}", serde_json::to_string_pretty(&v["patient"]).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v["patient"]).unwrap_or_default()
+                );
                 if local.conflict {
                     println!("This record has a conflict: see `outpost conflicts list`");
                 }
                 for entry in &history {
                     let fields: Vec<_> = entry.changes.keys().cloned().collect();
-                    println!("v{} {} at {}: {}", entry.version, entry.action, entry.at, fields.join(", "));
+                    println!(
+                        "v{} {} at {}: {}",
+                        entry.version,
+                        entry.action,
+                        entry.at,
+                        fields.join(", ")
+                    );
                 }
             });
         }
@@ -372,10 +441,15 @@ fn patient(client: &mut Client, command: PatientCommand, json: bool) -> Result<(
                 map.retain(|_, v| !v.is_null());
                 map.extend(assignments(&args.set)?);
             }
-            let fields: PatientFields = serde_json::from_value(fields)
-                .map_err(|_| anyhow::anyhow!("the fields are not a patient record (unknown field or wrong value)"))?;
+            let fields: PatientFields = serde_json::from_value(fields).map_err(|_| {
+                anyhow::anyhow!(
+                    "the fields are not a patient record (unknown field or wrong value)"
+                )
+            })?;
             let patient = client.add(fields)?;
-            print(json, &patient, |p| println!("Added {} (sync to send it)", p.id));
+            print(json, &patient, |p| {
+                println!("Added {} (sync to send it)", p.id)
+            });
         }
         PatientCommand::Edit { id, set, clear } => {
             let mut changes = assignments(&set)?;
@@ -383,11 +457,15 @@ fn patient(client: &mut Client, command: PatientCommand, json: bool) -> Result<(
                 changes.insert(field, Value::Null);
             }
             let patient = client.edit(id, &changes)?;
-            print(json, &patient, |p| println!("Saved version {} (sync to send it)", p.version));
+            print(json, &patient, |p| {
+                println!("Saved version {} (sync to send it)", p.version)
+            });
         }
         PatientCommand::Delete { id } => {
             client.delete(id)?;
-            print(json, &json!({"deleted": id}), |_| println!("Deleted (sync to send it)"));
+            print(json, &json!({"deleted": id}), |_| {
+                println!("Deleted (sync to send it)")
+            });
         }
     }
     Ok(())
@@ -408,7 +486,10 @@ async fn main() {
             .downcast_ref::<ClientError>()
             .map_or("error".to_owned(), |e| e.code().to_owned());
         if json {
-            eprintln!("{}", json!({"error": {"code": code, "message": err.to_string()}}));
+            eprintln!(
+                "{}",
+                json!({"error": {"code": code, "message": err.to_string()}})
+            );
         } else {
             eprintln!("error: {err}");
         }

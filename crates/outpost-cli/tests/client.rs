@@ -35,7 +35,9 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     let doctor = hub.user(&clinic, Role::Doctor).await;
     let home = tempfile::tempdir().expect("home");
     let mut c = client(home.path(), Arc::new(SystemClock));
-    c.login(&hub.url(), None, &doctor, PASSWORD).await.expect("login");
+    c.login(&hub.url(), None, &doctor, PASSWORD)
+        .await
+        .expect("login");
     let report = c.sync(&mut no_progress()).await.expect("first sync");
     assert_eq!(report.mirrored_rows, 100, "50 patients and 50 versions");
 
@@ -44,12 +46,30 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     let found = c.search(&seeded[0].fields.family_name, 50).expect("search");
     assert!(found.iter().any(|p| p.id == seeded[0].id));
     c.show(seeded[1].id).expect("show");
-    let created = c.add(new_patient("OFF-1", "Ophelia", "Offline")).expect("add");
-    c.edit(created.id, &changes(json!({"phone": "+1 555 0123"}))).expect("edit new");
-    c.edit(seeded[1].id, &changes(json!({"address": "9 Offline Way", "bmi": 31.5}))).expect("edit");
-    assert_eq!(c.status().expect("status").pending_ops, 2, "the create and its edit travel as one op");
-    assert!(matches!(c.sync(&mut no_progress()).await, Err(ClientError::Offline(_))));
-    assert_eq!(c.status().expect("status").pending_ops, 2, "nothing lost while offline");
+    let created = c
+        .add(new_patient("OFF-1", "Ophelia", "Offline"))
+        .expect("add");
+    c.edit(created.id, &changes(json!({"phone": "+1 555 0123"})))
+        .expect("edit new");
+    c.edit(
+        seeded[1].id,
+        &changes(json!({"address": "9 Offline Way", "bmi": 31.5})),
+    )
+    .expect("edit");
+    assert_eq!(
+        c.status().expect("status").pending_ops,
+        2,
+        "the create and its edit travel as one op"
+    );
+    assert!(matches!(
+        c.sync(&mut no_progress()).await,
+        Err(ClientError::Offline(_))
+    ));
+    assert_eq!(
+        c.status().expect("status").pending_ops,
+        2,
+        "nothing lost while offline"
+    );
     drop(c);
 
     // A restarted client unlocks offline and keeps working.
@@ -65,12 +85,18 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     // The deletion needs patient.delete: the tenant admin does it offline on its own client.
     let admin_home = tempfile::tempdir().expect("home");
     let mut admin = client(admin_home.path(), Arc::new(SystemClock));
-    admin.login(&hub.url(), None, &email, PASSWORD).await.expect("login");
+    admin
+        .login(&hub.url(), None, &email, PASSWORD)
+        .await
+        .expect("login");
     admin.sync(&mut no_progress()).await.expect("mirror");
     hub.pause().await;
     admin.delete(second.id).expect("delete offline");
     hub.resume().await;
-    assert_eq!(admin.sync(&mut no_progress()).await.expect("sync").applied, 1);
+    assert_eq!(
+        admin.sync(&mut no_progress()).await.expect("sync").applied,
+        1
+    );
     c.sync(&mut no_progress()).await.expect("pull the delete");
     assert!(matches!(c.show(second.id), Err(ClientError::NotFound)));
 
@@ -78,18 +104,40 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     let store = hub.store().tenant(clinic.id).await.expect("store");
     let actor = Actor::system(chrono::Utc::now());
     for id in [created.id, seeded[1].id] {
-        let on_hub = store.patient(id, &actor).await.expect("read").expect("exists");
+        let on_hub = store
+            .patient(id, &actor)
+            .await
+            .expect("read")
+            .expect("exists");
         let local = c.show(id).expect("local");
         assert_eq!(on_hub, local.patient, "record {id}");
-        let hub_history = store.patient_history(id, &actor).await.expect("h").expect("h");
+        let hub_history = store
+            .patient_history(id, &actor)
+            .await
+            .expect("h")
+            .expect("h");
         assert_eq!(hub_history, c.history(id).expect("local history"));
     }
-    let mut created_on_hub = store.patient(created.id, &actor).await.expect("r").expect("e");
-    assert_eq!(created_on_hub.fields.phone.take().as_deref(), Some("+1 555 0123"));
-    assert!(store.patient(second.id, &actor).await.expect("r").is_none(), "deleted on the hub");
+    let mut created_on_hub = store
+        .patient(created.id, &actor)
+        .await
+        .expect("r")
+        .expect("e");
+    assert_eq!(
+        created_on_hub.fields.phone.take().as_deref(),
+        Some("+1 555 0123")
+    );
+    assert!(
+        store.patient(second.id, &actor).await.expect("r").is_none(),
+        "deleted on the hub"
+    );
 
     // The hub's chain holds the offline reads and writes, with the device and both clocks.
-    let report = store.patient_report(seeded[1].id, &actor).await.expect("r").expect("r");
+    let report = store
+        .patient_report(seeded[1].id, &actor)
+        .await
+        .expect("r")
+        .expect("r");
     let offline_read = report
         .accesses
         .iter()
@@ -113,22 +161,44 @@ async fn two_clients_merge_different_fields_and_resolve_the_same_field_both_ways
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     let seeded = hub.patients(&clinic, "TW", 5).await;
     let id = seeded[0].id;
-    let (a_home, b_home) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"));
+    let (a_home, b_home) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
     let mut a = client(a_home.path(), Arc::new(SystemClock));
     let mut b = client(b_home.path(), Arc::new(SystemClock));
-    a.login(&hub.url(), None, &hub.user(&clinic, Role::Doctor).await, PASSWORD).await.expect("a");
-    b.login(&hub.url(), None, &hub.user(&clinic, Role::Nurse).await, PASSWORD).await.expect("b");
+    a.login(
+        &hub.url(),
+        None,
+        &hub.user(&clinic, Role::Doctor).await,
+        PASSWORD,
+    )
+    .await
+    .expect("a");
+    b.login(
+        &hub.url(),
+        None,
+        &hub.user(&clinic, Role::Nurse).await,
+        PASSWORD,
+    )
+    .await
+    .expect("b");
     a.sync(&mut no_progress()).await.expect("a mirror");
     b.sync(&mut no_progress()).await.expect("b mirror");
 
     // Different fields: merged.
-    a.edit(id, &changes(json!({"phone": "+1 555 1111"}))).expect("a edit");
-    b.edit(id, &changes(json!({"address": "2 Merge Rd"}))).expect("b edit");
+    a.edit(id, &changes(json!({"phone": "+1 555 1111"})))
+        .expect("a edit");
+    b.edit(id, &changes(json!({"address": "2 Merge Rd"})))
+        .expect("b edit");
     a.sync(&mut no_progress()).await.expect("a sync");
     let report = b.sync(&mut no_progress()).await.expect("b sync");
     assert_eq!(report.merged, 1, "{report:?}");
     a.sync(&mut no_progress()).await.expect("a pull");
-    let (pa, pb) = (a.show(id).expect("a").patient, b.show(id).expect("b").patient);
+    let (pa, pb) = (
+        a.show(id).expect("a").patient,
+        b.show(id).expect("b").patient,
+    );
     assert_eq!(pa, pb);
     assert_eq!(pa.fields.phone.as_deref(), Some("+1 555 1111"));
     assert_eq!(pa.fields.address.as_deref(), Some("2 Merge Rd"));
@@ -137,27 +207,55 @@ async fn two_clients_merge_different_fields_and_resolve_the_same_field_both_ways
     for (round, resolution) in [(1, Resolution::KeepMine), (2, Resolution::TakeTheirs)] {
         let theirs = format!("+1 555 200{round}");
         let mine = format!("+1 555 300{round}");
-        a.edit(id, &changes(json!({"phone": theirs}))).expect("a edit");
-        b.edit(id, &changes(json!({"phone": mine}))).expect("b edit");
+        a.edit(id, &changes(json!({"phone": theirs})))
+            .expect("a edit");
+        b.edit(id, &changes(json!({"phone": mine})))
+            .expect("b edit");
         a.sync(&mut no_progress()).await.expect("a sync");
         let report = b.sync(&mut no_progress()).await.expect("b sync");
         assert_eq!(report.conflicts, 1, "round {round}: {report:?}");
         let conflicts = b.conflicts().expect("conflicts");
         assert_eq!(conflicts.len(), 1);
         assert_eq!(conflicts[0].fields, ["phone"]);
-        assert_eq!(conflicts[0].theirs.as_ref().and_then(|p| p.fields.phone.clone()), Some(theirs.clone()));
-        assert_eq!(conflicts[0].mine.as_ref().and_then(|p| p.fields.phone.clone()), Some(mine.clone()));
-        assert!(b.edit(id, &changes(json!({"phone": "1"}))).is_err(), "edits wait for the resolution");
+        assert_eq!(
+            conflicts[0]
+                .theirs
+                .as_ref()
+                .and_then(|p| p.fields.phone.clone()),
+            Some(theirs.clone())
+        );
+        assert_eq!(
+            conflicts[0]
+                .mine
+                .as_ref()
+                .and_then(|p| p.fields.phone.clone()),
+            Some(mine.clone())
+        );
+        assert!(
+            b.edit(id, &changes(json!({"phone": "1"}))).is_err(),
+            "edits wait for the resolution"
+        );
         b.resolve(id, &resolution).expect("resolve");
         b.sync(&mut no_progress()).await.expect("b sync resolution");
         a.sync(&mut no_progress()).await.expect("a pull");
         assert!(b.conflicts().expect("none").is_empty());
-        let expected = if resolution == Resolution::KeepMine { &mine } else { &theirs };
-        let (pa, pb) = (a.show(id).expect("a").patient, b.show(id).expect("b").patient);
+        let expected = if resolution == Resolution::KeepMine {
+            &mine
+        } else {
+            &theirs
+        };
+        let (pa, pb) = (
+            a.show(id).expect("a").patient,
+            b.show(id).expect("b").patient,
+        );
         assert_eq!(pa, pb, "round {round}: both clients agree");
         assert_eq!(pa.fields.phone.as_ref(), Some(expected));
         let store = hub.store().tenant(clinic.id).await.expect("store");
-        let on_hub = store.patient(id, &Actor::system(chrono::Utc::now())).await.expect("r").expect("e");
+        let on_hub = store
+            .patient(id, &Actor::system(chrono::Utc::now()))
+            .await
+            .expect("r")
+            .expect("e");
         assert_eq!(on_hub, pa, "round {round}: hub agrees");
     }
 }
@@ -172,12 +270,19 @@ async fn the_cache_is_ciphertext_passwords_and_grants_are_enforced_and_revocatio
     let home = tempfile::tempdir().expect("home");
     let clock = FakeClock::new();
     let mut c = client(home.path(), Arc::new(clock.clone()));
-    let profile = c.login(&hub.url(), None, &email, PASSWORD).await.expect("login");
+    let profile = c
+        .login(&hub.url(), None, &email, PASSWORD)
+        .await
+        .expect("login");
     c.sync(&mut no_progress()).await.expect("mirror");
-    c.add(new_patient("EN-NEW", "Quenelda", "Zanzibarova")).expect("add");
+    c.add(new_patient("EN-NEW", "Quenelda", "Zanzibarova"))
+        .expect("add");
     c.search("zanzi", 5).expect("search");
 
-    let db = home.path().join("caches").join(format!("{}.db", profile.id));
+    let db = home
+        .path()
+        .join("caches")
+        .join(format!("{}.db", profile.id));
     let files: Vec<_> = ["", "-wal", "-shm"]
         .iter()
         .map(|s| std::path::PathBuf::from(format!("{}{s}", db.display())))
@@ -186,19 +291,45 @@ async fn the_cache_is_ciphertext_passwords_and_grants_are_enforced_and_revocatio
     assert!(files.len() >= 2, "db and wal exist: {files:?}");
     for file in &files {
         let bytes = std::fs::read(file).expect("read");
-        for needle in [known.as_bytes(), b"Zanzibarova", b"Quenelda", b"SQLite format 3"] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{} holds plaintext", file.display());
+        for needle in [
+            known.as_bytes(),
+            b"Zanzibarova",
+            b"Quenelda",
+            b"SQLite format 3",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds plaintext",
+                file.display()
+            );
         }
     }
     let raw = rusqlite::Connection::open(&db).expect("open");
-    assert!(raw.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).is_err(), "unreadable without the key");
+    assert!(
+        raw.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+            .is_err(),
+        "unreadable without the key"
+    );
     drop(raw);
 
     // A wrong password is refused offline without touching the cache.
     c.lock();
-    let before = std::fs::metadata(&db).expect("meta").modified().expect("mtime");
-    assert!(matches!(c.unlock("not the password at all"), Err(ClientError::WrongPassword)));
-    assert_eq!(std::fs::metadata(&db).expect("meta").modified().expect("mtime"), before);
+    let before = std::fs::metadata(&db)
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+    assert!(matches!(
+        c.unlock("not the password at all"),
+        Err(ClientError::WrongPassword)
+    ));
+    assert_eq!(
+        std::fs::metadata(&db)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+        before
+    );
     c.unlock(PASSWORD).expect("right password");
 
     // Idle lock drops the key; the grant bounds offline unlock (72 h).
@@ -208,29 +339,64 @@ async fn the_cache_is_ciphertext_passwords_and_grants_are_enforced_and_revocatio
     c.unlock(PASSWORD).expect("within 72 h");
     clock.advance(Duration::hours(2));
     c.lock();
-    assert!(matches!(c.unlock(PASSWORD), Err(ClientError::OfflineGrantExpired)));
+    assert!(matches!(
+        c.unlock(PASSWORD),
+        Err(ClientError::OfflineGrantExpired)
+    ));
 
     // Revocation: the next contact wipes keyring entry and files.
     let mut fresh = client(home.path(), Arc::new(SystemClock));
-    fresh.login(&hub.url(), None, &email, PASSWORD).await.expect("login again");
-    let user = hub.store().central().user_by_email(&email).await.expect("q").expect("user");
-    let device = hub.store().central().devices_of(user.id).await.expect("devices")[0].id;
-    let event = Actor::system(chrono::Utc::now()).event("device.revoke", outpost_domain::audit::Outcome::Success);
-    hub.store().central().revoke_device(device, chrono::Utc::now(), event).await.expect("revoke");
+    fresh
+        .login(&hub.url(), None, &email, PASSWORD)
+        .await
+        .expect("login again");
+    let user = hub
+        .store()
+        .central()
+        .user_by_email(&email)
+        .await
+        .expect("q")
+        .expect("user");
+    let device = hub
+        .store()
+        .central()
+        .devices_of(user.id)
+        .await
+        .expect("devices")[0]
+        .id;
+    let event = Actor::system(chrono::Utc::now())
+        .event("device.revoke", outpost_domain::audit::Outcome::Success);
+    hub.store()
+        .central()
+        .revoke_device(device, chrono::Utc::now(), event)
+        .await
+        .expect("revoke");
     fresh.lock();
-    fresh.unlock(PASSWORD).expect("offline unlock still works until contact");
+    fresh
+        .unlock(PASSWORD)
+        .expect("offline unlock still works until contact");
     let outcome = fresh.sync(&mut no_progress()).await;
-    assert!(matches!(outcome, Err(ClientError::DeviceRevoked)), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(ClientError::DeviceRevoked)),
+        "{outcome:?}"
+    );
     for file in &files {
         assert!(!file.exists(), "{} survived the wipe", file.display());
     }
     assert!(matches!(
-        keyring::Entry::new("outpost", &profile.id).expect("entry").get_password(),
+        keyring::Entry::new("outpost", &profile.id)
+            .expect("entry")
+            .get_password(),
         Err(keyring::Error::NoEntry)
     ));
-    assert!(matches!(fresh.unlock(PASSWORD), Err(ClientError::NotSignedIn)));
     assert!(matches!(
-        client(home.path(), Arc::new(SystemClock)).login(&hub.url(), None, &email, PASSWORD).await,
+        fresh.unlock(PASSWORD),
+        Err(ClientError::NotSignedIn)
+    ));
+    assert!(matches!(
+        client(home.path(), Arc::new(SystemClock))
+            .login(&hub.url(), None, &email, PASSWORD)
+            .await,
         Err(ClientError::DeviceRevoked)
     ));
 }
@@ -242,15 +408,35 @@ async fn a_front_desk_cache_never_holds_clinical_fields() {
     hub.patients(&clinic, "FD", 40).await;
     let home = tempfile::tempdir().expect("home");
     let mut desk = client(home.path(), Arc::new(SystemClock));
-    desk.login(&hub.url(), None, &hub.user(&clinic, Role::FrontDesk).await, PASSWORD).await.expect("login");
+    desk.login(
+        &hub.url(),
+        None,
+        &hub.user(&clinic, Role::FrontDesk).await,
+        PASSWORD,
+    )
+    .await
+    .expect("login");
     desk.sync(&mut no_progress()).await.expect("mirror");
     // A clinical change made on the hub arrives without its clinical part.
     let doctor_home = tempfile::tempdir().expect("home");
     let mut doctor = client(doctor_home.path(), Arc::new(SystemClock));
-    doctor.login(&hub.url(), None, &hub.user(&clinic, Role::Doctor).await, PASSWORD).await.expect("login");
+    doctor
+        .login(
+            &hub.url(),
+            None,
+            &hub.user(&clinic, Role::Doctor).await,
+            PASSWORD,
+        )
+        .await
+        .expect("login");
     doctor.sync(&mut no_progress()).await.expect("mirror");
     let target = doctor.search("", 1).expect("one")[0].id;
-    doctor.edit(target, &changes(json!({"stroke": true, "phone": "+1 555 4242"}))).expect("edit");
+    doctor
+        .edit(
+            target,
+            &changes(json!({"stroke": true, "phone": "+1 555 4242"})),
+        )
+        .expect("edit");
     doctor.sync(&mut no_progress()).await.expect("push");
     desk.sync(&mut no_progress()).await.expect("pull");
     let all = desk.search("", 1000).expect("all");
@@ -258,13 +444,27 @@ async fn a_front_desk_cache_never_holds_clinical_fields() {
     for p in &all {
         let json = serde_json::to_value(&p.fields).expect("json");
         for field in outpost_domain::patient::CLINICAL_FIELDS {
-            assert!(json.get(field).is_none(), "{field} in the front desk's cache");
+            assert!(
+                json.get(field).is_none(),
+                "{field} in the front desk's cache"
+            );
         }
         for entry in desk.history(p.id).expect("history") {
-            assert!(!outpost_domain::patient::touches_clinical(entry.changes.keys()), "clinical change in history");
+            assert!(
+                !outpost_domain::patient::touches_clinical(entry.changes.keys()),
+                "clinical change in history"
+            );
         }
     }
-    assert_eq!(desk.show(target).expect("show").patient.fields.phone.as_deref(), Some("+1 555 4242"));
+    assert_eq!(
+        desk.show(target)
+            .expect("show")
+            .patient
+            .fields
+            .phone
+            .as_deref(),
+        Some("+1 555 4242")
+    );
     assert!(matches!(
         desk.edit(target, &changes(json!({"bmi": 20.0}))),
         Err(ClientError::Forbidden(_))
@@ -278,7 +478,14 @@ async fn a_client_follows_live_announcements() {
     hub.patients(&clinic, "LV", 3).await;
     let home = tempfile::tempdir().expect("home");
     let mut c = client(home.path(), Arc::new(SystemClock));
-    c.login(&hub.url(), None, &hub.user(&clinic, Role::Nurse).await, PASSWORD).await.expect("login");
+    c.login(
+        &hub.url(),
+        None,
+        &hub.user(&clinic, Role::Nurse).await,
+        PASSWORD,
+    )
+    .await
+    .expect("login");
     c.sync(&mut no_progress()).await.expect("mirror");
     let doctor = hub.user(&clinic, Role::Doctor).await;
     let url = hub.url();

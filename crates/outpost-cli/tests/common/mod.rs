@@ -83,8 +83,12 @@ impl Hub {
             data_dir: data,
             ..HubConfig::default()
         };
-        let state = HubState::load(store.clone(), config, Arc::new(SystemClock)).await.expect("state");
-        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("bind");
+        let state = HubState::load(store.clone(), config, Arc::new(SystemClock))
+            .await
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind");
         self.addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         self.task = Some(tokio::spawn(outpost_hub::serve(listener, state, async {
@@ -110,9 +114,17 @@ impl Hub {
     }
 
     pub async fn tenant(&self, slug: &str, kind: TenantKind) -> Tenant {
-        let new = NewTenant { slug: slug.into(), name: slug.into(), kind };
-        let event = Actor::system(Utc::now()).event("tenant.create", outpost_domain::audit::Outcome::Success);
-        self.store().provision_tenant(&new, event).await.expect("tenant")
+        let new = NewTenant {
+            slug: slug.into(),
+            name: slug.into(),
+            kind,
+        };
+        let event = Actor::system(Utc::now())
+            .event("tenant.create", outpost_domain::audit::Outcome::Success);
+        self.store()
+            .provision_tenant(&new, event)
+            .await
+            .expect("tenant")
     }
 
     pub async fn user(&self, tenant: &Tenant, role: Role) -> String {
@@ -120,7 +132,12 @@ impl Hub {
         add_member(
             self.store(),
             Some(tenant),
-            NewAccount { email: email.clone(), full_name: format!("Test {role}"), role, password: PASSWORD.into() },
+            NewAccount {
+                email: email.clone(),
+                full_name: format!("Test {role}"),
+                role,
+                password: PASSWORD.into(),
+            },
             ExistingEmail::Refuse,
             &Actor::system(Utc::now()),
         )
@@ -130,16 +147,30 @@ impl Hub {
     }
 
     /// Seeds synthetic patients straight into the tenant's store.
-    pub async fn patients(&self, tenant: &Tenant, prefix: &str, count: usize) -> Vec<outpost_domain::patient::Patient> {
-        let batch: Vec<PatientFields> = outpost_hub::demo::patients(7, prefix, count, Utc::now().date_naive());
+    pub async fn patients(
+        &self,
+        tenant: &Tenant,
+        prefix: &str,
+        count: usize,
+    ) -> Vec<outpost_domain::patient::Patient> {
+        let batch: Vec<PatientFields> =
+            outpost_hub::demo::patients(7, prefix, count, Utc::now().date_naive());
         let mut actor = Actor::system(Utc::now());
         actor.tenant_id = Some(tenant.id);
-        self.store().tenant(tenant.id).await.expect("store").create_patients(batch, &actor).await.expect("seed")
+        self.store()
+            .tenant(tenant.id)
+            .await
+            .expect("store")
+            .create_patients(batch, &actor)
+            .await
+            .expect("seed")
     }
 }
 
 pub fn uuid_like() -> String {
-    outpost_domain::OpId::generate().to_string().replace('-', "")
+    outpost_domain::OpId::generate()
+        .to_string()
+        .replace('-', "")
 }
 
 /// A client over its own directory.
