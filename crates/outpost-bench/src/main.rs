@@ -1,0 +1,215 @@
+//! `outpost-bench`: in one run, (a) the raw SQLCipher insert rate of the cache's patient row
+//! shape on this machine — the ceiling; (b) the first mirror of a generated tenant from an
+//! embedded hub over loopback HTTP into a fresh client cache, against (a); (c) pushing offline
+//! edits; (d) local search latency. Prints a table. Needs an OS keyring (run it with
+//! `scripts/bench.sh`, which provides one).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+
+use outpost_client::{Client, ClientOptions, Home, SystemClock};
+use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::sync::{Entity, Op, OpAction, OpRules, SCHEMA_VERSION};
+use outpost_domain::tenant::NewTenant;
+use outpost_domain::{OpId, Role, TenantKind};
+use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
+use outpost_hub::{HubConfig, HubState};
+use outpost_store::Store;
+use outpost_store_sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(about = "Outpost benchmarks: mirror, push and search against the SQLCipher ceiling")]
+struct Args {
+    /// Patients in the generated tenant.
+    #[arg(long, default_value_t = 100_000)]
+    patients: usize,
+    /// Versions per patient (1 = created only); rows mirrored = patients × (1 + versions).
+    #[arg(long, default_value_t = 4)]
+    versions: usize,
+    /// Offline edits pushed in (c).
+    #[arg(long, default_value_t = 10_000)]
+    edits: usize,
+    /// Searches timed in (d).
+    #[arg(long, default_value_t = 2_000)]
+    searches: usize,
+}
+
+const PASSWORD: &str = "benchmark password 1";
+
+/// (a): rows of the cache's patient shape into a fresh SQLCipher file, one transaction,
+/// prepared statement, WAL.
+fn raw_insert_rate(dir: &std::path::Path, rows: &[(String, String, String, String, String, String)]) -> Result<f64> {
+    let conn = rusqlite::Connection::open(dir.join("raw.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "ab".repeat(32)))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE patients (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, data TEXT NOT NULL,
+           version INTEGER NOT NULL, hub_version INTEGER, deleted INTEGER NOT NULL DEFAULT 0,
+           conflict INTEGER NOT NULL DEFAULT 0, hub_data TEXT, given_name TEXT NOT NULL,
+           family_name TEXT NOT NULL, mrn TEXT NOT NULL, phone TEXT, sort_key TEXT NOT NULL);",
+    )?;
+    let started = Instant::now();
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO patients (id, data, version, hub_version, given_name, family_name, mrn, phone, sort_key) \
+             VALUES (?1, ?2, 1, 1, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for (id, data, given, family, mrn, phone) in rows {
+            stmt.execute(rusqlite::params![id, data, given, family, mrn, phone, format!("{family}{given}{id}")])?;
+        }
+    }
+    tx.commit()?;
+    Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let today = chrono::Utc::now().date_naive();
+    eprintln!("generating {} patients …", args.patients);
+    let fields = outpost_hub::demo::patients(42, "BN", args.patients, today);
+
+    // --- the hub ---
+    let data = dir.path().join("hub");
+    let store = Arc::new(SqliteStore::create(&data, &data.join("master.key"))?);
+    let actor = Actor::system(chrono::Utc::now());
+    let tenant = store
+        .provision_tenant(
+            &NewTenant { slug: "bench".into(), name: "Bench".into(), kind: TenantKind::Clinic },
+            actor.event("tenant.create", Outcome::Success),
+        )
+        .await?;
+    let tenant_store = store.tenant(tenant.id).await?;
+    let mut tenant_actor = actor.clone();
+    tenant_actor.tenant_id = Some(tenant.id);
+    let mut created = Vec::with_capacity(args.patients);
+    for chunk in fields.chunks(10_000) {
+        created.extend(tenant_store.create_patients(chunk.to_vec(), &tenant_actor).await?);
+    }
+    eprintln!("adding {} more versions per patient …", args.versions.saturating_sub(1));
+    let rules = OpRules { write: true, delete: false, clinical: true, today };
+    for version in 1..args.versions {
+        let ops: Vec<Op> = created
+            .iter()
+            .map(|p| Op {
+                op_id: OpId::generate(),
+                entity: Entity::Patient,
+                record_id: p.id,
+                action: OpAction::Update,
+                base_version: Some(version as i64),
+                fields: json!({"phone": format!("+1 555 {version:03} {:04}", p.fields.mrn.len())})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                client_time: chrono::Utc::now(),
+                schema_version: SCHEMA_VERSION,
+            })
+            .collect();
+        for chunk in ops.chunks(5_000) {
+            tenant_store.apply_ops(chunk.to_vec(), rules, &tenant_actor).await?;
+        }
+    }
+    let user = add_member(
+        store.as_ref(),
+        Some(&tenant),
+        NewAccount { email: "bench@bench.example".into(), full_name: "Bench".into(), role: Role::Doctor, password: PASSWORD.into() },
+        ExistingEmail::Refuse,
+        &actor,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    let state = HubState::load(store.clone(), HubConfig { data_dir: data.clone(), ..HubConfig::default() }, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(outpost_hub::serve(listener, state, std::future::pending()));
+
+    // --- (a) the ceiling ---
+    let rows: Vec<_> = created
+        .iter()
+        .map(|p| {
+            (
+                p.id.to_string(),
+                serde_json::to_string(p).unwrap_or_default(),
+                p.fields.given_name.clone(),
+                p.fields.family_name.clone(),
+                p.fields.mrn.clone(),
+                p.fields.phone.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let ceiling = raw_insert_rate(dir.path(), &rows)?;
+
+    // --- (b) first mirror ---
+    let home = dir.path().join("client");
+    let mut client = Client::new(ClientOptions {
+        home: Home::new(&home),
+        idle_timeout: chrono::Duration::hours(1),
+        clock: Arc::new(SystemClock),
+        device_name: Some("bench".into()),
+    })?;
+    client.login(&url, None, &user.email, PASSWORD).await.context("login (is a keyring available?)")?;
+    let started = Instant::now();
+    let report = client.sync(&mut |_| {}).await?;
+    let mirror_secs = started.elapsed().as_secs_f64();
+    let mirrored = report.mirrored_rows as f64;
+    let mirror_rate = mirrored / mirror_secs;
+
+    // --- (c) pushing offline edits ---
+    let edits = args.edits.min(created.len());
+    for p in created.iter().take(edits) {
+        let mut change = Map::new();
+        change.insert("address".into(), Value::String(format!("{} Bench Rd", p.fields.mrn)));
+        client.edit(p.id, &change)?;
+    }
+    let started = Instant::now();
+    let pushed = client.sync(&mut |_| {}).await?;
+    let push_secs = started.elapsed().as_secs_f64();
+    let push_rate = pushed.pushed as f64 / push_secs;
+
+    // --- (d) local search ---
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut latencies = Vec::with_capacity(args.searches);
+    for _ in 0..args.searches {
+        let p = &created[rng.gen_range(0..created.len())];
+        let name = if rng.r#gen() { &p.fields.family_name } else { &p.fields.given_name };
+        let len = rng.gen_range(1..=name.chars().count().min(4));
+        let prefix: String = name.chars().take(len).collect();
+        let started = Instant::now();
+        client.search(&prefix, 50)?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+
+    let ratio = mirror_rate / ceiling;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!();
+    println!("| measure | result | target | met |");
+    println!("|---|---|---|---|");
+    println!("| (a) raw SQLCipher insert, patient row shape ({} rows) | {:.0} rows/s | ceiling | – |", rows.len(), ceiling);
+    println!(
+        "| (b) first mirror over loopback HTTP ({} rows: {} patients + versions) | {:.0} rows/s in {:.2} s = {:.0}% of (a) | ≥ 25% of (a) | {} |",
+        mirrored, args.patients, mirror_rate, mirror_secs, ratio * 100.0, if ratio >= 0.25 { "yes" } else { "NO" }
+    );
+    println!(
+        "| (c) push {} offline edits | {:.0} ops/s in {:.2} s | ≥ 5,000 ops/s | {} |",
+        pushed.pushed, push_rate, push_secs, if push_rate >= 5000.0 { "yes" } else { "NO" }
+    );
+    println!(
+        "| (d) local search over {} patients ({} queries, 1–4 letter prefixes, 50 results) | p50 {:.2} ms, p99 {:.2} ms | p99 < 5 ms | {} |",
+        args.patients, args.searches, ms(p50), ms(p99), if ms(p99) < 5.0 { "yes" } else { "NO" }
+    );
+    Ok(())
+}
