@@ -242,8 +242,23 @@ impl Cache {
     }
 
     /// Live patients whose names, MRN or phone start with every word of `q`, in name order.
+    /// A query of single letters only (the first keystroke) matches family names through the
+    /// name index, which answers at once however many patients start with that letter.
     pub fn search(&self, q: &str, limit: u32) -> ClientResult<Vec<Patient>> {
+        let single_letter =
+            q.trim().chars().count() == 1 && q.trim().chars().all(char::is_alphanumeric);
         let rows = match fts_query(q) {
+            Some(_) if single_letter => {
+                let low = q.trim().to_lowercase();
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT data FROM patients WHERE sort_key >= ?1 AND sort_key < ?2 AND deleted = 0 \
+                     ORDER BY sort_key LIMIT ?3",
+                )?;
+                stmt.query_map(params![low, format!("{low}\u{10FFFF}"), limit], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            }
             Some(query) => {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT p.data FROM patients_fts f JOIN patients p ON p.rowid = f.rowid \
@@ -398,9 +413,14 @@ impl Cache {
         Ok(())
     }
 
-    /// Records a read in the local audit table (its own small transaction).
+    /// Records a read in the local audit table. Reads are frequent (every keystroke of a
+    /// search), so this commit is durable against a crash of the app but skips the fsync
+    /// that `synchronous = FULL` gives the outbox; a power cut may lose the last reads' events.
     pub fn audit_read(&self, event: &LocalAuditEvent) -> ClientResult<()> {
-        Self::add_local_event(&self.conn, event)
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let written = Self::add_local_event(&self.conn, event);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        written
     }
 
     // --- conflicts ---

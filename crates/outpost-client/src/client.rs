@@ -48,7 +48,7 @@ pub struct MirrorProgress {
 }
 
 /// What a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncReport {
     pub mirrored_rows: u64,
     pub pushed: usize,
@@ -59,6 +59,9 @@ pub struct SyncReport {
     pub audit_uploaded: usize,
     pub pulled: usize,
     pub cursor: i64,
+    /// Time spent pushing (including applying the answers locally), and pulling.
+    pub push_seconds: f64,
+    pub pull_seconds: f64,
 }
 
 /// The state shown to the user.
@@ -538,6 +541,7 @@ impl Client {
         if self.cache()?.cursor()?.is_none() {
             report.mirrored_rows = self.mirror(&api, &token, progress).await?;
         }
+        let pushing = std::time::Instant::now();
         loop {
             let cache = self.cache()?;
             let ops = cache.take_outbox(BATCH)?;
@@ -562,6 +566,8 @@ impl Client {
                 break;
             }
         }
+        report.push_seconds = pushing.elapsed().as_secs_f64();
+        let pulling = std::time::Instant::now();
         loop {
             let cursor = self.cache()?.cursor()?.unwrap_or(0);
             let page = api.pull(&token, cursor, BATCH).await?;
@@ -573,6 +579,7 @@ impl Client {
                 break;
             }
         }
+        report.pull_seconds = pulling.elapsed().as_secs_f64();
         let now = self.now().to_rfc3339();
         Cache::set_meta(self.cache()?.conn(), "last_sync", &now)?;
         Ok(report)

@@ -20,11 +20,9 @@ const COLUMNS: &str = "seq, at, tenant_id, actor_user_id, actor_role, session_id
 /// Appends an event to the chain inside the caller's transaction; returns its sequence number.
 pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
     let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .prepare_cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        .db()?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
         .db()?;
     let (seq, prev) = match last {
@@ -32,9 +30,11 @@ pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
         None => (1, GENESIS_HASH.to_owned()),
     };
     let hash = chain_hash(&prev, seq, event);
-    conn.execute(
-        &format!("INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-        params![
+    conn.prepare_cached(&format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    ))
+    .db()?
+    .execute(params![
             seq,
             ts(event.at),
             event.tenant_id.map(|t| t.to_string()),

@@ -34,9 +34,10 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
         row.get::<_, i64>(0)
     })
     .map_err(|_| StoreError::WrongKey)?;
+    // cipher_memory_security stays off on the hub: it mlocks and wipes every allocation,
+    // which costs several times the work itself, and a server's memory is not a laptop's.
     conn.execute_batch(
-        "PRAGMA cipher_memory_security = ON;
-         PRAGMA journal_mode = WAL;
+        "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;",

@@ -108,7 +108,9 @@ fn changed_since(
     Ok(fields)
 }
 
-/// Applies a push's ops in order. Once an op on a record conflicts or is refused, the later
+/// Applies a push's ops in order, in one transaction with a savepoint per op: each op lands
+/// with its history row, audit event, change-feed entry and stored answer, or not at all, and
+/// the whole push costs one commit. Once an op on a record conflicts or is refused, the later
 /// ops on that record in the same push are conflicts too: they were made on top of it.
 pub fn apply_batch(
     conn: &mut Connection,
@@ -118,26 +120,27 @@ pub fn apply_batch(
 ) -> StoreResult<Vec<OpResult>> {
     let mut blocked = BTreeSet::new();
     let mut results = Vec::with_capacity(ops.len());
+    let mut tx = conn.transaction().db()?;
     for op in ops {
-        let result = apply_op(conn, op, rules, actor, blocked.contains(&op.record_id))?;
+        let result = apply_op(&mut tx, op, rules, actor, blocked.contains(&op.record_id))?;
         if matches!(result.status, OpStatus::Conflict | OpStatus::Rejected) {
             blocked.insert(op.record_id);
         }
         results.push(result);
     }
+    tx.commit().db()?;
     Ok(results)
 }
 
-/// Applies one op in its own transaction; a replay returns the stored answer unchanged.
+/// Applies one op inside the push's transaction; a replay returns the stored answer unchanged.
 fn apply_op(
-    conn: &mut Connection,
+    tx: &mut rusqlite::Transaction<'_>,
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
     blocked: bool,
 ) -> StoreResult<OpResult> {
-    let mut tx = conn.transaction().db()?;
-    if let Some(result) = stored(&tx, &op.op_id.to_string())? {
+    if let Some(result) = stored(tx, &op.op_id.to_string())? {
         return serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
     let details = json!({
@@ -146,7 +149,7 @@ fn apply_op(
         "client_time": op.client_time,
     });
     let result = match rules.check(op) {
-        _ if blocked => match load(&tx, op.record_id)? {
+        _ if blocked => match load(tx, op.record_id)? {
             Some((current, deleted_at)) => conflict(op, current, deleted_at.is_some()),
             None => rejected(
                 op,
@@ -195,21 +198,21 @@ fn apply_op(
                 map.insert("code".into(), json!(error.code));
             }
         }
-        audit::append(&tx, &event)?;
+        audit::append(tx, &event)?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO applied_ops (op_id, kind, device_id, user_id, received_at, result) \
          VALUES (?1, 'op', ?2, ?3, ?4, ?5)",
-        params![
-            op.op_id.to_string(),
-            actor.device_id.map(|d| d.to_string()),
-            actor.user_id.map(|u| u.to_string()),
-            ts(actor.at),
-            serde_json::to_string(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        ],
     )
+    .db()?
+    .execute(params![
+        op.op_id.to_string(),
+        actor.device_id.map(|d| d.to_string()),
+        actor.user_id.map(|u| u.to_string()),
+        ts(actor.at),
+        serde_json::to_string(&result).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    ])
     .db()?;
-    tx.commit().db()?;
     Ok(result)
 }
 

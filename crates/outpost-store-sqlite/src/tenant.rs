@@ -134,25 +134,27 @@ pub(crate) fn record_change(
     changes: &Changes,
     actor: &Actor,
 ) -> StoreResult<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO patient_history (patient_id, version, action, changes, actor_user_id, \
          session_id, device_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            patient.id.to_string(),
-            patient.version,
-            action,
-            serde_json::to_string(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            actor.user_id.map(|u| u.to_string()),
-            actor.session_id.map(|s| s.to_string()),
-            actor.device_id.map(|d| d.to_string()),
-            ts(actor.at),
-        ],
     )
+    .db()?
+    .execute(params![
+        patient.id.to_string(),
+        patient.version,
+        action,
+        serde_json::to_string(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        actor.user_id.map(|u| u.to_string()),
+        actor.session_id.map(|s| s.to_string()),
+        actor.device_id.map(|d| d.to_string()),
+        ts(actor.at),
+    ])
     .db()?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO change_feed (entity, entity_id, version, action, at) VALUES ('patient', ?1, ?2, ?3, ?4)",
-        params![patient.id.to_string(), patient.version, action, ts(actor.at)],
     )
+    .db()?
+    .execute(params![patient.id.to_string(), patient.version, action, ts(actor.at)])
     .db()?;
     Ok(())
 }
