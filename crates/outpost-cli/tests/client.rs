@@ -282,7 +282,7 @@ async fn the_cache_is_ciphertext_passwords_and_grants_are_enforced_and_revocatio
     let known = seeded[3].fields.family_name.clone();
     let email = hub.user(&clinic, Role::Nurse).await;
     let home = tempfile::tempdir().expect("home");
-    let clock = FakeClock::new();
+    let clock = FakeClock::starting_now();
     let mut c = client(home.path(), Arc::new(clock.clone()));
     let profile = c
         .login(&hub.url(), None, &email, PASSWORD)

@@ -24,6 +24,9 @@ pub struct HubConfig {
     pub session_idle_timeout_secs: i64,
     /// A session ends this long after sign-in, whatever the activity.
     pub session_absolute_timeout_secs: i64,
+    /// A spent refresh token presented again this soon, before its successor was used, is a
+    /// retry of a lost answer rather than theft.
+    pub refresh_retry_window_secs: i64,
     /// Consecutive failed sign-ins that lock an address.
     pub lockout_threshold: u32,
     /// How long a locked address stays locked.
@@ -46,6 +49,7 @@ impl Default for HubConfig {
             access_token_ttl_secs: 15 * 60,
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
+            refresh_retry_window_secs: 120,
             lockout_threshold: 5,
             lockout_duration_secs: 15 * 60,
             offline_grant_hours: 72,
@@ -109,6 +113,9 @@ access_token_ttl_secs = 900
 # Idle and absolute session lifetimes (seconds).
 session_idle_timeout_secs = 1800
 session_absolute_timeout_secs = 43200
+# A spent refresh token presented again within this many seconds, before its successor was
+# used, is treated as a retry of a lost answer (a crash mid-refresh), not as theft.
+refresh_retry_window_secs = 120
 # Failed sign-ins before an address is locked, and for how long (seconds).
 lockout_threshold = 5
 lockout_duration_secs = 900

@@ -123,7 +123,13 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
     assert_ne!(second_refresh, first);
     assert_eq!(hub.get("/v1/me", &second_access).await.0, StatusCode::OK);
 
-    // Replaying the spent token is theft: the whole session dies, including the new tokens.
+    // The client uses its new token…
+    let (status, third) = hub.refresh(&second_refresh).await;
+    assert_eq!(status, StatusCode::OK);
+    let third_access = third["access_token"].as_str().expect("access").to_owned();
+    let second_refresh = third["refresh_token"].as_str().expect("refresh").to_owned();
+    let second_access = third_access;
+    // …so replaying the first token is theft: the whole session dies, new tokens included.
     let (status, body) = hub.refresh(&first).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "session_ended");
@@ -136,6 +142,36 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_session() {
 
     let (status, _) = hub.refresh("made-up").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_can_be_retried_briefly() {
+    let hub = TestHub::start().await;
+    let clinic = hub.tenant("clinic-a", TenantKind::Clinic).await;
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    let first = hub.login(&email, None).await["refresh_token"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    let (status, _lost) = hub.refresh(&first).await;
+    assert_eq!(status, StatusCode::OK);
+    // The client crashed before storing the answer and presents the old token again.
+    let (status, retried) = hub.refresh(&first).await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    let current = retried["refresh_token"].as_str().expect("r").to_owned();
+    assert_eq!(hub.refresh(&current).await.0, StatusCode::OK);
+    // Past the window, a spent token is theft even if its successor was never used.
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    let first = hub.login(&email, None).await["refresh_token"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    assert_eq!(hub.refresh(&first).await.0, StatusCode::OK);
+    hub.clock.advance(Duration::minutes(3));
+    let (status, body) = hub.refresh(&first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "session_ended");
     hub.stop().await;
 }
 

@@ -561,37 +561,58 @@ impl CentralStore for SqliteCentral {
         old_hash: &str,
         new_hash: &str,
         at: DateTime<Utc>,
+        retry_window: chrono::Duration,
     ) -> StoreResult<RefreshOutcome> {
         let (old_hash, new_hash) = (old_hash.to_owned(), new_hash.to_owned());
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let token: Option<(String, Option<String>)> = tx
+                let token: Option<(String, Option<DateTime<Utc>>, Option<String>)> = tx
                     .query_row(
-                        "SELECT session_id, spent_at FROM refresh_tokens WHERE token_hash = ?1",
+                        "SELECT session_id, spent_at, replaced_by FROM refresh_tokens WHERE token_hash = ?1",
                         [&old_hash],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
+                        |row| Ok((row.get(0)?, get_opt_ts(row, 1)?, row.get(2)?)),
                     )
                     .optional()
                     .db()?;
-                let Some((session_id, spent_at)) = token else {
+                let Some((session_id, spent_at, replaced_by)) = token else {
                     return Ok(RefreshOutcome::Unknown);
                 };
                 let Some(session) = session_by_id(&tx, &session_id)? else {
                     return Ok(RefreshOutcome::Unknown);
                 };
-                if spent_at.is_some() {
-                    end_sessions_where(&tx, "id = ?3", &session_id, "refresh_token_reused", at)?;
-                    let session = session_by_id(&tx, &session_id)?.ok_or(StoreError::NotFound)?;
-                    tx.commit().db()?;
-                    return Ok(RefreshOutcome::Reused(session));
+                // The token to spend now: the presented one, or (for a retry) its successor.
+                let mut spend = old_hash.clone();
+                if let Some(spent_at) = spent_at {
+                    let successor_unused = match &replaced_by {
+                        Some(next) => tx
+                            .query_row(
+                                "SELECT spent_at IS NULL FROM refresh_tokens WHERE token_hash = ?1",
+                                [next],
+                                |row| row.get::<_, bool>(0),
+                            )
+                            .optional()
+                            .db()?
+                            .unwrap_or(false),
+                        None => false,
+                    };
+                    let retry = at - spent_at <= retry_window && successor_unused;
+                    if !retry || session.ended_at.is_some() {
+                        if session.ended_at.is_none() {
+                            end_sessions_where(&tx, "id = ?3", &session_id, "refresh_token_reused", at)?;
+                        }
+                        let session = session_by_id(&tx, &session_id)?.ok_or(StoreError::NotFound)?;
+                        tx.commit().db()?;
+                        return Ok(RefreshOutcome::Reused(session));
+                    }
+                    spend = replaced_by.unwrap_or_default();
                 }
                 if session.ended_at.is_some() {
                     return Ok(RefreshOutcome::Ended(session));
                 }
                 tx.execute(
-                    "UPDATE refresh_tokens SET spent_at = ?1 WHERE token_hash = ?2",
-                    params![ts(at), old_hash],
+                    "UPDATE refresh_tokens SET spent_at = ?1, replaced_by = ?2 WHERE token_hash = ?3",
+                    params![ts(at), new_hash, spend],
                 )
                 .db()?;
                 tx.execute(

@@ -30,6 +30,7 @@ macro_rules! migration {
 pub const CENTRAL: &[Migration] = &[
     migration!("central", 1, "0001_init"),
     migration!("central", 2, "0002_roles"),
+    migration!("central", 3, "0003_refresh_successor"),
 ];
 
 pub const TENANT: &[Migration] = &[

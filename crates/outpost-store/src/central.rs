@@ -83,12 +83,16 @@ pub trait CentralStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn session(&self, id: SessionId) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Spends `old_hash` and stores `new_hash` in its place; a spent token revokes the session.
+    /// Spends `old_hash` and stores `new_hash` in its place. A spent token presented again
+    /// within `retry_window` of its spending, while its successor is still unused, is a retry
+    /// of a lost answer: the successor is spent instead. Any other spent token revokes the
+    /// session.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         new_hash: &str,
         at: DateTime<Utc>,
+        retry_window: chrono::Duration,
     ) -> StoreResult<RefreshOutcome>;
     /// Ends a session (idempotent) and appends `audit`.
     async fn end_session(

@@ -155,28 +155,31 @@ pub async fn refresh_tokens_rotate_and_reuse_revokes(store: &dyn Store) {
         )
         .await
         .expect("session");
-    let rotated = central
-        .rotate_refresh("hash-1", "hash-2", now)
-        .await
-        .expect("rotate");
-    assert!(matches!(rotated, RefreshOutcome::Rotated(_)));
-    let reused = central
-        .rotate_refresh("hash-1", "hash-3", now)
-        .await
-        .expect("reuse");
+    let window = Duration::minutes(2);
+    let rotate =
+        |old: &'static str, new: &'static str| central.rotate_refresh(old, new, now, window);
+    assert!(matches!(
+        rotate("hash-1", "hash-2").await.expect("rotate"),
+        RefreshOutcome::Rotated(_)
+    ));
+    // The answer was lost (a crash): hash-1 again, hash-2 never used → a retry, not theft.
+    assert!(matches!(
+        rotate("hash-1", "hash-3").await.expect("retry"),
+        RefreshOutcome::Rotated(_)
+    ));
+    assert!(matches!(
+        rotate("hash-3", "hash-4").await.expect("rotate"),
+        RefreshOutcome::Rotated(_)
+    ));
+    // hash-2 was spent by the retry and hash-3 by use: replaying either is theft.
+    let reused = rotate("hash-2", "hash-5").await.expect("reuse");
     assert!(
         matches!(reused, RefreshOutcome::Reused(ref s) if s.end_reason.as_deref() == Some("refresh_token_reused"))
     );
-    let after = central
-        .rotate_refresh("hash-2", "hash-4", now)
-        .await
-        .expect("after");
+    let after = rotate("hash-4", "hash-6").await.expect("after");
     assert!(matches!(after, RefreshOutcome::Ended(ref s) if s.ended_at.is_some()));
     assert_eq!(
-        central
-            .rotate_refresh("never-issued", "x", now)
-            .await
-            .expect("unknown"),
+        rotate("never-issued", "x").await.expect("unknown"),
         RefreshOutcome::Unknown
     );
     assert!(central.verify_audit().await.expect("verify").valid);

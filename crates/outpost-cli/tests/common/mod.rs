@@ -6,9 +6,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{Duration, Utc};
 use tokio::sync::oneshot;
 
 use outpost_client::{Client, ClientOptions, Clock, Home};
@@ -23,24 +23,8 @@ use outpost_store_sqlite::SqliteStore;
 
 pub const PASSWORD: &str = "a long enough password";
 
-/// A clock the test moves by hand.
-#[derive(Clone)]
-pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl FakeClock {
-    pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Utc::now().trunc_subsecs(6))))
-    }
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().expect("clock") += by;
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
-    }
-}
+/// The domain's manual clock, under the name these tests use.
+pub type FakeClock = outpost_domain::clock::ManualClock;
 
 pub struct Hub {
     pub dir: tempfile::TempDir,

@@ -270,6 +270,7 @@ pub async fn refresh(
             &refresh_token_hash(&req.refresh_token),
             &refresh_token_hash(&new_token),
             now,
+            Duration::seconds(state.config.refresh_retry_window_secs),
         )
         .await?;
     let session = match outcome {

@@ -3,9 +3,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -18,26 +17,8 @@ use outpost_hub::{AppState, Clock, HubConfig, HubState};
 use outpost_store::Store;
 use outpost_store_sqlite::SqliteStore;
 
-/// A clock that only moves when the test says so.
-#[derive(Clone)]
-pub struct FakeClock(Arc<Mutex<DateTime<Utc>>>);
-
-impl FakeClock {
-    pub fn new() -> Self {
-        Self(Arc::new(Mutex::new(Utc::now().trunc_subsecs(6))))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().expect("clock");
-        *now += by;
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock")
-    }
-}
+/// The domain's manual clock, under the name these tests use.
+pub type FakeClock = outpost_domain::clock::ManualClock;
 
 pub struct TestHub {
     pub url: String,
@@ -64,7 +45,7 @@ impl TestHub {
         let store = Arc::new(
             SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
         );
-        let clock = FakeClock::new();
+        let clock = FakeClock::starting_now();
         let state = HubState::load(store.clone(), config, Arc::new(clock.clone()))
             .await
             .expect("state");
