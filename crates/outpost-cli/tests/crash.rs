@@ -27,6 +27,32 @@ fn outpost(home: &std::path::Path) -> Command {
     cmd
 }
 
+/// Starts `outpost ARGS --password-stdin` and feeds it the password.
+fn spawn_with_password(home: &std::path::Path, args: &[&str], output: bool) -> std::process::Child {
+    let pipe = || {
+        if output {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut child = outpost(home)
+        .args(args)
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(pipe())
+        .stderr(pipe())
+        .spawn()
+        .expect("spawn outpost");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    child
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     let hub = Hub::start().await;
@@ -62,19 +88,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     let mut rng = rand::thread_rng();
     let mut killed_mid_run = 0;
     for _ in 0..KILLS {
-        let mut child = outpost(home.path())
-            .args(["sync", "--password-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn outpost");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .expect("password");
+        let mut child = spawn_with_password(home.path(), &["sync"], false);
         let delay = rng.gen_range(20..400);
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         if child.try_wait().expect("try_wait").is_none() {
@@ -90,30 +104,16 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     );
 
     // Finish without interruption.
-    let mut last = None;
     for _ in 0..3 {
-        let mut child = outpost(home.path())
-            .args(["--json", "sync", "--password-stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .expect("pw");
-        let out = child.wait_with_output().expect("wait");
+        let out = spawn_with_password(home.path(), &["--json", "sync"], true)
+            .wait_with_output()
+            .expect("wait");
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        last = Some(out);
     }
-    drop(last);
 
     let mut c = client(home.path(), Arc::new(SystemClock));
     c.unlock(PASSWORD).expect("unlock");

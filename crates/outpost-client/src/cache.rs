@@ -490,6 +490,20 @@ impl Cache {
         Ok(())
     }
 
+    /// Updates the hub side of an open conflict as newer hub versions arrive.
+    pub fn refresh_conflict(
+        tx: &Connection,
+        id: PatientId,
+        hub_record: Option<&Patient>,
+        hub_version: i64,
+    ) -> ClientResult<()> {
+        tx.execute(
+            "UPDATE conflicts SET hub_record = ?1, hub_version = ?2 WHERE record_id = ?3 AND kind = 'conflict'",
+            params![hub_record.map(to_json).transpose()?, hub_version, id.to_string()],
+        )?;
+        Ok(())
+    }
+
     pub fn remove_conflict(tx: &Connection, id: PatientId) -> ClientResult<()> {
         tx.execute(
             "DELETE FROM conflicts WHERE record_id = ?1",

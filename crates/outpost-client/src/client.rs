@@ -771,13 +771,11 @@ impl Client {
             let local = Cache::patient(&tx, change.record_id)?;
             if let Some(local) = &local {
                 if local.conflict {
-                    tx.execute(
-                        "UPDATE conflicts SET hub_record = ?1, hub_version = ?2 WHERE record_id = ?3 AND kind = 'conflict'",
-                        rusqlite::params![
-                            change.record.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default()),
-                            change.version,
-                            change.record_id.to_string()
-                        ],
+                    Cache::refresh_conflict(
+                        &tx,
+                        change.record_id,
+                        change.record.as_ref(),
+                        change.version,
                     )?;
                     continue;
                 }

@@ -81,11 +81,10 @@ pub async fn add_member(
         disabled: false,
         created_at: actor.at,
     };
-    let event = actor
+    let mut event = actor
         .event("user.create", Outcome::Success)
         .entity("user", user.id)
         .details(json!({ "email": user.email, "tenant_id": tenant_id, "role": new.role }));
-    let mut event = event;
     event.tenant_id = tenant_id;
     Ok(central
         .create_user(&user, tenant_id, new.role, event)

@@ -276,10 +276,9 @@ pub async fn refresh(
     let session = match outcome {
         RefreshOutcome::Rotated(session) => session,
         RefreshOutcome::Reused(session) => {
-            let event = session_actor(&session, &client)
+            let mut event = session_actor(&session, &client)
                 .event("auth.refresh_reuse", Outcome::Denied)
                 .details(json!({ "revoked_session": session.id }));
-            let mut event = event;
             event.at = now;
             central.append_audit(event).await?;
             return Err(ApiError::new(
