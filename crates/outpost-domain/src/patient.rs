@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use crate::error::ValidationError;
 use crate::ids::{DeviceId, PatientId, SessionId, UserId};
 
+/// The longest patient search query, in characters (hub and client alike).
+pub const MAX_QUERY_CHARS: usize = 100;
+
 /// Fields only roles with `patient.read_clinical` may see or change.
 pub const CLINICAL_FIELDS: &[&str] = &[
     "hypertension",

@@ -64,6 +64,10 @@ pub struct Op {
     pub schema_version: i64,
 }
 
+/// The largest `details` of an uploaded audit event, in bytes of JSON: enough for a search
+/// with its query and a hundred returned ids, small enough that a device cannot bloat the chain.
+pub const MAX_AUDIT_DETAILS_BYTES: usize = 8192;
+
 /// An audit event recorded on a device while offline (a read or a change), uploaded with the
 /// next push and appended to the tenant's chain with both clocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

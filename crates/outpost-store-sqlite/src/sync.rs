@@ -63,13 +63,11 @@ fn conflict(op: &Op, current: Patient, deleted: bool) -> OpResult {
 
 /// The stored answer of an op or event already received.
 fn stored(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
-    conn.query_row(
-        "SELECT result FROM applied_ops WHERE op_id = ?1",
-        [id],
-        |row| row.get(0),
-    )
-    .optional()
-    .db()
+    conn.prepare_cached("SELECT result FROM applied_ops WHERE op_id = ?1")
+        .db()?
+        .query_row([id], |row| row.get(0))
+        .optional()
+        .db()
 }
 
 /// Fields changed on the hub after `base_version` by anyone but this user on this device
@@ -81,7 +79,7 @@ fn changed_since(
     actor: &Actor,
 ) -> StoreResult<BTreeSet<String>> {
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT changes FROM patient_history WHERE patient_id = ?1 AND version > ?2 \
              AND NOT (device_id IS ?3 AND actor_user_id IS ?4 AND ?3 IS NOT NULL)",
         )
@@ -367,7 +365,7 @@ fn history_rows(
     args: impl rusqlite::Params,
 ) -> StoreResult<Vec<(PatientId, HistoryEntry)>> {
     let mut stmt = conn
-        .prepare(&format!(
+        .prepare_cached(&format!(
             "SELECT patient_id, version, action, changes, actor_user_id, session_id, device_id, at \
              FROM patient_history {clause}"
         ))
@@ -496,8 +494,9 @@ pub fn begin_snapshot(path: &Path, key: &Key) -> StoreResult<(Connection, Snapsh
     ))
 }
 
-/// Sends every live patient, then every version of them, in batches, then `End`. Stops early
-/// when the receiver goes away.
+/// Sends every live patient (in name order, the client's list order, so that its rows are
+/// appended), then every version of them, in batches, then `End`. Stops early when the
+/// receiver goes away.
 pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) {
     let send = |batch: Vec<SnapshotLine>| tx.blocking_send(Ok(batch)).is_ok();
     let result = (|| -> StoreResult<bool> {
@@ -505,7 +504,7 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
         {
             let mut stmt = conn
                 .prepare(&format!(
-                    "{} WHERE deleted_at IS NULL ORDER BY id",
+                    "{} WHERE deleted_at IS NULL ORDER BY family_key, given_key, id",
                     select_patient()
                 ))
                 .db()?;

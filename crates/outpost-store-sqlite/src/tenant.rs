@@ -101,6 +101,23 @@ pub(crate) fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>>
         .collect())
 }
 
+/// For each field column in `FIELD_COLUMNS` order, the search-key column derived from it
+/// (with its value), if any.
+fn search_key_columns(
+    fields: &PatientFields,
+) -> impl Iterator<Item = Option<(&'static str, SqlValue)>> {
+    let [family, given, mrn] = search_keys(fields);
+    let mut keys = [
+        ("family_name", "family_key", family),
+        ("given_name", "given_key", given),
+        ("mrn", "mrn_key", mrn),
+    ]
+    .into_iter()
+    .map(|(field, column, value)| (field, (column, value)))
+    .collect::<std::collections::BTreeMap<_, _>>();
+    FIELD_COLUMNS.iter().map(move |field| keys.remove(field))
+}
+
 pub(crate) fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
     [
         SqlValue::Text(fields.family_name.to_lowercase()),
@@ -113,13 +130,11 @@ pub(crate) fn load(
     conn: &Connection,
     id: PatientId,
 ) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
-    conn.query_row(
-        &format!("{} WHERE id = ?1", select_patient()),
-        [id.to_string()],
-        read_patient,
-    )
-    .optional()
-    .db()
+    conn.prepare_cached(&format!("{} WHERE id = ?1", select_patient()))
+        .db()?
+        .query_row([id.to_string()], read_patient)
+        .optional()
+        .db()
 }
 
 fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
@@ -203,6 +218,9 @@ pub(crate) fn save_update(
         updated_by: actor.user_id,
         ..current
     };
+    // Only the changed columns (and the search key of a changed name or MRN): an index whose
+    // columns are assigned is rewritten even when the value stays the same.
+    let mut columns = vec!["version", "updated_at", "updated_by"];
     let mut values = vec![
         SqlValue::Integer(patient.version),
         SqlValue::Text(ts(actor.at)),
@@ -210,22 +228,33 @@ pub(crate) fn save_update(
             .user_id
             .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
     ];
-    values.extend(field_values(&patient.fields)?);
-    values.extend(search_keys(&patient.fields));
-    values.push(SqlValue::Text(patient.id.to_string()));
-    let assignments = ["version", "updated_at", "updated_by"]
+    for ((column, value), key) in FIELD_COLUMNS
         .iter()
-        .chain(FIELD_COLUMNS)
-        .chain(&["family_key", "given_key", "mrn_key"])
+        .zip(field_values(&patient.fields)?)
+        .zip(search_key_columns(&patient.fields))
+    {
+        if changed.contains_key(*column) {
+            columns.push(column);
+            values.push(value);
+            if let Some((key_column, key_value)) = key {
+                columns.push(key_column);
+                values.push(key_value);
+            }
+        }
+    }
+    values.push(SqlValue::Text(patient.id.to_string()));
+    let assignments = columns
+        .iter()
         .enumerate()
         .map(|(i, c)| format!("{c} = ?{}", i + 1))
         .collect::<Vec<_>>()
         .join(", ");
     let id_param = values.len();
-    conn.execute(
-        &format!("UPDATE patients SET {assignments} WHERE id = ?{id_param}"),
-        params_from_iter(values),
-    )
+    conn.prepare_cached(&format!(
+        "UPDATE patients SET {assignments} WHERE id = ?{id_param}"
+    ))
+    .db()?
+    .execute(params_from_iter(values))
     .map_err(unique_as("mrn"))?;
     record_change(conn, &patient, "update", changed, actor)?;
     audit::append(
@@ -340,14 +369,13 @@ pub(crate) fn insert_patient(
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    conn.execute(
-        &format!(
-            "INSERT INTO patients (id, version, created_at, updated_at, updated_by, {}, \
-             family_key, given_key, mrn_key) VALUES ({placeholders})",
-            FIELD_COLUMNS.join(", ")
-        ),
-        params_from_iter(values),
-    )
+    conn.prepare_cached(&format!(
+        "INSERT INTO patients (id, version, created_at, updated_at, updated_by, {}, \
+         family_key, given_key, mrn_key) VALUES ({placeholders})",
+        FIELD_COLUMNS.join(", ")
+    ))
+    .db()?
+    .execute(params_from_iter(values))
     .map_err(unique_as("mrn"))?;
     let changes = patient.fields.as_creation();
     record_change(conn, &patient, "create", &changes, actor)?;
@@ -605,9 +633,12 @@ impl TenantStore for SqliteTenant {
         actor: &Actor,
     ) -> StoreResult<Vec<OpResult>> {
         let actor = actor.clone();
-        self.db
+        let results = self
+            .db
             .call(move |conn| sync::apply_batch(conn, &ops, &rules, &actor))
-            .await
+            .await?;
+        self.db.checkpoint_behind(&self.key);
+        Ok(results)
     }
 
     async fn append_local_audit(

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use outpost_domain::page::Page;
-use outpost_domain::patient::{Patient, PatientFields, PatientPatch, touches_clinical};
+use outpost_domain::patient::{
+    MAX_QUERY_CHARS, Patient, PatientFields, PatientPatch, touches_clinical,
+};
 use outpost_domain::{ErrorCode, PatientId, Permission};
 use outpost_store::{HistoryEntry, PatientCursor, PatientQuery, TenantStore, WriteOutcome};
 
@@ -23,7 +25,6 @@ use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-const MAX_QUERY_CHARS: usize = 100;
 
 /// The caller's tenant store.
 pub async fn tenant_store(

@@ -14,8 +14,8 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 
 use outpost_domain::sync::{
-    ChangesAvailable, LocalAuditEvent, MAX_PUSH_OPS, MIN_SCHEMA_VERSION, OpRules, OpStatus,
-    PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
+    ChangesAvailable, LocalAuditEvent, MAX_AUDIT_DETAILS_BYTES, MAX_PUSH_OPS, MIN_SCHEMA_VERSION,
+    OpRules, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
 };
 use outpost_domain::{ErrorCode, Permission};
 
@@ -44,7 +44,7 @@ fn check_local_event(event: &LocalAuditEvent) -> ApiResult<()> {
             "field `audit`: an event has a malformed action, entity or entity_id",
         ));
     }
-    if event.details.to_string().len() > 8192 {
+    if event.details.to_string().len() > MAX_AUDIT_DETAILS_BYTES {
         return Err(ApiError::invalid("field `audit`: event details over 8 KiB"));
     }
     Ok(())
