@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::config::DbConfig;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -12,8 +14,28 @@ use outpost_domain::sync::{LocalAuditEvent, Op, OpAction};
 
 use crate::error::{ClientError, ClientResult};
 use crate::keywrap::Key;
+use crate::name_index;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/cache/0001_init.sql"))];
+/// A migration: its version, its SQL, and the Rust step that runs after the SQL in the same
+/// transaction (for what SQL cannot compute).
+type Migration = (
+    i64,
+    &'static str,
+    Option<fn(&Connection) -> ClientResult<()>>,
+);
+
+const MIGRATIONS: &[Migration] = &[
+    (
+        1,
+        include_str!("../../../migrations/cache/0001_init.sql"),
+        None,
+    ),
+    (
+        2,
+        include_str!("../../../migrations/cache/0002_search.sql"),
+        Some(reindex),
+    ),
+];
 
 /// A patient as the cache holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,27 +59,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> ClientResult<String> {
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> ClientResult<T> {
     serde_json::from_str(text).map_err(|e| ClientError::Corrupt(e.to_string()))
-}
-
-/// Lowercased family, given and id: the list order.
-fn sort_key(p: &Patient) -> String {
-    format!(
-        "{}\u{1}{}\u{1}{}",
-        p.fields.family_name.to_lowercase(),
-        p.fields.given_name.to_lowercase(),
-        p.id
-    )
-}
-
-/// An FTS5 query: every word a prefix, all required. Only letters and digits pass, so user
-/// input can never be FTS syntax.
-fn fts_query(q: &str) -> Option<String> {
-    let terms: Vec<String> = q
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 const PATIENT_COLUMNS: &str = "data, hub_version, deleted, conflict, hub_data";
@@ -86,39 +87,190 @@ fn local_from(raw: RawPatient) -> ClientResult<LocalPatient> {
     })
 }
 
-/// Writes a patient row (insert or replace by id).
-fn put(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
+/// Migration 2's Rust step: the search words of every row, then rowids in name order and the
+/// word index.
+fn reindex(tx: &Connection) -> ClientResult<()> {
+    let rows: Vec<(i64, String)> = tx
+        .prepare("SELECT rowid, data FROM patients")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (rowid, data) in rows {
+        let patient: Patient = from_json(&data)?;
+        tx.execute(
+            "UPDATE patients SET search_text = ?2, sort_key = ?3 WHERE rowid = ?1",
+            params![
+                rowid,
+                name_index::search_text(&patient),
+                name_index::sort_key(&patient)
+            ],
+        )?;
+    }
+    name_index::renumber(tx)
+}
+
+/// The columns a patient write sets besides `rowid` and `id`, in `row_values` order.
+const ROW_COLUMNS: [&str; 12] = [
+    "data",
+    "version",
+    "hub_version",
+    "deleted",
+    "conflict",
+    "hub_data",
+    "given_name",
+    "family_name",
+    "mrn",
+    "phone",
+    "sort_key",
+    "search_text",
+];
+
+fn row_values(local: &LocalPatient, key: &str, text: &str) -> ClientResult<Vec<SqlValue>> {
     let p = &local.patient;
-    tx.prepare_cached(
-        "INSERT INTO patients (id, data, version, hub_version, deleted, conflict, hub_data, \
-         given_name, family_name, mrn, phone, sort_key) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-         ON CONFLICT (id) DO UPDATE SET data = excluded.data, version = excluded.version, \
-         hub_version = excluded.hub_version, deleted = excluded.deleted, \
-         conflict = excluded.conflict, hub_data = excluded.hub_data, \
-         given_name = excluded.given_name, family_name = excluded.family_name, \
-         mrn = excluded.mrn, phone = excluded.phone, sort_key = excluded.sort_key",
-    )?
-    .execute(params![
-        p.id.to_string(),
-        to_json(p)?,
-        p.version,
-        local.hub_version,
-        local.deleted,
-        local.conflict,
-        local.hub_data.as_ref().map(to_json).transpose()?,
-        p.fields.given_name,
-        p.fields.family_name,
-        p.fields.mrn,
-        p.fields.phone,
-        sort_key(p),
-    ])?;
+    let f = &p.fields;
+    Ok(vec![
+        to_json(p)?.into(),
+        p.version.into(),
+        local.hub_version.into(),
+        local.deleted.into(),
+        local.conflict.into(),
+        local.hub_data.as_ref().map(to_json).transpose()?.into(),
+        f.given_name.clone().into(),
+        f.family_name.clone().into(),
+        f.mrn.clone().into(),
+        f.phone.clone().into(),
+        key.to_owned().into(),
+        text.to_owned().into(),
+    ])
+}
+
+/// Writes a new patient row at `rowid` (not indexed: the caller does).
+fn insert_row(
+    tx: &Connection,
+    rowid: i64,
+    local: &LocalPatient,
+    key: &str,
+    text: &str,
+) -> ClientResult<()> {
+    let placeholders = (3..ROW_COLUMNS.len() + 3)
+        .map(|n| format!(", ?{n}"))
+        .collect::<String>();
+    let values = [rowid.into(), local.patient.id.to_string().into()]
+        .into_iter()
+        .chain(row_values(local, key, text)?);
+    tx.prepare_cached(&format!(
+        "INSERT INTO patients (rowid, id, {}) VALUES (?1, ?2{placeholders})",
+        ROW_COLUMNS.join(", ")
+    ))?
+    .execute(params_from_iter(values))?;
     Ok(())
+}
+
+/// Rewrites the patient row at `rowid`, moving it to `rank`.
+fn update_row(
+    tx: &Connection,
+    rowid: i64,
+    rank: i64,
+    local: &LocalPatient,
+    key: &str,
+    text: &str,
+) -> ClientResult<()> {
+    let assignments = ROW_COLUMNS
+        .iter()
+        .zip(3..)
+        .map(|(column, n)| format!(", {column} = ?{n}"))
+        .collect::<String>();
+    let values = [rowid.into(), rank.into()]
+        .into_iter()
+        .chain(row_values(local, key, text)?);
+    tx.prepare_cached(&format!(
+        "UPDATE patients SET rowid = ?2{assignments} WHERE rowid = ?1"
+    ))?
+    .execute(params_from_iter(values))?;
+    Ok(())
+}
+
+/// Writes a patient row (insert, or update by id) at its place in name order, keeping the word
+/// index in step. Single-row statements only: no statement journal, and FTS5 keeps pending
+/// terms in memory until commit.
+fn put(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
+    while !try_put(tx, local)? {
+        name_index::renumber(tx)?;
+    }
+    Ok(())
+}
+
+/// `put`, or `false` (nothing written) when there is no free rowid at the patient's place.
+fn try_put(tx: &Connection, local: &LocalPatient) -> ClientResult<bool> {
+    let p = &local.patient;
+    let key = name_index::sort_key(p);
+    let text = name_index::search_text(p);
+    let existing: Option<(i64, String, String, bool)> = tx
+        .prepare_cached("SELECT rowid, sort_key, search_text, deleted FROM patients WHERE id = ?1")?
+        .query_row([p.id.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let rank = match &existing {
+        Some((rowid, old_key, ..)) if *old_key == key => Some(*rowid),
+        _ => name_index::rank(tx, &key, existing.as_ref().map(|e| e.0))?,
+    };
+    let Some(rank) = rank else {
+        return Ok(false);
+    };
+    let Some((rowid, _, old_text, was_deleted)) = existing else {
+        insert_row(tx, rank, local, &key, &text)?;
+        if !local.deleted {
+            name_index::index(tx, rank, &text)?;
+        }
+        return Ok(true);
+    };
+    let moved = rank != rowid;
+    update_row(tx, rowid, rank, local, &key, &text)?;
+    let indexed = !was_deleted;
+    let changed = moved || text != old_text;
+    if indexed && (changed || local.deleted) {
+        name_index::unindex(tx, rowid)?;
+    }
+    if !local.deleted && (changed || !indexed) {
+        name_index::index(tx, rank, &text)?;
+    }
+    Ok(true)
+}
+
+/// How much one push may carry of a kind (ops, audit events): a count and a size in bytes of
+/// JSON, so that a request stays under the hub's body limit whatever the outbox holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    pub count: u32,
+    pub bytes: usize,
+}
+
+impl Batch {
+    /// The leading rows (sequence, JSON) that fit (always at least one), and whether more
+    /// rows were left over. `rows` is read with a limit of `count + 1`.
+    fn take(
+        self,
+        rows: impl Iterator<Item = rusqlite::Result<(i64, String)>>,
+    ) -> ClientResult<(Vec<(i64, String)>, bool)> {
+        let mut taken = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let (seq, json) = row?;
+            bytes += json.len();
+            if !taken.is_empty() && (taken.len() as u32 == self.count || bytes > self.bytes) {
+                return Ok((taken, true));
+            }
+            taken.push((seq, json));
+        }
+        Ok((taken, false))
+    }
 }
 
 impl Cache {
     /// Opens (or creates) the cache with a raw key: refuses a non-SQLCipher library and a key
-    /// that does not open the file; memory security on; WAL with `synchronous=FULL`.
+    /// that does not open the file; memory security on; WAL with `synchronous=FULL`; a 64 MiB
+    /// page cache, since every page read from the file is decrypted and authenticated again
+    /// (searches and the mirror revisit the same index pages).
     pub fn open(path: &Path, key: &Key) -> ClientResult<Self> {
         let conn = Connection::open(path)?;
         {
@@ -145,8 +297,12 @@ impl Cache {
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;",
+             PRAGMA busy_timeout = 5000;
+             PRAGMA cache_size = -65536;",
         )?;
+        // Plans never depend on bound values: otherwise every search with a new query would be
+        // compiled again (the full-text MATCH and LIMIT values reach the planner).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         let mut cache = Self { conn };
         cache.migrate()?;
         Ok(cache)
@@ -156,9 +312,12 @@ impl Cache {
         let current: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        for (version, sql, step) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if let Some(step) = step {
+                step(&tx)?;
+            }
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
         }
@@ -189,7 +348,8 @@ impl Cache {
         Ok(self.conn.transaction()?)
     }
 
-    /// Inserts snapshot rows inside the caller's transaction.
+    /// Inserts snapshot rows inside the caller's transaction. The hub sends patients in name
+    /// order, so each lands after the previous one (any order is correct, only slower).
     pub fn insert_snapshot(
         tx: &Connection,
         patients: &[Patient],
@@ -208,7 +368,7 @@ impl Cache {
             )?;
         }
         let mut stmt = tx.prepare_cached(
-            "INSERT OR REPLACE INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3)",
+            "INSERT INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3)",
         )?;
         for (id, entry) in history {
             stmt.execute(params![id.to_string(), entry.version, to_json(entry)?])?;
@@ -217,11 +377,10 @@ impl Cache {
     }
 
     pub fn patient(conn: &Connection, id: PatientId) -> ClientResult<Option<LocalPatient>> {
-        conn.query_row(
-            &format!("SELECT {PATIENT_COLUMNS} FROM patients WHERE id = ?1"),
-            [id.to_string()],
-            read_local,
-        )
+        conn.prepare_cached(&format!(
+            "SELECT {PATIENT_COLUMNS} FROM patients WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], read_local)
         .optional()?
         .map(local_from)
         .transpose()
@@ -237,45 +396,30 @@ impl Cache {
 
     /// Removes a patient that never reached the hub.
     pub fn remove(tx: &Connection, id: PatientId) -> ClientResult<()> {
-        tx.execute("DELETE FROM patients WHERE id = ?1", [id.to_string()])?;
+        let rowid: Option<i64> = tx
+            .query_row(
+                "SELECT rowid FROM patients WHERE id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(rowid) = rowid {
+            name_index::unindex(tx, rowid)?;
+            tx.execute("DELETE FROM patients WHERE rowid = ?1", [rowid])?;
+        }
         Ok(())
     }
 
-    /// Live patients whose names, MRN or phone start with every word of `q`, in name order.
-    /// A query of single letters only (the first keystroke) matches family names through the
-    /// name index, which answers at once however many patients start with that letter.
+    /// Live patients with, for every word of `q`, a word of their names, MRN or phone that
+    /// starts with it; in name order (see `name_index`: the work is the page, not the matches).
     pub fn search(&self, q: &str, limit: u32) -> ClientResult<Vec<Patient>> {
-        let single_letter =
-            q.trim().chars().count() == 1 && q.trim().chars().all(char::is_alphanumeric);
-        let rows = match fts_query(q) {
-            Some(_) if single_letter => {
-                let low = q.trim().to_lowercase();
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT data FROM patients WHERE sort_key >= ?1 AND sort_key < ?2 AND deleted = 0 \
-                     ORDER BY sort_key LIMIT ?3",
-                )?;
-                stmt.query_map(params![low, format!("{low}\u{10FFFF}"), limit], |r| {
-                    r.get::<_, String>(0)
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-            }
-            Some(query) => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT p.data FROM patients_fts f JOIN patients p ON p.rowid = f.rowid \
-                     WHERE patients_fts MATCH ?1 AND p.deleted = 0 ORDER BY p.sort_key LIMIT ?2",
-                )?;
-                stmt.query_map(params![query, limit], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            }
-            None => {
-                let mut stmt = self.conn.prepare_cached(
-                    "SELECT data FROM patients WHERE deleted = 0 ORDER BY sort_key LIMIT ?1",
-                )?;
-                stmt.query_map([limit], |r| r.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            }
-        };
-        rows.iter().map(|d| from_json(d)).collect()
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data FROM patients WHERE rowid = ?1")?;
+        name_index::search(&self.conn, q, limit)?
+            .into_iter()
+            .map(|rowid| from_json(&stmt.query_row([rowid], |r| r.get::<_, String>(0))?))
+            .collect()
     }
 
     pub fn history(&self, id: PatientId) -> ClientResult<Vec<HistoryEntry>> {
@@ -290,7 +434,8 @@ impl Cache {
 
     pub fn add_history(tx: &Connection, id: PatientId, entry: &HistoryEntry) -> ClientResult<()> {
         tx.prepare_cached(
-            "INSERT OR REPLACE INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3)",
+            "INSERT INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (patient_id, version) DO UPDATE SET entry = excluded.entry",
         )?
         .execute(params![id.to_string(), entry.version, to_json(entry)?])?;
         Ok(())
@@ -315,11 +460,10 @@ impl Cache {
     /// cancelled an unsent create (the record never reaches the hub).
     pub fn enqueue(tx: &Connection, op: Op) -> ClientResult<bool> {
         let last: Option<(i64, String)> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT seq, op FROM outbox WHERE record_id = ?1 AND sent = 0 ORDER BY seq DESC LIMIT 1",
-                [op.record_id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            )?
+            .query_row([op.record_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         if let Some((seq, text)) = last {
             let mut previous: Op = from_json(&text)?;
@@ -351,43 +495,51 @@ impl Cache {
                 _ => {}
             }
         }
-        tx.execute(
-            "INSERT INTO outbox (op_id, record_id, op) VALUES (?1, ?2, ?3)",
-            params![
+        tx.prepare_cached("INSERT INTO outbox (op_id, record_id, op) VALUES (?1, ?2, ?3)")?
+            .execute(params![
                 op.op_id.to_string(),
                 op.record_id.to_string(),
                 to_json(&op)?
-            ],
-        )?;
+            ])?;
         Ok(true)
     }
 
-    /// The oldest ops, marked as sent (from now on they are only ever replayed unchanged).
-    pub fn take_outbox(&mut self, limit: u32) -> ClientResult<Vec<Op>> {
+    /// The oldest ops after sequence `after`, at most `batch` (count and bytes), marked as
+    /// sent (from now on they are only ever replayed unchanged); whether more are waiting; and
+    /// the sequence to continue after.
+    pub fn take_outbox(&mut self, batch: Batch, after: i64) -> ClientResult<(Vec<Op>, bool, i64)> {
         let tx = self.conn.transaction()?;
-        let rows: Vec<(i64, String)> = {
-            let mut stmt = tx.prepare_cached("SELECT seq, op FROM outbox ORDER BY seq LIMIT ?1")?;
-            stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+        let (rows, more) = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT seq, op FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            batch.take(stmt.query_map(params![after, batch.count + 1], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?)?
         };
-        if let Some((last, _)) = rows.last() {
-            tx.execute("UPDATE outbox SET sent = 1 WHERE seq <= ?1", [last])?;
-        }
+        let last = rows.last().map_or(after, |(seq, _)| *seq);
+        tx.execute(
+            "UPDATE outbox SET sent = 1 WHERE seq > ?1 AND seq <= ?2",
+            [after, last],
+        )?;
         tx.commit()?;
-        rows.iter().map(|(_, op)| from_json(op)).collect()
+        let ops = rows
+            .iter()
+            .map(|(_, op)| from_json(op))
+            .collect::<ClientResult<_>>()?;
+        Ok((ops, more, last))
     }
 
     pub fn remove_op(tx: &Connection, op_id: &str) -> ClientResult<()> {
-        tx.execute("DELETE FROM outbox WHERE op_id = ?1", [op_id])?;
+        tx.prepare_cached("DELETE FROM outbox WHERE op_id = ?1")?
+            .execute([op_id])?;
         Ok(())
     }
 
     pub fn pending_ops_for(tx: &Connection, id: PatientId) -> ClientResult<i64> {
-        Ok(tx.query_row(
-            "SELECT count(*) FROM outbox WHERE record_id = ?1",
-            [id.to_string()],
-            |r| r.get(0),
-        )?)
+        Ok(tx
+            .prepare_cached("SELECT count(*) FROM outbox WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))?)
     }
 
     // --- local audit ---
@@ -398,27 +550,47 @@ impl Cache {
         Ok(())
     }
 
-    pub fn local_events(&self, limit: u32) -> ClientResult<Vec<LocalAuditEvent>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT event FROM local_audit ORDER BY seq LIMIT ?1")?;
-        let rows = stmt
-            .query_map([limit], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        rows.iter().map(|e| from_json(e)).collect()
+    /// The oldest local audit events after sequence `after`, at most `batch`; whether more are
+    /// waiting; and the sequence to continue after.
+    pub fn local_events(
+        &self,
+        batch: Batch,
+        after: i64,
+    ) -> ClientResult<(Vec<LocalAuditEvent>, bool, i64)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, event FROM local_audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let (rows, more) = batch.take(stmt.query_map(params![after, batch.count + 1], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?)?;
+        let last = rows.last().map_or(after, |(seq, _)| *seq);
+        let events = rows
+            .iter()
+            .map(|(_, e)| from_json(e))
+            .collect::<ClientResult<_>>()?;
+        Ok((events, more, last))
     }
 
     pub fn remove_local_event(tx: &Connection, event_id: &str) -> ClientResult<()> {
-        tx.execute("DELETE FROM local_audit WHERE event_id = ?1", [event_id])?;
+        tx.prepare_cached("DELETE FROM local_audit WHERE event_id = ?1")?
+            .execute([event_id])?;
         Ok(())
     }
 
-    /// Records a read in the local audit table. Reads are frequent (every keystroke of a
-    /// search), so this commit is durable against a crash of the app but skips the fsync
-    /// that `synchronous = FULL` gives the outbox; a power cut may lose the last reads' events.
-    pub fn audit_read(&self, event: &LocalAuditEvent) -> ClientResult<()> {
+    /// Records reads in the local audit table, in one transaction. Reads are frequent (every
+    /// keystroke of a search), so this commit is durable against a crash of the app but skips
+    /// the fsync that `synchronous = FULL` gives the outbox; a power cut may lose the last
+    /// reads' events.
+    pub fn audit_reads(&mut self, events: &[LocalAuditEvent]) -> ClientResult<()> {
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let written = Self::add_local_event(&self.conn, event);
+        let written = (|| {
+            let tx = self.conn.transaction()?;
+            for event in events {
+                Self::add_local_event(&tx, event)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         written
     }
@@ -538,4 +710,170 @@ pub fn field_value(patient: &Patient, field: &str) -> Value {
         .ok()
         .and_then(|v| v.get(field).cloned())
         .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::keywrap::random_key;
+
+    fn patient(given: &str, family: &str, mrn: &str) -> LocalPatient {
+        let fields = serde_json::from_value(json!({
+            "mrn": mrn, "given_name": given, "family_name": family,
+            "birth_date": NaiveDate::from_ymd_opt(1970, 1, 1),
+        }))
+        .expect("fields");
+        LocalPatient {
+            patient: Patient {
+                id: PatientId::generate(),
+                fields,
+                version: 1,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+                updated_by: None,
+            },
+            hub_version: Some(1),
+            deleted: false,
+            conflict: false,
+            hub_data: None,
+        }
+    }
+
+    fn names(found: &[Patient]) -> Vec<String> {
+        found
+            .iter()
+            .map(|p| format!("{} {}", p.fields.given_name, p.fields.family_name))
+            .collect()
+    }
+
+    fn rowids_in_name_order(cache: &Cache) -> bool {
+        let rowids: Vec<i64> = cache
+            .conn
+            .prepare("SELECT rowid FROM patients ORDER BY sort_key")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        rowids.windows(2).all(|w| w[0] < w[1])
+    }
+
+    fn put_all(cache: &mut Cache, patients: &[LocalPatient]) {
+        let tx = cache.transaction().expect("tx");
+        for p in patients {
+            Cache::put(&tx, p).expect("put");
+        }
+        tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn search_answers_in_name_order_through_renames_deletes_and_renumbering() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut cache = Cache::open(&dir.path().join("c.db"), &random_key()).expect("open");
+        let mut people = vec![
+            patient("Zoë", "Adams", "MRN-1"),
+            patient("Anna", "Zimmer", "MRN-2"),
+            patient("Ángel", "Moreno", "MRN-3"),
+            patient("Bob", "Annan", "MRN-4"),
+        ];
+        put_all(&mut cache, &people);
+        // Any word of the names, MRN or phone, diacritics folded, in (family, given) order.
+        assert_eq!(
+            names(&cache.search("an", 10).expect("search")),
+            ["Bob Annan", "Ángel Moreno", "Anna Zimmer"]
+        );
+        assert_eq!(
+            names(&cache.search("zo", 10).expect("search")),
+            ["Zoë Adams"]
+        );
+        assert_eq!(
+            names(&cache.search("mrn 3", 10).expect("search")),
+            ["Ángel Moreno"]
+        );
+        assert_eq!(cache.search("an", 2).expect("search").len(), 2);
+        assert!(cache.search("\"*) OR", 10).expect("syntax").is_empty());
+
+        // A rename moves the row to its new place; a delete leaves the index.
+        people[0].patient.fields.family_name = "Zyx".into();
+        people[3].deleted = true;
+        put_all(&mut cache, &[people[0].clone(), people[3].clone()]);
+        assert_eq!(
+            names(&cache.search("", 10).expect("all")),
+            ["Ángel Moreno", "Anna Zimmer", "Zoë Zyx"]
+        );
+        assert_eq!(
+            names(&cache.search("an", 10).expect("search")),
+            ["Ángel Moreno", "Anna Zimmer"]
+        );
+
+        // Sixty patients inserted at one spot exhaust the gaps between two neighbours and
+        // force renumbering; the order and the index survive it.
+        let crowd: Vec<_> = (0..60)
+            .map(|i| patient(&format!("Mid{:02}", 59 - i), "Moreno", &format!("C-{i}")))
+            .collect();
+        put_all(&mut cache, &crowd);
+        assert!(rowids_in_name_order(&cache));
+        let found = cache.search("mid", 100).expect("search");
+        assert_eq!(found.len(), 60);
+        let given: Vec<_> = found.iter().map(|p| p.fields.given_name.clone()).collect();
+        assert!(given.windows(2).all(|w| w[0] < w[1]), "{given:?}");
+        assert_eq!(cache.count("patients").expect("count"), 63);
+    }
+
+    #[test]
+    fn a_cache_of_schema_1_is_migrated_with_its_rows_searchable() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        let key = random_key();
+        let old = patient("Olga", "Older", "OLD-1");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&format!(
+                "PRAGMA key = \"x'{}'\";",
+                hex::encode(key.as_slice())
+            ))
+            .expect("key");
+            conn.execute_batch(MIGRATIONS[0].1).expect("schema 1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO patients (id, data, version, hub_version, given_name, family_name, mrn, sort_key) \
+                 VALUES (?1, ?2, 1, 1, 'Olga', 'Older', 'OLD-1', 'older')",
+                params![old.patient.id.to_string(), to_json(&old.patient).expect("json")],
+            )
+            .expect("row");
+        }
+        let cache = Cache::open(&path, &key).expect("migrate");
+        assert_eq!(
+            names(&cache.search("old", 5).expect("search")),
+            ["Olga Older"]
+        );
+    }
+
+    #[test]
+    fn a_batch_stops_at_its_count_or_its_bytes_but_takes_at_least_one() {
+        let rows = |sizes: &[usize]| {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Ok((i as i64, "x".repeat(*n))))
+                .collect::<Vec<rusqlite::Result<(i64, String)>>>()
+                .into_iter()
+        };
+        let batch = Batch {
+            count: 3,
+            bytes: 100,
+        };
+        let (taken, more) = batch.take(rows(&[10, 10, 10, 10])).expect("take");
+        assert_eq!((taken.len(), more), (3, true));
+        let (taken, more) = batch.take(rows(&[60, 60])).expect("take");
+        assert_eq!((taken.len(), more), (1, true));
+        let (taken, more) = batch.take(rows(&[500])).expect("take");
+        assert_eq!((taken.len(), more), (1, false));
+        let (taken, more) = batch.take(rows(&[10, 10])).expect("take");
+        assert_eq!((taken.len(), more), (2, false));
+    }
 }

@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 
 use outpost_domain::auth::LoginRequest;
 use outpost_domain::clock::Clock;
-use outpost_domain::patient::{HistoryEntry, PatchError, Patient, PatientFields, touches_clinical};
+use outpost_domain::patient::{
+    HistoryEntry, MAX_QUERY_CHARS, PatchError, Patient, PatientFields, touches_clinical,
+};
 use outpost_domain::sync::{
     Entity, LocalAuditEvent, Op, OpAction, OpStatus, PullResponse, PushRequest, PushResponse,
     SCHEMA_VERSION, SnapshotLine,
@@ -20,7 +22,7 @@ use outpost_domain::sync::{
 use outpost_domain::{LocalEventId, OpId, PatientId, Permission};
 
 use crate::api::HubApi;
-use crate::cache::{Cache, LocalPatient, StoredConflict, field_value};
+use crate::cache::{Batch, Cache, LocalPatient, StoredConflict, field_value};
 use crate::error::{ClientError, ClientResult};
 use crate::grant;
 use crate::home::{Home, Profile, remove_if_present};
@@ -29,6 +31,21 @@ use crate::vault::{self, VaultRecord};
 
 /// Ops and events per push; pulled changes per request.
 const BATCH: u32 = 1000;
+/// A push on its way: its ops, whether more are waiting, and the hub's answer to come.
+type InFlightPush = (
+    Vec<Op>,
+    bool,
+    tokio::task::JoinHandle<ClientResult<PushResponse>>,
+);
+/// Ops, and separately audit events, per push: two of these stay well under the hub's default
+/// 1 MiB body limit.
+const PUSH_BATCH: Batch = Batch {
+    count: BATCH,
+    bytes: 384 * 1024,
+};
+/// Returned ids per search audit event: with the longest query this stays well inside
+/// `MAX_AUDIT_DETAILS_BYTES`.
+const IDS_PER_EVENT: usize = 100;
 
 /// How the client runs.
 #[derive(Clone)]
@@ -291,15 +308,34 @@ impl Client {
 
     // --- reads (from the local mirror, each audited locally) ---
 
+    /// Searches the mirror. The audit records the query and every returned id; a long result
+    /// list is split over several events (`part` of `parts`) so that each stays within what
+    /// the hub accepts from a device.
     pub fn search(&mut self, q: &str, limit: u32) -> ClientResult<Vec<Patient>> {
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(ClientError::InvalidInput(format!(
+                "a search is at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
         let found = self.cache()?.search(q, limit)?;
         let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
-        let event = self.local_event(
-            "patient.search",
-            None,
-            json!({ "query": q, "returned": ids }),
-        );
-        self.cache()?.audit_read(&event)?;
+        let parts = ids.len().div_ceil(IDS_PER_EVENT).max(1);
+        let events: Vec<_> = (0..parts)
+            .map(|part| {
+                let returned = ids
+                    .iter()
+                    .skip(part * IDS_PER_EVENT)
+                    .take(IDS_PER_EVENT)
+                    .collect::<Vec<_>>();
+                let details = if parts == 1 {
+                    json!({ "query": q, "returned": returned })
+                } else {
+                    json!({ "query": q, "returned": returned, "part": part + 1, "parts": parts })
+                };
+                self.local_event("patient.search", None, details)
+            })
+            .collect();
+        self.cache()?.audit_reads(&events)?;
         Ok(found)
     }
 
@@ -310,14 +346,14 @@ impl Client {
             .filter(|p| !p.deleted)
             .ok_or(ClientError::NotFound)?;
         let event = self.local_event("patient.read", Some(id.to_string()), json!({}));
-        self.cache()?.audit_read(&event)?;
+        self.cache()?.audit_reads(std::slice::from_ref(&event))?;
         Ok(local)
     }
 
     pub fn history(&mut self, id: PatientId) -> ClientResult<Vec<HistoryEntry>> {
         let entries = self.cache()?.history(id)?;
         let event = self.local_event("patient.history", Some(id.to_string()), json!({}));
-        self.cache()?.audit_read(&event)?;
+        self.cache()?.audit_reads(std::slice::from_ref(&event))?;
         Ok(entries)
     }
 
@@ -541,30 +577,21 @@ impl Client {
         if self.cache()?.cursor()?.is_none() {
             report.mirrored_rows = self.mirror(&api, &token, progress).await?;
         }
+        // Pipelined: once the hub has answered a batch, the next one goes out while this
+        // answer is applied locally. Never two batches at the hub at once: it applies them
+        // in the order they were made.
         let pushing = std::time::Instant::now();
-        loop {
-            let cache = self.cache()?;
-            let ops = cache.take_outbox(BATCH)?;
-            let audit = cache.local_events(BATCH)?;
-            if ops.is_empty() && audit.is_empty() {
-                break;
+        let mut after = (0, 0);
+        let mut request = self.next_push(&api, &token, &mut after)?;
+        while let Some((ops, more, in_flight)) = request.take() {
+            let answer = in_flight
+                .await
+                .map_err(|e| ClientError::Offline(e.to_string()))??;
+            if more {
+                request = self.next_push(&api, &token, &mut after)?;
             }
-            let full = ops.len() as u32 == BATCH || audit.len() as u32 == BATCH;
-            let answer = api
-                .push(
-                    &token,
-                    &PushRequest {
-                        schema_version: SCHEMA_VERSION,
-                        ops: ops.clone(),
-                        audit,
-                    },
-                )
-                .await?;
             report.pushed += ops.len();
             self.apply_push(&ops, &answer, &mut report)?;
-            if !full {
-                break;
-            }
         }
         report.push_seconds = pushing.elapsed().as_secs_f64();
         let pulling = std::time::Instant::now();
@@ -583,6 +610,32 @@ impl Client {
         let now = self.now().to_rfc3339();
         Cache::set_meta(self.cache()?.conn(), "last_sync", &now)?;
         Ok(report)
+    }
+
+    /// Takes the next batch of ops and offline audit events (those after the `after`
+    /// sequences: the previous batch may not be applied yet) and sends it; returns the ops,
+    /// whether more are waiting, and the answer to come.
+    fn next_push(
+        &mut self,
+        api: &HubApi,
+        token: &str,
+        after: &mut (i64, i64),
+    ) -> ClientResult<Option<InFlightPush>> {
+        let cache = self.cache()?;
+        let (ops, more_ops, last_op) = cache.take_outbox(PUSH_BATCH, after.0)?;
+        let (audit, more_audit, last_event) = cache.local_events(PUSH_BATCH, after.1)?;
+        *after = (last_op, last_event);
+        if ops.is_empty() && audit.is_empty() {
+            return Ok(None);
+        }
+        let body = PushRequest {
+            schema_version: SCHEMA_VERSION,
+            ops: ops.clone(),
+            audit,
+        };
+        let (api, token) = (api.clone(), token.to_owned());
+        let in_flight = tokio::spawn(async move { api.push(&token, &body).await });
+        Ok(Some((ops, more_ops || more_audit, in_flight)))
     }
 
     /// Streams the hub's snapshot into the cache in one transaction (all or nothing), the

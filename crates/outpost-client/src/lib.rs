@@ -12,6 +12,7 @@ mod error;
 mod grant;
 mod home;
 mod keywrap;
+mod name_index;
 mod vault;
 
 pub use cache::LocalPatient;
