@@ -1,9 +1,11 @@
 //! `outpost-bench`: in one run, (a) the raw SQLCipher insert rate of the cache's patient row
 //! shape on this machine — the ceiling; (b) the first mirror of a generated tenant from an
-//! embedded hub over loopback HTTP into a fresh client cache, against (a); (c) pushing offline
-//! edits; (d) local search latency. Prints a table. Needs an OS keyring (run it with
-//! `scripts/bench.sh`, which provides one).
+//! embedded hub (its own process, SQLCipher backend) over loopback HTTP into a fresh client
+//! cache, against (a); (c) pushing offline edits; (d) local search latency. Prints a table.
+//! Needs an OS keyring (run it with `scripts/bench.sh`, which provides one).
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,10 @@ use serde_json::{Map, Value, json};
 
 use outpost_client::{Client, ClientOptions, Home, SystemClock};
 use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::patient::Patient;
 use outpost_domain::sync::{Entity, Op, OpAction, OpRules, SCHEMA_VERSION};
 use outpost_domain::tenant::NewTenant;
-use outpost_domain::{OpId, Role, TenantKind};
+use outpost_domain::{OpId, PatientId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::{HubConfig, HubState};
 use outpost_store::Store;
@@ -37,14 +40,22 @@ struct Args {
     /// Searches timed in (d).
     #[arg(long, default_value_t = 2_000)]
     searches: usize,
+    /// Internal: run as the hub process with its data in this directory.
+    #[arg(long, hide = true)]
+    serve_hub: Option<PathBuf>,
 }
+
+const EMAIL: &str = "bench@bench.example";
+/// The generator's seed, shared by the hub process (which stores the patients) and the
+/// benchmark (which searches their names).
+const SEED: u64 = 42;
 
 const PASSWORD: &str = "benchmark password 1";
 
 /// (a): rows of the cache's patient shape into a fresh SQLCipher file, one transaction,
 /// prepared statement, WAL.
 fn raw_insert_rate(
-    dir: &std::path::Path,
+    dir: &Path,
     rows: &[(String, String, String, String, String, String)],
 ) -> Result<f64> {
     let conn = rusqlite::Connection::open(dir.join("raw.db"))?;
@@ -84,16 +95,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
-    let dir = tempfile::tempdir()?;
+/// The hub's side, in its own process as in production: SQLCipher's memory security is a
+/// process-wide switch that can only be turned on, so a hub sharing the client's process
+/// would pay for the client's setting.
+async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
     let today = chrono::Utc::now().date_naive();
     eprintln!("generating {} patients …", args.patients);
-    let fields = outpost_hub::demo::patients(42, "BN", args.patients, today);
-
-    // --- the hub ---
-    let data = dir.path().join("hub");
+    let fields = outpost_hub::demo::patients(SEED, "BN", args.patients, today);
     let store = Arc::new(SqliteStore::create(&data, &data.join("master.key"))?);
     let actor = Actor::system(chrono::Utc::now());
     let tenant = store
@@ -150,11 +158,11 @@ async fn main() -> Result<()> {
                 .await?;
         }
     }
-    let user = add_member(
+    add_member(
         store.as_ref(),
         Some(&tenant),
         NewAccount {
-            email: "bench@bench.example".into(),
+            email: EMAIL.into(),
             full_name: "Bench".into(),
             role: Role::Doctor,
             password: PASSWORD.into(),
@@ -174,20 +182,70 @@ async fn main() -> Result<()> {
     )
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(outpost_hub::serve(listener, state, std::future::pending()));
+    println!("ready http://{}", listener.local_addr()?);
+    // Serves until the parent closes our standard input (or exits).
+    let parent_gone = async {
+        let _ = tokio::task::spawn_blocking(|| {
+            std::io::copy(&mut std::io::stdin(), &mut std::io::sink())
+        })
+        .await;
+    };
+    outpost_hub::serve(listener, state, parent_gone).await?;
+    Ok(())
+}
+
+/// Starts the hub process and waits for its address.
+fn start_hub(dir: &Path, args: &Args) -> Result<(std::process::Child, String)> {
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("--serve-hub")
+        .arg(dir)
+        .args(["--patients", &args.patients.to_string()])
+        .args(["--versions", &args.versions.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().context("hub stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let url = line
+        .trim()
+        .strip_prefix("ready ")
+        .with_context(|| format!("the hub process did not start: {line:?}"))?
+        .to_string();
+    Ok((child, url))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    if let Some(data) = args.serve_hub.clone() {
+        return serve_hub(data, &args).await;
+    }
+    let dir = tempfile::tempdir()?;
+    let (mut hub, url) = start_hub(&dir.path().join("hub"), &args)?;
+    let today = chrono::Utc::now().date_naive();
+    let fields = outpost_hub::demo::patients(SEED, "BN", args.patients, today);
 
     // --- (a) the ceiling ---
-    let rows: Vec<_> = created
+    let now = chrono::Utc::now();
+    let rows: Vec<_> = fields
         .iter()
-        .map(|p| {
+        .map(|f| {
+            let p = Patient {
+                id: PatientId::generate(),
+                fields: f.clone(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                updated_by: None,
+            };
             (
                 p.id.to_string(),
-                serde_json::to_string(p).unwrap_or_default(),
-                p.fields.given_name.clone(),
-                p.fields.family_name.clone(),
-                p.fields.mrn.clone(),
-                p.fields.phone.clone().unwrap_or_default(),
+                serde_json::to_string(&p).unwrap_or_default(),
+                f.given_name.clone(),
+                f.family_name.clone(),
+                f.mrn.clone(),
+                f.phone.clone().unwrap_or_default(),
             )
         })
         .collect();
@@ -202,7 +260,7 @@ async fn main() -> Result<()> {
         device_name: Some("bench".into()),
     })?;
     client
-        .login(&url, None, &user.email, PASSWORD)
+        .login(&url, None, EMAIL, PASSWORD)
         .await
         .context("login (is a keyring available?)")?;
     let started = Instant::now();
@@ -212,8 +270,8 @@ async fn main() -> Result<()> {
     let mirror_rate = mirrored / mirror_secs;
 
     // --- (c) pushing offline edits ---
-    let edits = args.edits.min(created.len());
-    for p in created.iter().take(edits) {
+    let edited = client.search("", args.edits.min(args.patients) as u32)?;
+    for p in &edited {
         let mut change = Map::new();
         change.insert(
             "address".into(),
@@ -230,11 +288,11 @@ async fn main() -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut latencies = Vec::with_capacity(args.searches);
     for _ in 0..args.searches {
-        let p = &created[rng.gen_range(0..created.len())];
+        let p = &fields[rng.gen_range(0..fields.len())];
         let name = if rng.r#gen() {
-            &p.fields.family_name
+            &p.family_name
         } else {
-            &p.fields.given_name
+            &p.given_name
         };
         let len = rng.gen_range(1..=name.chars().count().min(4));
         let prefix: String = name.chars().take(len).collect();
@@ -244,6 +302,9 @@ async fn main() -> Result<()> {
     }
     latencies.sort();
     let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+
+    drop(hub.stdin.take());
+    hub.wait()?;
 
     let ratio = mirror_rate / ceiling;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
