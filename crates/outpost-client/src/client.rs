@@ -319,14 +319,16 @@ impl Client {
         }
         let found = self.cache()?.search(q, limit)?;
         let ids: Vec<String> = found.iter().map(|p| p.id.to_string()).collect();
-        let parts = ids.len().div_ceil(IDS_PER_EVENT).max(1);
-        let events: Vec<_> = (0..parts)
-            .map(|part| {
-                let returned = ids
-                    .iter()
-                    .skip(part * IDS_PER_EVENT)
-                    .take(IDS_PER_EVENT)
-                    .collect::<Vec<_>>();
+        let chunks: Vec<&[String]> = if ids.is_empty() {
+            vec![&[]]
+        } else {
+            ids.chunks(IDS_PER_EVENT).collect()
+        };
+        let parts = chunks.len();
+        let events: Vec<_> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(part, returned)| {
                 let details = if parts == 1 {
                     json!({ "query": q, "returned": returned })
                 } else {

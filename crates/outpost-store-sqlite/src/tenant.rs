@@ -101,23 +101,6 @@ pub(crate) fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>>
         .collect())
 }
 
-/// For each field column in `FIELD_COLUMNS` order, the search-key column derived from it
-/// (with its value), if any.
-fn search_key_columns(
-    fields: &PatientFields,
-) -> impl Iterator<Item = Option<(&'static str, SqlValue)>> {
-    let [family, given, mrn] = search_keys(fields);
-    let mut keys = [
-        ("family_name", "family_key", family),
-        ("given_name", "given_key", given),
-        ("mrn", "mrn_key", mrn),
-    ]
-    .into_iter()
-    .map(|(field, column, value)| (field, (column, value)))
-    .collect::<std::collections::BTreeMap<_, _>>();
-    FIELD_COLUMNS.iter().map(move |field| keys.remove(field))
-}
-
 pub(crate) fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
     [
         SqlValue::Text(fields.family_name.to_lowercase()),
@@ -228,18 +211,21 @@ pub(crate) fn save_update(
             .user_id
             .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
     ];
-    for ((column, value), key) in FIELD_COLUMNS
-        .iter()
-        .zip(field_values(&patient.fields)?)
-        .zip(search_key_columns(&patient.fields))
-    {
+    for (column, value) in FIELD_COLUMNS.iter().zip(field_values(&patient.fields)?) {
         if changed.contains_key(*column) {
             columns.push(column);
             values.push(value);
-            if let Some((key_column, key_value)) = key {
-                columns.push(key_column);
-                values.push(key_value);
-            }
+        }
+    }
+    let [family, given, mrn] = search_keys(&patient.fields);
+    for (field, column, value) in [
+        ("family_name", "family_key", family),
+        ("given_name", "given_key", given),
+        ("mrn", "mrn_key", mrn),
+    ] {
+        if changed.contains_key(field) {
+            columns.push(column);
+            values.push(value);
         }
     }
     values.push(SqlValue::Text(patient.id.to_string()));
