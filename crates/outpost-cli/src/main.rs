@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use outpost_client::{
-    Client, ClientError, ClientOptions, Home, MirrorProgress, Resolution, SystemClock,
+    Backoff, Client, ClientError, ClientOptions, Home, MirrorProgress, Resolution, SystemClock,
 };
 use outpost_domain::PatientId;
 use outpost_domain::patient::PatientFields;
@@ -57,11 +57,16 @@ enum Command {
     Unlock,
     /// Send local changes and fetch the hub's (the first time, mirror everything).
     Sync {
-        /// After syncing, wait for the hub's announcements and sync after each, N times.
-        #[arg(long)]
+        /// When the hub cannot be reached or fails, try again this many times, waiting 1 s,
+        /// 2 s, 4 s… (up to a minute) in between.
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
+        /// After syncing, follow the hub's announcements and sync after each, N times (0: until
+        /// interrupted); reconnects with the same growing waits when the link drops.
+        #[arg(long, value_name = "N")]
         watch: Option<usize>,
     },
-    /// Pending changes, last sync, cursor and conflicts.
+    /// Whether the hub is reachable, pending changes, last sync, cursor and conflicts.
     Status,
     /// End the session on the hub; the next use needs the hub again.
     Logout,
@@ -270,9 +275,12 @@ async fn run(cli: Cli) -> Result<()> {
 async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
     match command {
         Command::Unlock => print(json, &json!({"unlocked": true}), |_| println!("Unlocked")),
-        Command::Sync { watch } => {
+        Command::Sync { retries, watch } => {
             let (bar, mut progress) = progress_bar(json);
-            let report = client.sync(&mut progress).await?;
+            let mut backoff = Backoff::default();
+            let report = client
+                .sync_retrying(retries, &mut backoff, &mut progress)
+                .await?;
             bar.finish_and_clear();
             print(json, &report, |r| {
                 if r.mirrored_rows > 0 {
@@ -291,18 +299,20 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 )
             });
             if let Some(times) = watch {
-                let synced = client.listen(Some(times), &mut progress).await?;
+                let max = (times > 0).then_some(times);
+                let synced = client.listen(max, &mut backoff, &mut progress).await?;
                 print(json, &json!({"synced_on_events": synced}), |_| {
                     println!("Synced after {synced} announcements")
                 });
             }
         }
         Command::Status => {
-            let status = client.status()?;
+            let status = client.status().await?;
             print(json, &status, |s| {
                 if let Some(p) = &s.profile {
                     println!("{} ({}) in {} on {}", p.email, p.role, p.tenant, p.hub);
                 }
+                println!("Hub: {}", if s.online { "online" } else { "offline" });
                 println!("Patients in local copy: {}", s.patients);
                 println!("Pending changes: {}", s.pending_ops);
                 println!("Audit events to upload: {}", s.pending_audit);

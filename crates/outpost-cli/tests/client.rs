@@ -8,7 +8,7 @@ use chrono::Duration;
 use serde_json::{Map, Value, json};
 
 use common::{FakeClock, Hub, PASSWORD, client, no_progress};
-use outpost_client::{ClientError, Resolution, SystemClock};
+use outpost_client::{Backoff, ClientError, Resolution, SystemClock};
 use outpost_domain::audit::Actor;
 use outpost_domain::patient::PatientFields;
 use outpost_domain::{Role, TenantKind};
@@ -76,7 +76,7 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     )
     .expect("edit");
     assert_eq!(
-        c.status().expect("status").pending_ops,
+        c.status().await.expect("status").pending_ops,
         2,
         "the create and its edit travel as one op"
     );
@@ -85,7 +85,7 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
         Err(ClientError::Offline(_))
     ));
     assert_eq!(
-        c.status().expect("status").pending_ops,
+        c.status().await.expect("status").pending_ops,
         2,
         "nothing lost while offline"
     );
@@ -99,7 +99,7 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     let report = c.sync(&mut no_progress()).await.expect("sync");
     assert_eq!(report.applied, 3, "{report:?}");
     assert!(report.audit_uploaded >= 2);
-    assert_eq!(c.status().expect("status").pending_ops, 0);
+    assert_eq!(c.status().await.expect("status").pending_ops, 0);
 
     // The deletion needs patient.delete: the tenant admin does it offline on its own client.
     let admin_home = tempfile::tempdir().expect("home");
@@ -532,9 +532,95 @@ async fn a_client_follows_live_announcements() {
     };
     // The first announcement (the current cursor) comes at once, the second after the write.
     let mut progress = no_progress();
-    let (synced, ()) = tokio::join!(c.listen(Some(2), &mut progress), writer);
+    let mut backoff = Backoff::default();
+    let (synced, ()) = tokio::join!(c.listen(Some(2), &mut backoff, &mut progress), writer);
     assert_eq!(synced.expect("listen"), 2);
-    assert_eq!(c.status().expect("status").patients, 4);
+    assert_eq!(c.status().await.expect("status").patients, 4);
     let found = c.search("live upd", 5).expect("search");
     assert_eq!(found.len(), 1);
+}
+
+/// Short waits for tests: the hub comes back within a second.
+fn quick_backoff() -> Backoff {
+    Backoff::new(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_millis(400),
+    )
+}
+
+/// A nurse's client over `home`, signed in and mirrored.
+async fn mirrored_nurse(
+    hub: &Hub,
+    clinic: &outpost_domain::tenant::Tenant,
+    home: &std::path::Path,
+) -> outpost_client::Client {
+    let mut c = client(home, Arc::new(SystemClock));
+    let nurse = hub.user(clinic, Role::Nurse).await;
+    c.login(&hub.url(), None, &nurse, PASSWORD)
+        .await
+        .expect("login");
+    c.sync(&mut no_progress()).await.expect("mirror");
+    c
+}
+
+#[tokio::test]
+async fn a_sync_retries_until_the_hub_is_back() {
+    let mut hub = Hub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let seeded = hub.patients(&clinic, "RT", 3).await;
+    let home = tempfile::tempdir().expect("home");
+    let mut c = mirrored_nurse(&hub, &clinic, home.path()).await;
+    hub.pause().await;
+    c.edit(seeded[0].id, &changes(json!({"phone": "+1 555 0100"})))
+        .expect("edit offline");
+    let offline = c.status().await.expect("status");
+    assert!(!offline.online, "status says the hub is away");
+    assert_eq!(offline.pending_ops, 1);
+
+    let mut backoff = quick_backoff();
+    let mut progress = no_progress();
+    let comeback = async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        hub.resume().await;
+    };
+    let (report, ()) = tokio::join!(c.sync_retrying(30, &mut backoff, &mut progress), comeback);
+    assert_eq!(report.expect("sync once the hub is back").applied, 1);
+    let online = c.status().await.expect("status");
+    assert!(online.online);
+    assert_eq!(online.pending_ops, 0);
+
+    // Retries are bounded: with the hub away and none allowed, the error comes at once.
+    hub.pause().await;
+    let started = std::time::Instant::now();
+    assert!(matches!(
+        c.sync_retrying(0, &mut quick_backoff(), &mut no_progress())
+            .await,
+        Err(ClientError::Offline(_))
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_listener_reconnects_and_catches_up_after_the_hub_was_away() {
+    let mut hub = Hub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    hub.patients(&clinic, "RC", 3).await;
+    let home = tempfile::tempdir().expect("home");
+    let mut c = mirrored_nurse(&hub, &clinic, home.path()).await;
+
+    let mut backoff = quick_backoff();
+    let mut progress = no_progress();
+    let outage = async {
+        // Connected (one sync on the first announcement), then the hub goes away and a
+        // patient is registered on the hub's side while no announcement can reach the client.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        hub.pause().await;
+        hub.patients(&clinic, "RC-LATE", 1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        hub.resume().await;
+    };
+    let (synced, ()) = tokio::join!(c.listen(Some(2), &mut backoff, &mut progress), outage);
+    assert_eq!(synced.expect("listen"), 2, "one sync before, one after");
+    assert_eq!(backoff.failures(), 0, "reset once connected again");
+    assert_eq!(c.status().await.expect("status").patients, 4);
 }

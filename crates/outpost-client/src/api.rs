@@ -141,33 +141,38 @@ impl HubApi {
         }))
     }
 
-    /// Server-sent events: yields the cursor of each `changes` announcement.
+    /// Whether the hub answers its health check within a few seconds.
+    pub async fn reachable(&self) -> bool {
+        self.request(Method::GET, "/healthz", None)
+            .timeout(std::time::Duration::from_secs(3))
+            .send()
+            .await
+            .is_ok_and(|resp| resp.status().is_success())
+    }
+
+    /// Server-sent events: yields, for each chunk the hub sends, the cursor of the last
+    /// `changes` announcement in it, or `None` for a keep-alive (which tells the listener the
+    /// link is still up).
     pub async fn events(
         &self,
         token: &str,
-    ) -> ClientResult<impl Stream<Item = ClientResult<i64>> + use<>> {
+    ) -> ClientResult<impl Stream<Item = ClientResult<Option<i64>>> + use<>> {
         let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
         let mut pending = String::new();
-        Ok(resp.bytes_stream().flat_map(move |chunk| {
-            let mut cursors = Vec::new();
-            match chunk {
-                Ok(bytes) => {
-                    pending.push_str(&String::from_utf8_lossy(&bytes));
-                    while let Some(end) = pending.find("\n\n") {
-                        let event: String = pending.drain(..end + 2).collect();
-                        let cursor = event
-                            .lines()
-                            .find_map(|l| l.strip_prefix("data:"))
-                            .and_then(|data| serde_json::from_str::<Value>(data.trim()).ok())
-                            .and_then(|v| v["cursor"].as_i64());
-                        if let Some(c) = cursor {
-                            cursors.push(Ok(c));
-                        }
-                    }
-                }
-                Err(e) => cursors.push(Err(ClientError::Offline(without_url(&e)))),
+        Ok(resp.bytes_stream().map(move |chunk| {
+            let bytes = chunk.map_err(|e| ClientError::Offline(without_url(&e)))?;
+            pending.push_str(&String::from_utf8_lossy(&bytes));
+            let mut cursor = None;
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                cursor = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data:"))
+                    .and_then(|data| serde_json::from_str::<Value>(data.trim()).ok())
+                    .and_then(|v| v["cursor"].as_i64())
+                    .or(cursor);
             }
-            futures_util::stream::iter(cursors)
+            Ok(cursor)
         }))
     }
 }

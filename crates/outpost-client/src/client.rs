@@ -27,6 +27,7 @@ use crate::error::{ClientError, ClientResult};
 use crate::grant;
 use crate::home::{Home, Profile, remove_if_present};
 use crate::keywrap::{self, Key};
+use crate::retry::Backoff;
 use crate::vault::{self, VaultRecord};
 
 /// Ops and events per push; pulled changes per request.
@@ -46,6 +47,9 @@ const PUSH_BATCH: Batch = Batch {
 /// Returned ids per search audit event: with the longest query this stays well inside
 /// `MAX_AUDIT_DETAILS_BYTES`.
 const IDS_PER_EVENT: usize = 100;
+/// The hub sends a keep-alive every 15 s; three missed means the link is gone even if the
+/// connection has not noticed.
+const SILENCE_LIMIT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// How the client runs.
 #[derive(Clone)]
@@ -85,6 +89,8 @@ pub struct SyncReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Status {
     pub profile: Option<Profile>,
+    /// Whether the hub answered its health check just now.
+    pub online: bool,
     pub unlocked: bool,
     pub pending_ops: i64,
     pub pending_audit: i64,
@@ -869,27 +875,83 @@ impl Client {
         Ok(())
     }
 
-    /// Waits for the hub's change announcements and syncs after each, `max` times (forever
-    /// when `None`).
+    /// Syncs, retrying after failures that may pass (hub unreachable, overloaded or failing)
+    /// up to `retries` more times with `backoff` between attempts.
+    pub async fn sync_retrying(
+        &mut self,
+        retries: u32,
+        backoff: &mut Backoff,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<SyncReport> {
+        loop {
+            match self.sync(progress).await {
+                Err(err) if err.is_transient() && backoff.failures() < retries => {
+                    tracing::info!(code = err.code(), "sync failed; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                other => {
+                    backoff.reset();
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Follows the hub's announcements and syncs after each, `max` times (or until a final
+    /// error when `None`). When the link drops it reconnects after `backoff`, doubling the
+    /// wait while the hub stays away; the hub's first announcement on a new connection (its
+    /// current cursor) makes it catch up at once.
     pub async fn listen(
         &mut self,
         max: Option<usize>,
+        backoff: &mut Backoff,
         progress: &mut dyn FnMut(MirrorProgress),
     ) -> ClientResult<usize> {
-        let token = self.token().await?;
-        let mut events = Box::pin(self.api()?.events(&token).await?);
         let mut synced = 0;
         while max.is_none_or(|m| synced < m) {
-            match events.next().await {
-                Some(Ok(_)) => {
-                    self.sync(progress).await?;
-                    synced += 1;
+            match self
+                .follow_events(max, &mut synced, backoff, progress)
+                .await
+            {
+                Ok(()) => {}
+                Err(ClientError::Hub { status: 401, .. }) if self.access_token.is_some() => {
+                    self.access_token = None;
                 }
-                Some(Err(err)) => return Err(err),
-                None => break,
+                Err(ClientError::DeviceRevoked) => return Err(self.remote_wipe()),
+                Err(err) if err.is_transient() => {
+                    tracing::info!(code = err.code(), "lost the hub; reconnecting");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(err) => return Err(err),
             }
         }
         Ok(synced)
+    }
+
+    /// One connection to `/v1/events`, until it ends, fails or `max` syncs are done.
+    async fn follow_events(
+        &mut self,
+        max: Option<usize>,
+        synced: &mut usize,
+        backoff: &mut Backoff,
+        progress: &mut dyn FnMut(MirrorProgress),
+    ) -> ClientResult<()> {
+        let token = self.token().await?;
+        let mut events = Box::pin(self.api()?.events(&token).await?);
+        backoff.reset();
+        while max.is_none_or(|m| *synced < m) {
+            match tokio::time::timeout(SILENCE_LIMIT, events.next()).await {
+                Err(_) => return Err(ClientError::Offline("the hub went silent".into())),
+                Ok(None) => return Ok(()),
+                Ok(Some(Ok(None))) => {}
+                Ok(Some(Ok(Some(_cursor)))) => {
+                    self.sync(progress).await?;
+                    *synced += 1;
+                }
+                Ok(Some(Err(err))) => return Err(err),
+            }
+        }
+        Ok(())
     }
 
     // --- conflicts ---
@@ -1044,11 +1106,17 @@ impl Client {
 
     // --- status, sign-out, wipe ---
 
-    pub fn status(&mut self) -> ClientResult<Status> {
+    /// Where this sign-in stands; asks the hub whether it is reachable (a few seconds at most).
+    pub async fn status(&mut self) -> ClientResult<Status> {
         let profile = self.profile.clone();
+        let online = match &profile {
+            Some(p) => HubApi::new(&p.hub)?.reachable().await,
+            None => false,
+        };
         if self.check_idle() {
             return Ok(Status {
                 profile,
+                online,
                 unlocked: false,
                 pending_ops: 0,
                 pending_audit: 0,
@@ -1061,6 +1129,7 @@ impl Client {
         let cache = self.cache()?;
         Ok(Status {
             profile,
+            online,
             unlocked: true,
             pending_ops: cache.count("outbox")?,
             pending_audit: cache.count("local_audit")?,

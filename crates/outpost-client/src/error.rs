@@ -75,6 +75,16 @@ impl ClientError {
             ClientError::Corrupt(_) => "corrupt",
         }
     }
+
+    /// Whether trying again later may succeed: the hub was unreachable, overloaded or failed
+    /// on its side. Refusals (bad input, forbidden, revoked) are final.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Offline(_) => true,
+            ClientError::Hub { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
 }
 
 pub type ClientResult<T> = Result<T, ClientError>;

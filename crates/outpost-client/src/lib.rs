@@ -13,6 +13,7 @@ mod grant;
 mod home;
 mod keywrap;
 mod name_index;
+mod retry;
 mod vault;
 
 pub use cache::LocalPatient;
@@ -20,3 +21,4 @@ pub use client::{Client, ClientOptions, Conflict, MirrorProgress, Resolution, St
 pub use error::{ClientError, ClientResult};
 pub use home::{Home, Profile};
 pub use outpost_domain::clock::{Clock, SystemClock};
+pub use retry::Backoff;

@@ -130,7 +130,8 @@ impl Hub {
         email
     }
 
-    /// Seeds synthetic patients straight into the tenant's store.
+    /// Seeds synthetic patients straight into the tenant's store; while the hub is paused,
+    /// into its files (as another hub instance would), with no announcement to anyone.
     pub async fn patients(
         &self,
         tenant: &Tenant,
@@ -141,7 +142,16 @@ impl Hub {
             outpost_hub::demo::patients(7, prefix, count, Utc::now().date_naive());
         let mut actor = Actor::system(Utc::now());
         actor.tenant_id = Some(tenant.id);
-        self.store()
+        let data = self.data();
+        let paused;
+        let store = match &self.store {
+            Some(store) => store.as_ref(),
+            None => {
+                paused = SqliteStore::open(&data, &data.join("master.key")).expect("open");
+                &paused
+            }
+        };
+        store
             .tenant(tenant.id)
             .await
             .expect("store")
