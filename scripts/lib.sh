@@ -51,3 +51,13 @@ ensure_cargo_tool() {
         cargo install --locked "$crate"
     fi
 }
+
+# What the desktop app (Tauri v2 over WebKitGTK) needs to build, and its UI's npm packages.
+ensure_desktop_deps() {
+    ensure_apt_packages libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
+    # Node.js from wherever the machine has it (a NodeSource nodejs bundles npm, and Debian's
+    # npm package would conflict with it); Debian's when there is none.
+    if ! command -v npm >/dev/null 2>&1; then ensure_apt_packages nodejs npm; fi
+    log "installing the UI's npm packages"
+    npm --prefix "$ROOT/ui" ci --no-audit --no-fund
+}

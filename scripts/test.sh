@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs every check and test of Outpost: formatting, clippy with warnings as errors, and the
-# whole test suite (unit, store suite, real hub over HTTP, the CLI binary) with nextest.
+# Runs every check and test of Outpost: formatting, clippy with warnings as errors, the UI's
+# type check and Vitest tests, the whole Rust test suite (unit, store suite, real hub over HTTP,
+# the CLI binary) with nextest, and a check that the generated TypeScript bindings are current.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_build_deps
 # A real Secret Service for the client's keyring tests.
 ensure_apt_packages gnome-keyring dbus
 ensure_cargo_tool cargo-nextest cargo-nextest
+ensure_desktop_deps
 cd "$ROOT"
+log "UI: type check, build (embedded by the desktop app) and Vitest"
+npm --prefix ui run build
+npm --prefix ui test
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy -D warnings"
@@ -21,3 +26,8 @@ XDG_DATA_HOME="$KEYRING_DATA" dbus-run-session -- bash -c '
     printf "%s" "test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
     cargo nextest run --workspace --locked --no-fail-fast
 '
+log "the TypeScript bindings in ui/src/bindings match the Rust types"
+if ! git diff --exit-code --stat -- ui/src/bindings || [ -n "$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then
+    echo "ui/src/bindings changed when regenerated: run the tests and commit the result" >&2
+    exit 1
+fi

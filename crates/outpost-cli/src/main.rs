@@ -87,6 +87,14 @@ enum Command {
     },
 }
 
+/// `status` as printed: the local state and whether the hub answered just now.
+#[derive(Serialize)]
+struct StatusOutput {
+    online: bool,
+    #[serde(flatten)]
+    status: outpost_client::Status,
+}
+
 #[derive(Subcommand)]
 enum PatientCommand {
     /// Search by name, MRN or phone prefixes.
@@ -307,12 +315,15 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
             }
         }
         Command::Status => {
-            let status = client.status().await?;
-            print(json, &status, |s| {
+            let status = StatusOutput {
+                online: client.hub_reachable().await?,
+                status: client.status()?,
+            };
+            print(json, &status, |StatusOutput { online, status: s }| {
                 if let Some(p) = &s.profile {
                     println!("{} ({}) in {} on {}", p.email, p.role, p.tenant, p.hub);
                 }
-                println!("Hub: {}", if s.online { "online" } else { "offline" });
+                println!("Hub: {}", if *online { "online" } else { "offline" });
                 println!("Patients in local copy: {}", s.patients);
                 println!("Pending changes: {}", s.pending_ops);
                 println!("Audit events to upload: {}", s.pending_audit);

@@ -80,7 +80,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
                 .expect("edit");
         }
         assert_eq!(
-            c.status().await.expect("status").pending_ops as usize,
+            c.status().expect("status").pending_ops as usize,
             CREATED + SEEDED
         );
     }
@@ -117,7 +117,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
 
     let mut c = client(home.path(), Arc::new(SystemClock));
     c.unlock(PASSWORD).expect("unlock");
-    let status = c.status().await.expect("status");
+    let status = c.status().expect("status");
     assert_eq!(status.pending_ops, 0, "nothing left behind");
     assert_eq!(status.conflicts, 0, "no op conflicted with itself");
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use ts_rs::TS;
 use zeroize::Zeroizing;
 
 use outpost_domain::auth::LoginRequest;
@@ -62,23 +63,34 @@ pub struct ClientOptions {
 }
 
 /// Progress of a first mirror: rows stored out of the total announced by the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 pub struct MirrorProgress {
+    #[ts(type = "number")]
     pub done: u64,
+    #[ts(type = "number")]
     pub total: u64,
 }
 
 /// What a sync did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, TS)]
 pub struct SyncReport {
+    #[ts(type = "number")]
     pub mirrored_rows: u64,
+    #[ts(type = "number")]
     pub pushed: usize,
+    #[ts(type = "number")]
     pub applied: usize,
+    #[ts(type = "number")]
     pub merged: usize,
+    #[ts(type = "number")]
     pub conflicts: usize,
+    #[ts(type = "number")]
     pub rejected: usize,
+    #[ts(type = "number")]
     pub audit_uploaded: usize,
+    #[ts(type = "number")]
     pub pulled: usize,
+    #[ts(type = "number")]
     pub cursor: i64,
     /// Time spent pushing (including applying the answers locally), and pulling.
     pub push_seconds: f64,
@@ -86,16 +98,19 @@ pub struct SyncReport {
 }
 
 /// The state shown to the user.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct Status {
     pub profile: Option<Profile>,
-    /// Whether the hub answered its health check just now.
-    pub online: bool,
     pub unlocked: bool,
+    #[ts(type = "number")]
     pub pending_ops: i64,
+    #[ts(type = "number")]
     pub pending_audit: i64,
+    #[ts(type = "number")]
     pub conflicts: i64,
+    #[ts(type = "number")]
     pub patients: i64,
+    #[ts(type = "number | null")]
     pub cursor: Option<i64>,
     pub last_sync: Option<String>,
 }
@@ -110,7 +125,7 @@ pub enum Resolution {
 }
 
 /// A conflict as shown to the user: both versions side by side.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct Conflict {
     pub record_id: PatientId,
     pub rejected: bool,
@@ -555,12 +570,24 @@ impl Client {
         }
     }
 
-    /// Mirrors (first time), pushes the outbox and offline audit events, then pulls.
+    /// Mirrors (first time), pushes the outbox and offline audit events, then pulls. Not
+    /// counted as activity: a sync running in the background must not keep an idle session
+    /// unlocked.
     pub async fn sync(
         &mut self,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<SyncReport> {
+        let idle_since = self.last_activity;
         self.cache()?;
+        let result = self.sync_once(progress).await;
+        self.last_activity = idle_since;
+        result
+    }
+
+    async fn sync_once(
+        &mut self,
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
+    ) -> ClientResult<SyncReport> {
         match self.sync_inner(progress).await {
             Err(ClientError::DeviceRevoked) => Err(self.remote_wipe()),
             Err(ClientError::Hub { status: 401, .. }) if self.access_token.is_some() => {
@@ -577,7 +604,7 @@ impl Client {
 
     async fn sync_inner(
         &mut self,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<SyncReport> {
         let token = self.token().await?;
         let api = self.api()?;
@@ -652,7 +679,7 @@ impl Client {
         &mut self,
         api: &HubApi,
         token: &str,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<u64> {
         let mut cache = self.cache.take().ok_or(ClientError::Locked)?;
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SnapshotLine>>(32);
@@ -881,7 +908,7 @@ impl Client {
         &mut self,
         retries: u32,
         backoff: &mut Backoff,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<SyncReport> {
         loop {
             match self.sync(progress).await {
@@ -905,7 +932,7 @@ impl Client {
         &mut self,
         max: Option<usize>,
         backoff: &mut Backoff,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<usize> {
         let mut synced = 0;
         while max.is_none_or(|m| synced < m) {
@@ -934,7 +961,7 @@ impl Client {
         max: Option<usize>,
         synced: &mut usize,
         backoff: &mut Backoff,
-        progress: &mut dyn FnMut(MirrorProgress),
+        progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<()> {
         let token = self.token().await?;
         let mut events = Box::pin(self.api()?.events(&token).await?);
@@ -1106,17 +1133,13 @@ impl Client {
 
     // --- status, sign-out, wipe ---
 
-    /// Where this sign-in stands; asks the hub whether it is reachable (a few seconds at most).
-    pub async fn status(&mut self) -> ClientResult<Status> {
+    /// Where this sign-in stands, from the local copy alone. Not counted as activity: a
+    /// status bar polling it must not keep an idle session unlocked.
+    pub fn status(&mut self) -> ClientResult<Status> {
         let profile = self.profile.clone();
-        let online = match &profile {
-            Some(p) => HubApi::new(&p.hub)?.reachable().await,
-            None => false,
-        };
         if self.check_idle() {
             return Ok(Status {
                 profile,
-                online,
                 unlocked: false,
                 pending_ops: 0,
                 pending_audit: 0,
@@ -1126,10 +1149,9 @@ impl Client {
                 last_sync: None,
             });
         }
-        let cache = self.cache()?;
+        let cache = self.cache.as_ref().ok_or(ClientError::Locked)?;
         Ok(Status {
             profile,
-            online,
             unlocked: true,
             pending_ops: cache.count("outbox")?,
             pending_audit: cache.count("local_audit")?,
@@ -1138,6 +1160,18 @@ impl Client {
             cursor: cache.cursor()?,
             last_sync: cache.meta("last_sync")?,
         })
+    }
+
+    /// Whether the hub answers its health check (a few seconds at most).
+    pub async fn hub_reachable(&self) -> ClientResult<bool> {
+        Ok(self.api()?.reachable().await)
+    }
+
+    /// The user did something (typed, clicked): pushes back the idle lock.
+    pub fn touch(&mut self) {
+        if !self.check_idle() {
+            self.last_activity = self.now();
+        }
     }
 
     /// Ends the session on the hub (when reachable) and forgets the refresh token and offline

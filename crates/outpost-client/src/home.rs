@@ -15,7 +15,7 @@ use outpost_domain::{DeviceId, Permission, Role, TenantId, UserId};
 use crate::error::{ClientError, ClientResult};
 
 /// Who is signed in where, remembered between runs. Holds nothing secret.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Profile {
     pub id: String,
     pub hub: String,

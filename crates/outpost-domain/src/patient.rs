@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use ts_rs::TS;
 
 use crate::error::ValidationError;
 use crate::ids::{DeviceId, PatientId, SessionId, UserId};
@@ -53,7 +54,7 @@ const MAX_PHONE: usize = 32;
 const MAX_EMAIL: usize = 254;
 const MAX_ADDRESS: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Female,
@@ -63,7 +64,7 @@ pub enum Sex {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkType {
     Private,
@@ -73,14 +74,14 @@ pub enum WorkType {
     NeverWorked,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ResidenceType {
     Urban,
     Rural,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum SmokingStatus {
     NeverSmoked,
@@ -92,7 +93,7 @@ pub enum SmokingStatus {
 /// Every editable field of a patient. Unknown keys are refused so that a typo never
 /// silently drops data. Absent optional fields are left out of the JSON, which is also how
 /// clinical fields disappear for roles that may not read them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct PatientFields {
     pub mrn: String,
@@ -128,11 +129,12 @@ pub struct PatientFields {
 }
 
 /// A stored patient as the API answers it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Patient {
     pub id: PatientId,
     #[serde(flatten)]
     pub fields: PatientFields,
+    #[ts(type = "number")]
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -140,7 +142,7 @@ pub struct Patient {
 }
 
 /// One changed field: its value before and after (`null` when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct FieldChange {
     pub old: Value,
     pub new: Value,
@@ -150,8 +152,9 @@ pub struct FieldChange {
 pub type Changes = BTreeMap<String, FieldChange>;
 
 /// One version of a patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct HistoryEntry {
+    #[ts(type = "number")]
     pub version: i64,
     /// `create`, `update` or `delete`.
     pub action: String,

@@ -178,6 +178,6 @@ pub fn client(home: &std::path::Path, clock: Arc<dyn Clock>) -> Client {
     .expect("client")
 }
 
-pub fn no_progress() -> impl FnMut(outpost_client::MirrorProgress) {
+pub fn no_progress() -> impl FnMut(outpost_client::MirrorProgress) + Send {
     |_| {}
 }

@@ -1,0 +1,142 @@
+"""A real hub (the demo, embedded backend) and the real desktop app driven through tauri-driver
+and WebKitWebDriver, under the Xvfb display the test command starts."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+HUB = ROOT / "target" / "debug" / "outpost-hub"
+APP = ROOT / "target" / "debug" / "outpost-desktop"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception:  # noqa: BLE001 - retried until the deadline
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Hub:
+    """`outpost-hub demo` data served on an ephemeral port; stop() and start() keep the port."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        out = subprocess.run(
+            [str(HUB), "--data-dir", str(data), "demo", "--no-serve", "--patients", "300"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        self.logins = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and "@" in parts[2]:
+                self.logins[(parts[0], parts[1])] = (parts[2], parts[3])
+        self.proc = None
+        self.start()
+
+    def login(self, role: str, tenant: str = "northside-clinic"):
+        for (r, t), creds in self.logins.items():
+            if r == role and (t == tenant or tenant is None):
+                return creds
+        raise KeyError(f"no demo login for {role} in {tenant}: {sorted(self.logins)}")
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [str(HUB), "--data-dir", str(self.data), "serve", "--listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, what="the hub")
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+    def api(self, role: str, tenant: str = "northside-clinic"):
+        email, password = self.login(role, tenant)
+        token = requests.post(
+            f"{self.url}/v1/auth/login", json={"email": email, "password": password}, timeout=10
+        ).json()["access_token"]
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
+
+@pytest.fixture(scope="session")
+def hub():
+    data = Path(tempfile.mkdtemp(prefix="outpost-e2e-hub-"))
+    h = Hub(data / "hub")
+    yield h
+    h.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def app_factory(hub):
+    """Starts the app with its own data directory (OUTPOST_HOME) through a tauri-driver of its
+    own (the app inherits the driver's environment); the keyring is the test session's."""
+    started = []
+
+    def start(idle_seconds: int = 600):
+        home = Path(tempfile.mkdtemp(prefix="outpost-e2e-home-"))
+        env = dict(os.environ)
+        env.update(
+            OUTPOST_HOME=str(home),
+            OUTPOST_HUB_URL=hub.url,
+            OUTPOST_SYNC_SECONDS="1",
+            OUTPOST_IDLE_SECONDS=str(idle_seconds),
+        )
+        port, native = free_port(), free_port()
+        proc = subprocess.Popen(
+            ["tauri-driver", "--port", str(port), "--native-port", str(native)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )
+        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1), what="tauri-driver")
+        options = ArgOptions()
+        options.set_capability("browserName", "wry")
+        options.set_capability("tauri:options", {"application": str(APP)})
+        driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{port}", options=options)
+        started.append((driver, proc, home))
+        return driver
+
+    yield start
+    for driver, proc, home in started:
+        driver.quit()
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def shot(driver, name: str):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    time.sleep(0.3)  # let WebKit paint the state the test just waited for
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+__all__ = ["wait_for", "shot", "re"]

@@ -1,0 +1,147 @@
+"""The desktop app end to end: a real hub, the real app under Xvfb, driven by WebDriver."""
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from conftest import shot, wait_for
+
+
+def sign_in(driver, hub, role, tenant="northside-clinic"):
+    email, password = hub.login(role, tenant)
+    wait_for(lambda: driver.find_element(By.ID, "signin-email"), what="the sign-in form")
+    hub_field = driver.find_element(By.ID, "signin-hub")
+    assert hub_field.get_attribute("value") == hub.url, "the demo hub is filled in"
+    driver.find_element(By.ID, "signin-email").send_keys(email)
+    driver.find_element(By.ID, "signin-password").send_keys(password)
+    return password
+
+
+def text(driver, element_id):
+    return driver.find_element(By.ID, element_id).text
+
+
+def test_front_desk_day_online_offline_and_back(hub, app_factory):
+    driver = app_factory()
+    sign_in(driver, hub, "doctor")
+    shot(driver, "sign-in")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "patient-search"), what="the patient list")
+    wait_for(lambda: text(driver, "status-link") == "Online", what="online status")
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#patient-results li")) > 0, what="patients")
+
+    # Search as you type over the local copy.
+    first = driver.find_elements(By.CSS_SELECTOR, "#patient-results li .name")[0].text
+    family = first.split(",")[0]
+    driver.find_element(By.ID, "patient-search").send_keys(family[:3])
+    wait_for(
+        lambda: all(
+            family[:3].lower() in li.text.lower()
+            for li in driver.find_elements(By.CSS_SELECTOR, "#patient-results li")
+        ),
+        what="filtered results",
+    )
+    shot(driver, "patient-list")
+
+    # Create a patient, then edit it.
+    driver.find_element(By.ID, "patient-new").click()
+    form = {"mrn": "E2E-1", "given_name": "Edith", "family_name": "Endtoend", "birth_date": "1980-02-03"}
+    for name, value in form.items():
+        element = driver.find_element(By.ID, f"field-{name}")
+        if name == "birth_date":
+            driver.execute_script("arguments[0].value = arguments[1]", element, value)
+        else:
+            element.send_keys(value)
+    driver.find_element(By.ID, "patient-save").click()
+    wait_for(lambda: "Endtoend" in text(driver, "detail-title"), what="the new patient")
+    driver.find_element(By.ID, "patient-edit").click()
+    phone = driver.find_element(By.ID, "field-phone")
+    phone.send_keys("+1 555 0101")
+    driver.find_element(By.ID, "patient-save").click()
+    wait_for(lambda: text(driver, "value-phone") == "+1 555 0101", what="the edit")
+    wait_for(lambda: text(driver, "status-pending") == "All changes synced", what="sync")
+    shot(driver, "patient-detail")
+
+    # The hub goes away: edit offline.
+    hub.stop()
+    driver.find_element(By.ID, "patient-edit").click()
+    address = driver.find_element(By.ID, "field-address")
+    address.send_keys("1 Offline Road")
+    driver.find_element(By.ID, "patient-save").click()
+    wait_for(lambda: text(driver, "value-address") == "1 Offline Road", what="the offline edit")
+    wait_for(lambda: text(driver, "status-link") == "Offline", what="offline status")
+    wait_for(lambda: text(driver, "status-pending") == "1 change pending", what="one pending change")
+    shot(driver, "offline-status")
+
+    driver.find_element(By.ID, "patient-history").click()
+    wait_for(lambda: driver.find_element(By.ID, "history-list"), what="history")
+    shot(driver, "history")
+    driver.find_element(By.CSS_SELECTOR, ".card > button.link").click()
+
+    # Back online: the change syncs and the status clears.
+    hub.start()
+    wait_for(lambda: text(driver, "status-pending") == "All changes synced", timeout=40, what="resync")
+    wait_for(lambda: text(driver, "status-link") == "Online", what="online again")
+    api = hub.api("doctor")
+    found = api.get(f"{hub.url}/v1/patients", params={"q": "Endtoend"}, timeout=10).json()
+    items = found["items"] if isinstance(found, dict) else found
+    patient = next(p for p in items if p["mrn"] == "E2E-1")
+    assert patient["address"] == "1 Offline Road"
+    assert patient["phone"] == "+1 555 0101"
+    report = hub.api("auditor").get(f"{hub.url}/v1/reports/patients/{patient['id']}", timeout=10).json()
+    actions = {e["action"] for e in report["accesses"]}
+    assert "patient.update" in actions, actions
+    assert any(v.get("device_id") for v in report["versions"]), "the edits came from the device"
+
+    # A conflict made through the hub's API, resolved in the conflicts screen.
+    api.patch(
+        f"{hub.url}/v1/patients/{patient['id']}",
+        json={"version": patient["version"], "phone": "+1 555 0199"},
+        timeout=10,
+    ).raise_for_status()
+    hub.stop()
+    driver.find_element(By.ID, "patient-edit").click()
+    phone = driver.find_element(By.ID, "field-phone")
+    phone.clear()
+    phone.send_keys("+1 555 0142")
+    driver.find_element(By.ID, "patient-save").click()
+    wait_for(lambda: text(driver, "value-phone") == "+1 555 0142", what="the conflicting edit")
+    hub.start()
+    wait_for(lambda: driver.find_element(By.ID, "status-conflicts").get_attribute("data-count") == "1", timeout=40, what="the conflict")
+    driver.find_element(By.ID, "status-conflicts").click()
+    wait_for(lambda: driver.find_element(By.ID, "conflict-list"), what="the conflicts screen")
+    shot(driver, "conflicts")
+    driver.find_element(By.CSS_SELECTOR, "[data-action=keep-mine]").click()
+    wait_for(lambda: driver.find_element(By.ID, "conflicts-empty"), what="no conflicts left")
+    wait_for(lambda: text(driver, "status-pending") == "All changes synced", timeout=40, what="the resolution synced")
+    after = api.get(f"{hub.url}/v1/patients/{patient['id']}", timeout=10).json()
+    assert after["phone"] == "+1 555 0142"
+
+
+def test_idle_lock_and_unlock(hub, app_factory):
+    driver = app_factory(idle_seconds=3)
+    password = sign_in(driver, hub, "nurse", "st-mary-hospital")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "patient-search"), what="the patient list")
+    wait_for(lambda: driver.find_element(By.ID, "unlock-password"), timeout=30, what="the idle lock")
+    driver.find_element(By.ID, "unlock-password").send_keys("wrong password")
+    driver.find_element(By.ID, "unlock-password").send_keys(Keys.ENTER)
+    wait_for(lambda: "not correct" in driver.find_element(By.CSS_SELECTOR, ".form-error").text, what="refusal")
+    field = driver.find_element(By.ID, "unlock-password")
+    field.clear()
+    field.send_keys(password)
+    field.send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "patient-search"), what="unlocked")
+    driver.find_element(By.ID, "lock-button").click()
+    wait_for(lambda: driver.find_element(By.ID, "unlock-password"), what="locked by the button")
+
+
+def test_front_desk_sees_no_clinical_fields(hub, app_factory):
+    driver = app_factory()
+    sign_in(driver, hub, "front_desk")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#patient-results li")) > 0, what="patients")
+    driver.find_elements(By.CSS_SELECTOR, "#patient-results li")[0].click()
+    wait_for(lambda: driver.find_element(By.ID, "value-mrn"), what="the detail")
+    for clinical in ["bmi", "stroke", "hypertension", "avg_glucose_level", "smoking_status"]:
+        assert not driver.find_elements(By.ID, f"value-{clinical}")
+    assert "BMI" not in driver.find_element(By.TAG_NAME, "body").text

@@ -1,0 +1,56 @@
+//! The sync that runs behind the UI: after every local change, on request, and every
+//! `interval` otherwise; it waits longer (exponential backoff) while the hub is away.
+
+use std::sync::Arc;
+
+use outpost_client::{Backoff, ClientError, MirrorProgress};
+
+use crate::error::IpcError;
+use crate::state::Desktop;
+
+pub async fn run(desktop: Arc<Desktop>) {
+    let mut backoff = Backoff::new(desktop.interval / 4, desktop.interval * 8);
+    let mut wait = desktop.interval;
+    loop {
+        tokio::select! {
+            _ = desktop.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = match sync_once(&desktop).await {
+            Some(Err(err)) if err.is_transient() => backoff.next_delay(),
+            _ => {
+                backoff.reset();
+                desktop.interval
+            }
+        };
+    }
+}
+
+/// One sync when the local data is unlocked; `None` when it is not.
+async fn sync_once(desktop: &Desktop) -> Option<Result<(), ClientError>> {
+    let mut client = desktop.client.lock().await;
+    if !client.is_unlocked() || client.check_idle() {
+        desktop.update(|s| s.local = client.status().ok());
+        return None;
+    }
+    desktop.update(|s| s.syncing = true);
+    let mut progress = |p: MirrorProgress| desktop.update(|s| s.mirror = Some(p));
+    let result = client.sync(&mut progress).await.map(drop);
+    let local = client.status().ok();
+    desktop.update(|s| {
+        s.syncing = false;
+        s.mirror = None;
+        s.local = local;
+        match &result {
+            Ok(()) => {
+                s.online = true;
+                s.last_error = None;
+            }
+            Err(err) => {
+                s.online = !err.is_transient();
+                s.last_error = Some(IpcError::from(err));
+            }
+        }
+    });
+    Some(result)
+}

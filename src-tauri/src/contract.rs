@@ -1,0 +1,85 @@
+//! The IPC contract: every command the UI may call, declared once with its request and
+//! response types. From this one list come the Tauri handlers (each delegating to the
+//! function of the same name in [`crate::commands`], so a command without an implementation,
+//! or with other types, does not compile) and, in tests, the TypeScript `Commands` type.
+
+use std::sync::Arc;
+
+use outpost_client::Conflict;
+use outpost_domain::patient::{HistoryEntry, Patient, PatientFields};
+
+use crate::commands::{self, conflicts::*, patients::*, session::*};
+use crate::error::IpcResult;
+use crate::state::{Desktop, SyncState};
+
+macro_rules! contract {
+    ($($(#[doc = $doc:literal])* $name:ident: $req:ty => $res:ty;)+) => {
+        $(
+            $(#[doc = $doc])*
+            #[tauri::command]
+            async fn $name(desktop: tauri::State<'_, Arc<Desktop>>, req: $req) -> IpcResult<$res> {
+                commands::$name(&desktop, req).await
+            }
+        )+
+
+        /// The handlers, for `Builder::invoke_handler`.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($name),+]
+        }
+
+        /// Every command as `[request, response]`, for the generated TypeScript.
+        #[cfg(test)]
+        #[derive(ts_rs::TS)]
+        #[allow(dead_code, reason = "never built: it only describes the contract to ts-rs")]
+        pub struct Commands {
+            $($(#[doc = $doc])* pub $name: ($req, $res),)+
+        }
+    };
+}
+
+contract! {
+    /// Who was signed in last (to prefill the forms) and whether the local data is open.
+    app_info: () => AppInfo;
+    /// Signs in online; when the hub cannot be reached and this computer has the data of the
+    /// same sign-in, unlocks it offline instead.
+    sign_in: SignIn => SignedIn;
+    /// Opens the local data with the password (offline).
+    unlock: Unlock => ();
+    /// Closes the local data and forgets its key.
+    lock: () => ();
+    /// Ends the session on the hub; the local data stays, locked.
+    sign_out: () => ();
+    /// The user is active: pushes back the idle lock.
+    touch: () => ();
+    /// The status bar: link, sync under way, pending changes, conflicts, last sync.
+    status: () => SyncState;
+    /// Syncs now rather than at the next interval.
+    sync_now: () => ();
+    /// Patients whose names, MRN or phone start with the words typed, in name order.
+    search: Search => Vec<Patient>;
+    /// One patient, with what the user may do with it.
+    patient: PatientRef => PatientDetail;
+    /// Every version of a patient, newest last.
+    history: PatientRef => Vec<HistoryEntry>;
+    create_patient: PatientFields => Patient;
+    edit_patient: Edit => Patient;
+    delete_patient: PatientRef => ();
+    /// Changes the hub did not apply, both versions side by side.
+    conflicts: () => Vec<Conflict>;
+    resolve_conflict: Resolve => ();
+}
+
+/// The generated TypeScript stays in step with the Rust types: this test writes
+/// `ui/src/bindings/`, and CI fails when that changes a committed file.
+#[cfg(test)]
+mod bindings {
+    use ts_rs::TS;
+
+    #[test]
+    fn export_bindings() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings");
+        let config = ts_rs::Config::new().with_out_dir(dir);
+        super::Commands::export_all(&config).expect("export Commands");
+        crate::error::ErrorCode::export_all(&config).expect("export ErrorCode");
+    }
+}

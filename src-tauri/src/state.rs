@@ -1,0 +1,82 @@
+//! What the app holds while it runs: the client core behind an async mutex, and the sync
+//! state the status bar reads without waiting for that mutex (a first mirror holds it for a
+//! while, and the bar must keep moving).
+
+use std::sync::Mutex;
+
+use chrono::Duration;
+use serde::Serialize;
+use tokio::sync::Notify;
+use ts_rs::TS;
+
+use outpost_client::{
+    Client, ClientOptions, ClientResult, Home, MirrorProgress, Status, SystemClock,
+};
+
+use crate::error::IpcError;
+
+/// The status bar's view: the hub link, the sync under way, and the local counts.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SyncState {
+    /// Whether the last contact with the hub succeeded.
+    pub online: bool,
+    pub syncing: bool,
+    /// Rows stored of the first mirror, while it runs.
+    pub mirror: Option<MirrorProgress>,
+    /// Why the last sync failed, when it did.
+    pub last_error: Option<IpcError>,
+    /// Pending changes, conflicts, last sync time; `None` until first read.
+    pub local: Option<Status>,
+}
+
+/// The app's state.
+pub struct Desktop {
+    pub client: tokio::sync::Mutex<Client>,
+    pub sync: Mutex<SyncState>,
+    /// Wakes the background sync (after a local change, or on request).
+    pub wake: Notify,
+    /// How often the background sync runs when nothing wakes it.
+    pub interval: std::time::Duration,
+    /// The hub URL to offer on the sign-in screen (the demo sets it).
+    pub suggested_hub: Option<String>,
+}
+
+impl Desktop {
+    /// Reads `OUTPOST_HOME`, `OUTPOST_IDLE_SECONDS` (default 600), `OUTPOST_SYNC_SECONDS`
+    /// (default 15) and `OUTPOST_HUB_URL` (a hub to suggest).
+    pub fn from_env() -> ClientResult<Self> {
+        let seconds = |name: &str, default: i64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse::<i64>().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(default)
+        };
+        let client = Client::new(ClientOptions {
+            home: Home::from_env()?,
+            idle_timeout: Duration::seconds(seconds("OUTPOST_IDLE_SECONDS", 600)),
+            clock: std::sync::Arc::new(SystemClock),
+            device_name: Some("Outpost desktop".into()),
+        })?;
+        Ok(Self {
+            client: tokio::sync::Mutex::new(client),
+            sync: Mutex::new(SyncState::default()),
+            wake: Notify::new(),
+            interval: std::time::Duration::from_secs(
+                seconds("OUTPOST_SYNC_SECONDS", 15).unsigned_abs(),
+            ),
+            suggested_hub: std::env::var("OUTPOST_HUB_URL").ok(),
+        })
+    }
+
+    /// Changes the shared sync state.
+    pub fn update(&self, change: impl FnOnce(&mut SyncState)) {
+        if let Ok(mut state) = self.sync.lock() {
+            change(&mut state);
+        }
+    }
+
+    pub fn snapshot(&self) -> SyncState {
+        self.sync.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,42 @@
+// The status bar's words, from the sync state.
+import type { SyncState } from "../bindings/SyncState";
+
+export interface StatusText {
+  link: "online" | "offline" | "syncing";
+  linkLabel: string;
+  pending: string;
+  conflicts: string;
+  lastSync: string;
+  progress: { done: number; total: number } | null;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** "just now", "5 min ago", "3 h ago", or the date. */
+export function ago(iso: string | null | undefined, now: Date): string {
+  if (!iso) return "never";
+  const then = new Date(iso);
+  const seconds = Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return then.toISOString().slice(0, 10);
+}
+
+export function statusText(state: SyncState, now: Date): StatusText {
+  const local = state.local;
+  const pending = Number(local?.pending_ops ?? 0);
+  const conflicts = Number(local?.conflicts ?? 0);
+  const link = state.syncing ? "syncing" : state.online ? "online" : "offline";
+  const mirror = state.mirror;
+  return {
+    link,
+    linkLabel: link === "syncing" ? "Syncing…" : link === "online" ? "Online" : "Offline",
+    pending: pending === 0 ? "All changes synced" : `${plural(pending, "change", "changes")} pending`,
+    conflicts: conflicts === 0 ? "No conflicts" : plural(conflicts, "conflict", "conflicts"),
+    lastSync: `Last sync: ${ago(local?.last_sync, now)}`,
+    progress: mirror ? { done: Number(mirror.done), total: Number(mirror.total) } : null,
+  };
+}

@@ -1,0 +1,45 @@
+// Always visible: link, pending changes, conflicts, last sync; a progress bar during the
+// first mirror. Polls the core once a second (the core answers without waiting for a sync).
+import type { SyncState } from "../bindings/SyncState";
+import { h, replace } from "../dom";
+import { call } from "../ipc";
+import { statusText } from "../logic/status";
+
+export function statusBar(onState: (state: SyncState) => void, openConflicts: () => void): HTMLElement {
+  const bar = h("footer", { class: "status-bar", role: "status", "aria-live": "polite", id: "status-bar" });
+  const render = (state: SyncState) => {
+    const text = statusText(state, new Date());
+    replace(
+      bar,
+      h("span", { class: `link ${text.link}`, id: "status-link", "data-state": text.link }, text.linkLabel),
+      h("span", { id: "status-pending", "data-count": String(state.local?.pending_ops ?? 0) }, text.pending),
+      h(
+        "button",
+        { class: "link", id: "status-conflicts", "data-count": String(state.local?.conflicts ?? 0), onclick: openConflicts },
+        text.conflicts,
+      ),
+      h("span", { id: "status-last-sync" }, text.lastSync),
+      text.progress
+        ? h(
+            "span",
+            { class: "mirror" },
+            h("progress", { max: text.progress.total, value: text.progress.done, "aria-label": "First copy" }),
+            ` ${text.progress.done.toLocaleString()} / ${text.progress.total.toLocaleString()} rows`,
+          )
+        : null,
+      h("button", { class: "link", onclick: () => void call("sync_now", null) }, "Sync now"),
+    );
+  };
+  const poll = async () => {
+    try {
+      const state = await call("status", null);
+      render(state);
+      onState(state);
+    } catch {
+      // The next poll tries again; the bar keeps its last state.
+    }
+  };
+  void poll();
+  window.setInterval(() => void poll(), 1000);
+  return bar;
+}
