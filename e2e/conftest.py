@@ -1,7 +1,6 @@
 """A real hub (the demo, embedded backend) and the real desktop app driven through tauri-driver
 and WebKitWebDriver, under the Xvfb display the test command starts."""
 import os
-import re
 import shutil
 import signal
 import socket
@@ -138,5 +137,3 @@ def shot(driver, name: str):
     time.sleep(0.3)  # let WebKit paint the state the test just waited for
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
-
-__all__ = ["wait_for", "shot", "re"]

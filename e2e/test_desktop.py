@@ -20,6 +20,16 @@ def text(driver, element_id):
     return driver.find_element(By.ID, element_id).text
 
 
+def edit_field(driver, name, value):
+    """Opens the patient's form, replaces one field and saves; waits for the new value."""
+    driver.find_element(By.ID, "patient-edit").click()
+    field = driver.find_element(By.ID, f"field-{name}")
+    field.clear()
+    field.send_keys(value)
+    driver.find_element(By.ID, "patient-save").click()
+    wait_for(lambda: text(driver, f"value-{name}") == value, what=f"the edit of {name}")
+
+
 def test_front_desk_day_online_offline_and_back(hub, app_factory):
     driver = app_factory()
     sign_in(driver, hub, "doctor")
@@ -53,21 +63,13 @@ def test_front_desk_day_online_offline_and_back(hub, app_factory):
             element.send_keys(value)
     driver.find_element(By.ID, "patient-save").click()
     wait_for(lambda: "Endtoend" in text(driver, "detail-title"), what="the new patient")
-    driver.find_element(By.ID, "patient-edit").click()
-    phone = driver.find_element(By.ID, "field-phone")
-    phone.send_keys("+1 555 0101")
-    driver.find_element(By.ID, "patient-save").click()
-    wait_for(lambda: text(driver, "value-phone") == "+1 555 0101", what="the edit")
+    edit_field(driver, "phone", "+1 555 0101")
     wait_for(lambda: text(driver, "status-pending") == "All changes synced", what="sync")
     shot(driver, "patient-detail")
 
     # The hub goes away: edit offline.
     hub.stop()
-    driver.find_element(By.ID, "patient-edit").click()
-    address = driver.find_element(By.ID, "field-address")
-    address.send_keys("1 Offline Road")
-    driver.find_element(By.ID, "patient-save").click()
-    wait_for(lambda: text(driver, "value-address") == "1 Offline Road", what="the offline edit")
+    edit_field(driver, "address", "1 Offline Road")
     wait_for(lambda: text(driver, "status-link") == "Offline", what="offline status")
     wait_for(lambda: text(driver, "status-pending") == "1 change pending", what="one pending change")
     shot(driver, "offline-status")
@@ -99,12 +101,7 @@ def test_front_desk_day_online_offline_and_back(hub, app_factory):
         timeout=10,
     ).raise_for_status()
     hub.stop()
-    driver.find_element(By.ID, "patient-edit").click()
-    phone = driver.find_element(By.ID, "field-phone")
-    phone.clear()
-    phone.send_keys("+1 555 0142")
-    driver.find_element(By.ID, "patient-save").click()
-    wait_for(lambda: text(driver, "value-phone") == "+1 555 0142", what="the conflicting edit")
+    edit_field(driver, "phone", "+1 555 0142")
     hub.start()
     wait_for(lambda: driver.find_element(By.ID, "status-conflicts").get_attribute("data-count") == "1", timeout=40, what="the conflict")
     driver.find_element(By.ID, "status-conflicts").click()

@@ -29,7 +29,7 @@ pub async fn run(desktop: Arc<Desktop>) {
 /// One sync when the local data is unlocked; `None` when it is not.
 async fn sync_once(desktop: &Desktop) -> Option<Result<(), ClientError>> {
     let mut client = desktop.client.lock().await;
-    if !client.is_unlocked() || client.check_idle() {
+    if client.check_idle() {
         desktop.update(|s| s.local = client.status().ok());
         return None;
     }

@@ -184,26 +184,8 @@ async fn two_clients_merge_different_fields_and_resolve_the_same_field_both_ways
         tempfile::tempdir().expect("a"),
         tempfile::tempdir().expect("b"),
     );
-    let mut a = client(a_home.path(), Arc::new(SystemClock));
-    let mut b = client(b_home.path(), Arc::new(SystemClock));
-    a.login(
-        &hub.url(),
-        None,
-        &hub.user(&clinic, Role::Doctor).await,
-        PASSWORD,
-    )
-    .await
-    .expect("a");
-    b.login(
-        &hub.url(),
-        None,
-        &hub.user(&clinic, Role::Nurse).await,
-        PASSWORD,
-    )
-    .await
-    .expect("b");
-    a.sync(&mut no_progress()).await.expect("a mirror");
-    b.sync(&mut no_progress()).await.expect("b mirror");
+    let mut a = mirrored(&hub, &clinic, Role::Doctor, a_home.path()).await;
+    let mut b = mirrored(&hub, &clinic, Role::Nurse, b_home.path()).await;
 
     // Different fields: merged.
     a.edit(id, &changes(json!({"phone": "+1 555 1111"})))
@@ -426,29 +408,10 @@ async fn a_front_desk_cache_never_holds_clinical_fields() {
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     hub.patients(&clinic, "FD", 40).await;
     let home = tempfile::tempdir().expect("home");
-    let mut desk = client(home.path(), Arc::new(SystemClock));
-    desk.login(
-        &hub.url(),
-        None,
-        &hub.user(&clinic, Role::FrontDesk).await,
-        PASSWORD,
-    )
-    .await
-    .expect("login");
-    desk.sync(&mut no_progress()).await.expect("mirror");
+    let mut desk = mirrored(&hub, &clinic, Role::FrontDesk, home.path()).await;
     // A clinical change made on the hub arrives without its clinical part.
     let doctor_home = tempfile::tempdir().expect("home");
-    let mut doctor = client(doctor_home.path(), Arc::new(SystemClock));
-    doctor
-        .login(
-            &hub.url(),
-            None,
-            &hub.user(&clinic, Role::Doctor).await,
-            PASSWORD,
-        )
-        .await
-        .expect("login");
-    doctor.sync(&mut no_progress()).await.expect("mirror");
+    let mut doctor = mirrored(&hub, &clinic, Role::Doctor, doctor_home.path()).await;
     let target = doctor.search("", 1).expect("one")[0].id;
     doctor
         .edit(
@@ -496,16 +459,7 @@ async fn a_client_follows_live_announcements() {
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     hub.patients(&clinic, "LV", 3).await;
     let home = tempfile::tempdir().expect("home");
-    let mut c = client(home.path(), Arc::new(SystemClock));
-    c.login(
-        &hub.url(),
-        None,
-        &hub.user(&clinic, Role::Nurse).await,
-        PASSWORD,
-    )
-    .await
-    .expect("login");
-    c.sync(&mut no_progress()).await.expect("mirror");
+    let mut c = mirrored(&hub, &clinic, Role::Nurse, home.path()).await;
     let doctor = hub.user(&clinic, Role::Doctor).await;
     let url = hub.url();
     let writer = async move {
@@ -548,15 +502,16 @@ fn quick_backoff() -> Backoff {
     )
 }
 
-/// A nurse's client over `home`, signed in and mirrored.
-async fn mirrored_nurse(
+/// A client over `home`, signed in as a new user with `role`, its first mirror done.
+async fn mirrored(
     hub: &Hub,
     clinic: &outpost_domain::tenant::Tenant,
+    role: Role,
     home: &std::path::Path,
 ) -> outpost_client::Client {
     let mut c = client(home, Arc::new(SystemClock));
-    let nurse = hub.user(clinic, Role::Nurse).await;
-    c.login(&hub.url(), None, &nurse, PASSWORD)
+    let email = hub.user(clinic, role).await;
+    c.login(&hub.url(), None, &email, PASSWORD)
         .await
         .expect("login");
     c.sync(&mut no_progress()).await.expect("mirror");
@@ -569,7 +524,7 @@ async fn a_sync_retries_until_the_hub_is_back() {
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     let seeded = hub.patients(&clinic, "RT", 3).await;
     let home = tempfile::tempdir().expect("home");
-    let mut c = mirrored_nurse(&hub, &clinic, home.path()).await;
+    let mut c = mirrored(&hub, &clinic, Role::Nurse, home.path()).await;
     hub.pause().await;
     c.edit(seeded[0].id, &changes(json!({"phone": "+1 555 0100"})))
         .expect("edit offline");
@@ -604,7 +559,7 @@ async fn a_listener_reconnects_and_catches_up_after_the_hub_was_away() {
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     hub.patients(&clinic, "RC", 3).await;
     let home = tempfile::tempdir().expect("home");
-    let mut c = mirrored_nurse(&hub, &clinic, home.path()).await;
+    let mut c = mirrored(&hub, &clinic, Role::Nurse, home.path()).await;
 
     let mut backoff = quick_backoff();
     let mut progress = no_progress();

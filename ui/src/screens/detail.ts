@@ -18,7 +18,7 @@ function input(spec: FieldSpec, value: string): HTMLElement {
   }
   return h("input", {
     name: spec.name,
-    type: spec.kind === "date" ? "date" : spec.kind === "number" ? "text" : "text",
+    type: spec.kind === "date" ? "date" : "text",
     inputmode: spec.kind === "number" ? "decimal" : undefined,
     value,
     required: spec.required,

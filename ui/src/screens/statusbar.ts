@@ -40,6 +40,10 @@ export function statusBar(onState: (state: SyncState) => void, openConflicts: ()
     }
   };
   void poll();
-  window.setInterval(() => void poll(), 1000);
+  // One poller per bar: it stops once the bar has left the page (sign-out, lock).
+  const timer = window.setInterval(() => {
+    if (bar.isConnected) void poll();
+    else window.clearInterval(timer);
+  }, 1000);
   return bar;
 }
