@@ -59,5 +59,8 @@ ensure_desktop_deps() {
     # npm package would conflict with it); Debian's when there is none.
     if ! command -v npm >/dev/null 2>&1; then ensure_apt_packages nodejs npm; fi
     log "installing the UI's npm packages"
-    npm --prefix "$ROOT/ui" ci --no-audit --no-fund
+    # `npm install --no-save` rather than `npm ci`: the versions still come from the committed
+    # package-lock.json, but a lock written where npm omits other platforms' optional packages
+    # (rollup's native builds) is not refused.
+    npm --prefix "$ROOT/ui" install --no-audit --no-fund --no-save
 }
