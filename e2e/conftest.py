@@ -17,7 +17,9 @@ from selenium.webdriver.common.options import ArgOptions
 ROOT = Path(__file__).resolve().parent.parent
 HUB = ROOT / "target" / "debug" / "outpost-hub"
 APP = ROOT / "target" / "debug" / "outpost-desktop"
-SHOTS = ROOT / "docs" / "screenshots"
+# target/ by default, so that a test run leaves the committed screenshots alone;
+# OUTPOST_SCREENSHOTS=docs/screenshots refreshes the README's.
+SHOTS = Path(os.environ.get("OUTPOST_SCREENSHOTS", ROOT / "target" / "e2e-screenshots")).resolve()
 
 
 def free_port() -> int:
@@ -129,7 +131,33 @@ def app_factory(hub):
         driver.quit()
         proc.terminate()
         proc.wait(timeout=10)
+        stop_app(home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def stop_app(home: Path):
+    """Ends the app the driver started (ending the WebDriver session leaves it running), found
+    by its OUTPOST_HOME; the next test's app would otherwise hand over to it and exit, since
+    the app is single-instance."""
+    marker = f"OUTPOST_HOME={home}".encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+        except OSError:
+            continue
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: not any(running(pid) for pid in pids), what="the app to exit")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its reparented parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def shot(driver, name: str):

@@ -64,3 +64,17 @@ ensure_desktop_deps() {
     # (rollup's native builds) is not refused.
     npm --prefix "$ROOT/ui" install --no-audit --no-fund --no-save
 }
+
+# What the end-to-end tests need: a virtual display, WebKitGTK's WebDriver, tauri-driver in
+# front of it, and Selenium + pytest in a virtual environment under target/ (sets E2E_PYTHON).
+ensure_e2e_deps() {
+    ensure_apt_packages xvfb xauth webkit2gtk-driver
+    ensure_cargo_tool tauri-driver tauri-driver
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        ensure_apt_packages python3 python3-venv
+    fi
+    local venv="$ROOT/target/e2e-venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/e2e/requirements.txt"
+    E2E_PYTHON="$venv/bin/python"
+}
