@@ -118,7 +118,10 @@ def app_factory(hub):
             ["tauri-driver", "--port", str(port), "--native-port", str(native)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
-        wait_for(lambda: socket.create_connection(("127.0.0.1", port), timeout=1), what="tauri-driver")
+        # tauri-driver forwards to WebKitWebDriver, which it starts on the native port: a new
+        # session sent before that one listens is dropped without an answer.
+        for listening in (port, native):
+            wait_for(lambda: socket.create_connection(("127.0.0.1", listening), timeout=1), what="the drivers")
         options = ArgOptions()
         options.set_capability("browserName", "wry")
         options.set_capability("tauri:options", {"application": str(APP)})

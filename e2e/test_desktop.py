@@ -1,5 +1,7 @@
 """The desktop app end to end: a real hub, the real app under Xvfb, driven by WebDriver."""
 
+import time
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -14,6 +16,16 @@ def sign_in(driver, hub, role, tenant="northside-clinic"):
     driver.find_element(By.ID, "signin-email").send_keys(email)
     driver.find_element(By.ID, "signin-password").send_keys(password)
     return password
+
+
+# ui/src/logic/history.ts OFFLINE_AFTER_MS: a synced change that reached the hub this much
+# later than it was made is marked as made offline.
+OFFLINE_AFTER_S = 60
+
+
+def back(driver):
+    """The screen's back link."""
+    driver.find_element(By.CSS_SELECTOR, ".card > button.link").click()
 
 
 def text(driver, element_id):
@@ -70,19 +82,32 @@ def test_front_desk_day_online_offline_and_back(hub, app_factory):
     # The hub goes away: edit offline.
     hub.stop()
     edit_field(driver, "address", "1 Offline Road")
+    edited_offline = time.monotonic()
     wait_for(lambda: text(driver, "status-link") == "Offline", what="offline status")
     wait_for(lambda: text(driver, "status-pending") == "1 change pending", what="one pending change")
     shot(driver, "offline-status")
-
     driver.find_element(By.ID, "patient-history").click()
-    wait_for(lambda: driver.find_element(By.ID, "history-list"), what="history")
-    shot(driver, "history")
-    driver.find_element(By.CSS_SELECTOR, ".card > button.link").click()
+    wait_for(lambda: driver.find_element(By.ID, "history-pending"), what="the not-yet-synced notice")
+    back(driver)
 
-    # Back online: the change syncs and the status clears.
+    # Back online after more than a minute: the change syncs, the status clears, and the
+    # history marks the version as made offline.
+    time.sleep(max(0.0, OFFLINE_AFTER_S + 1 - (time.monotonic() - edited_offline)))
     hub.start()
     wait_for(lambda: text(driver, "status-pending") == "All changes synced", timeout=40, what="resync")
     wait_for(lambda: text(driver, "status-link") == "Online", what="online again")
+    wait_for(lambda: text(driver, "value-address") == "1 Offline Road", what="the detail after the sync")
+    driver.find_element(By.ID, "patient-history").click()
+    offline_badge = wait_for(
+        lambda: driver.find_element(By.CSS_SELECTOR, "#history-list li[data-version='3'] .badge.offline"),
+        what="the offline mark on version 3",
+    )
+    assert "made offline" in offline_badge.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "#history-list li[data-version='2'] .badge.offline")
+    assert not driver.find_elements(By.ID, "history-pending"), "nothing left to sync"
+    shot(driver, "history")
+    back(driver)
+
     api = hub.api("doctor")
     found = api.get(f"{hub.url}/v1/patients", params={"q": "Endtoend"}, timeout=10).json()
     items = found["items"] if isinstance(found, dict) else found

@@ -78,3 +78,20 @@ ensure_e2e_deps() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/e2e/requirements.txt"
     E2E_PYTHON="$venv/bin/python"
 }
+
+# A PostgreSQL server for the PostgreSQL backend's tests: the one on 127.0.0.1:5432 when it
+# answers, else Debian's package installed and started, with a password for `postgres` over TCP
+# (a fresh install does not trust TCP logins). Exports OUTPOST_TEST_POSTGRES.
+ensure_postgres() {
+    ensure_apt_packages postgresql-client
+    export OUTPOST_TEST_POSTGRES="${OUTPOST_TEST_POSTGRES:-host=127.0.0.1 port=5432 user=postgres dbname=postgres}"
+    if psql "$OUTPOST_TEST_POSTGRES" -Atc 'SELECT 1' >/dev/null 2>&1; then return; fi
+    log "no PostgreSQL answering on 127.0.0.1:5432: installing and starting Debian's"
+    ensure_apt_packages postgresql
+    as_root pg_ctlcluster "$(ls /etc/postgresql | sort -V | tail -1)" main start 2>/dev/null \
+        || as_root service postgresql start
+    local password="outpost-test"
+    as_root su postgres -c "psql -Atc \"ALTER USER postgres PASSWORD '$password'\"" >/dev/null
+    export OUTPOST_TEST_POSTGRES="host=127.0.0.1 port=5432 user=postgres password=$password dbname=postgres"
+    psql "$OUTPOST_TEST_POSTGRES" -Atc 'SELECT 1' >/dev/null
+}

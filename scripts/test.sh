@@ -10,6 +10,7 @@ ensure_build_deps
 # A real Secret Service for the client's keyring tests.
 ensure_apt_packages gnome-keyring dbus
 ensure_cargo_tool cargo-nextest cargo-nextest
+ensure_postgres
 ensure_desktop_deps
 ensure_e2e_deps
 cd "$ROOT"
@@ -20,8 +21,10 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-log "building tests"
-cargo nextest run --workspace --locked --no-run
+log "building everything (the tests, the hub and the desktop app the end-to-end tests drive)"
+# One build of every target: building packages one by one would resolve features differently
+# and build many dependencies a second time.
+cargo build --workspace --all-targets --locked
 log "tests (inside a private D-Bus session with gnome-keyring as the Secret Service)"
 KEYRING_DATA="$(mktemp -d -t outpost-keyring.XXXXXX)"
 trap 'rm -rf "$KEYRING_DATA"' EXIT
@@ -36,7 +39,6 @@ if ! git diff --exit-code --stat -- ui/src/bindings || [ -n "$(git ls-files --ot
     exit 1
 fi
 log "end-to-end: the built app under Xvfb, driven through tauri-driver, against a real hub"
-cargo build --locked -p outpost-hub -p outpost-desktop
 E2E_KEYRING="$(mktemp -d -t outpost-e2e-keyring.XXXXXX)"
 trap 'rm -rf "$KEYRING_DATA" "$E2E_KEYRING"' EXIT
 XDG_DATA_HOME="$E2E_KEYRING" xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use outpost_client::Conflict;
-use outpost_domain::patient::{HistoryEntry, Patient, PatientFields};
+use outpost_domain::patient::{Patient, PatientFields};
 
 use crate::commands::{self, conflicts::*, patients::*, session::*};
 use crate::error::IpcResult;
@@ -60,7 +60,7 @@ contract! {
     /// One patient, with what the user may do with it.
     patient: PatientRef => PatientDetail;
     /// Every version of a patient, newest last.
-    history: PatientRef => Vec<HistoryEntry>;
+    history: PatientRef => PatientHistory;
     create_patient: PatientFields => Patient;
     edit_patient: Edit => Patient;
     delete_patient: PatientRef => ();

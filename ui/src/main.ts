@@ -107,8 +107,8 @@ async function showDetail(id: string): Promise<void> {
 }
 
 async function showHistory(id: string, name: string): Promise<void> {
-  const entries = await call("history", { id });
-  show(historyScreen(name, entries, info.profile?.user_id ?? null, () => void showDetail(id)));
+  const history = await call("history", { id });
+  show(historyScreen(name, history.entries, info.profile?.user_id ?? null, history.pending, () => void showDetail(id)));
 }
 
 async function showConflicts(): Promise<void> {

@@ -78,17 +78,25 @@ describe("patient form", () => {
 });
 
 describe("history timeline", () => {
-  it("lists newest first with who, fields and device origin", () => {
+  it("lists newest first with who, fields, device origin, and marks changes that waited offline", () => {
     const entries: HistoryEntry[] = [
-      { version: 1, action: "create", changes: {}, actor_user_id: "u-1", session_id: null, device_id: null, at: "2026-11-20T09:00:00.000000Z" },
+      {
+        version: 1, action: "create", changes: {}, actor_user_id: "u-1", session_id: null, device_id: null,
+        at: "2026-11-20T09:00:00.000000Z", client_time: null,
+      },
       {
         version: 2, action: "update", changes: { phone: { old: null, new: "+1 555 0100" } }, actor_user_id: "me",
-        session_id: null, device_id: "d-1", at: "2026-11-21T09:00:00.000000Z",
+        session_id: null, device_id: "d-1", at: "2026-11-21T09:00:00.000000Z", client_time: "2026-11-21T08:59:58.000000Z",
+      },
+      {
+        version: 3, action: "update", changes: { address: { old: null, new: "1 Offline Road" } }, actor_user_id: "me",
+        session_id: null, device_id: "d-1", at: "2026-11-21T11:30:00.000000Z", client_time: "2026-11-21T10:15:07.250000Z",
       },
     ];
     const items = timeline(entries, "me");
-    expect(items.map((i) => i.version)).toEqual([2, 1]);
-    expect(items[0]).toMatchObject({ who: "you", fromDevice: true, fields: ["phone"], summary: "phone: — → +1 555 0100" });
-    expect(items[1]).toMatchObject({ summary: "Registered", fromDevice: false });
+    expect(items.map((i) => i.version)).toEqual([3, 2, 1]);
+    expect(items[0]).toMatchObject({ who: "you", fromDevice: true, madeOffline: "2026-11-21 10:15:07" });
+    expect(items[1]).toMatchObject({ who: "you", fromDevice: true, madeOffline: null, fields: ["phone"], summary: "phone: — → +1 555 0100" });
+    expect(items[2]).toMatchObject({ who: "u-1", summary: "Registered", fromDevice: false, madeOffline: null });
   });
 });

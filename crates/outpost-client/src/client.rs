@@ -380,6 +380,12 @@ impl Client {
         Ok(entries)
     }
 
+    /// Whether this computer holds changes to the patient the hub has not confirmed yet. Not
+    /// audited: it reveals no record data.
+    pub fn has_pending(&mut self, id: PatientId) -> ClientResult<bool> {
+        Ok(Cache::pending_ops_for(self.cache()?.conn(), id)? > 0)
+    }
+
     // --- local changes (each with its outbox op, in one transaction) ---
 
     fn new_op(

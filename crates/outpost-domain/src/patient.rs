@@ -162,7 +162,12 @@ pub struct HistoryEntry {
     pub actor_user_id: Option<UserId>,
     pub session_id: Option<SessionId>,
     pub device_id: Option<DeviceId>,
+    /// When the hub recorded the version (its own clock: versions are ordered by it).
     pub at: DateTime<Utc>,
+    /// For a change a device made and its sync uploaded: the device's clock when it was made.
+    /// Far before `at`, the change was made offline. `None` for changes made on the hub.
+    #[serde(default)]
+    pub client_time: Option<DateTime<Utc>>,
 }
 
 /// The body of `PATCH /v1/patients/{id}`: the version the client edited, and the fields it

@@ -3,11 +3,12 @@
 
 mod common;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use common::{PASSWORD, TestHub, patient_body};
+use outpost_domain::clock::Clock;
 use outpost_domain::{DeviceId, OpId, PatientId, Role, TenantKind};
 use outpost_store::Store;
 
@@ -62,6 +63,53 @@ async fn a_push_replayed_three_times_and_concurrently_is_applied_once() {
         "applied once"
     );
     assert_eq!(hub.patient_count(&clinic).await, 1);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_synced_version_keeps_the_device_clock_and_a_hub_edit_has_none() {
+    let hub = TestHub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
+    let id = PatientId::generate().to_string();
+    // Stored to the microsecond.
+    let made_offline = (Utc::now() - chrono::Duration::hours(2)).trunc_subsecs(6);
+    let mut create = op("create", &id, None, patient_body("C-1", "Clock", "Kept"));
+    create["client_time"] = json!(made_offline);
+    let (status, answer) = hub
+        .post("/v1/sync/push", &doctor, push_body(vec![create]))
+        .await;
+    assert_eq!(
+        (status, &answer["results"][0]["status"]),
+        (StatusCode::OK, &json!("applied"))
+    );
+    let (status, _) = hub
+        .patch(
+            &format!("/v1/patients/{id}"),
+            &doctor,
+            json!({"version": 1, "phone": "+1 555 0002"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, history) = hub
+        .get(&format!("/v1/patients/{id}/history"), &doctor)
+        .await;
+    let items = history["items"].as_array().expect("items");
+    let time = |v: &Value| {
+        v.as_str()
+            .map(|s| s.parse::<chrono::DateTime<Utc>>().expect("a time"))
+    };
+    assert_eq!(
+        time(&items[0]["client_time"]),
+        Some(made_offline),
+        "the device's clock"
+    );
+    assert_eq!(
+        time(&items[0]["at"]),
+        Some(hub.clock.now().trunc_subsecs(6)),
+        "versions carry the hub's own clock"
+    );
+    assert_eq!(items[1]["client_time"], Value::Null, "made on the hub");
     hub.stop().await;
 }
 

@@ -8,6 +8,7 @@
 mod audit;
 mod central;
 mod conn;
+mod history;
 pub mod keys;
 mod migrate;
 mod sql;

@@ -2,40 +2,18 @@
 
 use rusqlite::Connection;
 
-use outpost_store::{StoreError, StoreResult};
-
-/// A migration: its version, name and SQL.
-pub struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-macro_rules! migration {
-    ($tree:literal, $version:literal, $name:literal) => {
-        Migration {
-            version: $version,
-            name: $name,
-            sql: include_str!(concat!(
-                "../../../migrations/",
-                $tree,
-                "/sqlite/",
-                $name,
-                ".sql"
-            )),
-        }
-    };
-}
+use outpost_store::{Migration, StoreError, StoreResult, migration};
 
 pub const CENTRAL: &[Migration] = &[
-    migration!("central", 1, "0001_init"),
-    migration!("central", 2, "0002_roles"),
-    migration!("central", 3, "0003_refresh_successor"),
+    migration!("central", "sqlite", 1, "0001_init"),
+    migration!("central", "sqlite", 2, "0002_roles"),
+    migration!("central", "sqlite", 3, "0003_refresh_successor"),
 ];
 
 pub const TENANT: &[Migration] = &[
-    migration!("tenant", 1, "0001_init"),
-    migration!("tenant", 2, "0002_sync"),
+    migration!("tenant", "sqlite", 1, "0001_init"),
+    migration!("tenant", "sqlite", 2, "0002_sync"),
+    migration!("tenant", "sqlite", 3, "0003_history_client_time"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.

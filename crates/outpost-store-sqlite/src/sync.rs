@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use outpost_domain::audit::{Actor, Outcome};
-use outpost_domain::patient::{HistoryEntry, Patient, PatientFields};
+use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::sync::{
     Change, Entity, LocalAuditEvent, Op, OpAction, OpError, OpResult, OpRules, OpStatus,
     PullResponse, SnapshotLine,
@@ -19,10 +19,12 @@ use outpost_store::{StoreError, StoreResult};
 
 use crate::audit;
 use crate::conn::open_encrypted;
+use crate::history;
 use crate::keys::Key;
-use crate::sql::{OrBackend, get_opt_parsed, get_parsed, get_ts, ts};
+use crate::sql::{OrBackend, ts};
 use crate::tenant::{
-    insert_patient, load, patch_error, read_patient, save_delete, save_update, select_patient,
+    Synced, insert_patient, load, patch_error, read_patient, save_delete, save_update,
+    select_patient,
 };
 
 /// Rows per snapshot batch: large enough to amortise channel and chunk overhead.
@@ -141,11 +143,14 @@ fn apply_op(
     if let Some(result) = stored(tx, &op.op_id.to_string())? {
         return serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
-    let details = json!({
-        "via": "sync",
-        "op_id": op.op_id,
-        "client_time": op.client_time,
-    });
+    let synced = Synced {
+        details: json!({
+            "via": "sync",
+            "op_id": op.op_id,
+            "client_time": op.client_time,
+        }),
+        client_time: op.client_time,
+    };
     let result = match rules.check(op) {
         _ if blocked => match load(tx, op.record_id)? {
             Some((current, deleted_at)) => conflict(op, current, deleted_at.is_some()),
@@ -163,9 +168,9 @@ fn apply_op(
             // A savepoint, so that a refused write leaves nothing behind.
             let mut sp = tx.savepoint().db()?;
             let outcome = match op.action {
-                OpAction::Create => create(&sp, op, rules, actor, &details),
-                OpAction::Update => update(&sp, op, rules, actor, &details),
-                OpAction::Delete => delete(&sp, op, actor, &details),
+                OpAction::Create => create(&sp, op, rules, actor, &synced),
+                OpAction::Update => update(&sp, op, rules, actor, &synced),
+                OpAction::Delete => delete(&sp, op, actor, &synced),
             };
             let result = match outcome {
                 Ok(result) => result,
@@ -188,7 +193,7 @@ fn apply_op(
         let mut event = actor
             .event(format!("patient.{}", op.action.as_str()), Outcome::Failure)
             .entity("patient", op.record_id)
-            .details(details.clone());
+            .details(synced.details);
         if let Some(map) = event.details.as_object_mut() {
             map.insert("status".into(), json!(result.status));
             map.insert("base_version".into(), json!(op.base_version));
@@ -219,7 +224,7 @@ fn create(
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
-    details: &Value,
+    synced: &Synced,
 ) -> StoreResult<OpResult> {
     if load(conn, op.record_id)?.is_some() {
         return Ok(rejected(
@@ -239,7 +244,7 @@ fn create(
         }
     };
     fields.validate(rules.today)?;
-    let patient = insert_patient(conn, op.record_id, fields, actor, Some(details.clone()))?;
+    let patient = insert_patient(conn, op.record_id, fields, actor, Some(synced))?;
     Ok(done(op, OpStatus::Applied, patient))
 }
 
@@ -248,7 +253,7 @@ fn update(
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
-    details: &Value,
+    synced: &Synced,
 ) -> StoreResult<OpResult> {
     let Some((current, deleted_at)) = load(conn, op.record_id)? else {
         return Ok(rejected(op, "not_found", "no such record"));
@@ -273,18 +278,11 @@ fn update(
     if changed.is_empty() {
         return Ok(done(op, status, current));
     }
-    let patient = save_update(
-        conn,
-        current,
-        fields,
-        &changed,
-        actor,
-        Some(details.clone()),
-    )?;
+    let patient = save_update(conn, current, fields, &changed, actor, Some(synced))?;
     Ok(done(op, status, patient))
 }
 
-fn delete(conn: &Connection, op: &Op, actor: &Actor, details: &Value) -> StoreResult<OpResult> {
+fn delete(conn: &Connection, op: &Op, actor: &Actor, synced: &Synced) -> StoreResult<OpResult> {
     let Some((current, deleted_at)) = load(conn, op.record_id)? else {
         return Ok(rejected(op, "not_found", "no such record"));
     };
@@ -297,7 +295,7 @@ fn delete(conn: &Connection, op: &Op, actor: &Actor, details: &Value) -> StoreRe
     if op.base_version.is_some_and(|base| base != current.version) {
         return Ok(conflict(op, current, false));
     }
-    let patient = save_delete(conn, current, actor, Some(details.clone()))?;
+    let patient = save_delete(conn, current, actor, Some(synced))?;
     Ok(OpResult {
         record: None,
         ..done(op, OpStatus::Applied, patient)
@@ -344,54 +342,6 @@ pub fn append_local(
     Ok(accepted)
 }
 
-fn history_entry(
-    conn: &Connection,
-    id: PatientId,
-    version: i64,
-) -> StoreResult<Option<HistoryEntry>> {
-    Ok(history_rows(
-        conn,
-        "WHERE patient_id = ?1 AND version = ?2",
-        params![id.to_string(), version],
-    )?
-    .into_iter()
-    .next()
-    .map(|(_, entry)| entry))
-}
-
-fn history_rows(
-    conn: &Connection,
-    clause: &str,
-    args: impl rusqlite::Params,
-) -> StoreResult<Vec<(PatientId, HistoryEntry)>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT patient_id, version, action, changes, actor_user_id, session_id, device_id, at \
-             FROM patient_history {clause}"
-        ))
-        .db()?;
-    stmt.query_map(args, read_history_row)
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()
-}
-
-fn read_history_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(PatientId, HistoryEntry)> {
-    let changes: String = row.get(3)?;
-    Ok((
-        get_parsed(row, 0)?,
-        HistoryEntry {
-            version: row.get(1)?,
-            action: row.get(2)?,
-            changes: serde_json::from_str(&changes).map_err(|e| crate::sql::conversion(3, e))?,
-            actor_user_id: get_opt_parsed(row, 4)?,
-            session_id: get_opt_parsed(row, 5)?,
-            device_id: get_opt_parsed(row, 6)?,
-            at: get_ts(row, 7)?,
-        },
-    ))
-}
-
 /// Changes after `cursor`, oldest first, with the record as it is now.
 pub fn pull(
     conn: &mut Connection,
@@ -433,7 +383,7 @@ pub fn pull(
             version,
             action,
             record,
-            history: history_entry(&tx, id, version)?,
+            history: history::entry(&tx, id, version)?,
         });
     }
     let next = changes.last().map_or(cursor, |c| c.seq);
@@ -518,15 +468,15 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
         }
         {
             let mut stmt = conn
-                .prepare(
-                    "SELECT h.patient_id, h.version, h.action, h.changes, h.actor_user_id, \
-                     h.session_id, h.device_id, h.at FROM patient_history h \
-                     JOIN patients p ON p.id = h.patient_id WHERE p.deleted_at IS NULL ORDER BY h.id",
-                )
+                .prepare(&format!(
+                    "SELECT {} FROM patient_history h JOIN patients p ON p.id = h.patient_id \
+                     WHERE p.deleted_at IS NULL ORDER BY h.id",
+                    history::columns("h.")
+                ))
                 .db()?;
             let mut rows = stmt.query([]).db()?;
             while let Some(row) = rows.next().db()? {
-                let (patient_id, entry) = read_history_row(row).db()?;
+                let (patient_id, entry) = history::read(row).db()?;
                 batch.push(SnapshotLine::History { patient_id, entry });
                 if batch.len() == SNAPSHOT_BATCH && !send(std::mem::take(&mut batch)) {
                     return Ok(false);

@@ -1,7 +1,7 @@
 //! `tenants/<id>.db`: the embedded implementation of [`TenantStore`].
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value, json};
@@ -22,8 +22,7 @@ use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse,
 
 use crate::conn::Db;
 use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
-use crate::sync;
-use crate::{audit, status};
+use crate::{audit, history, status, sync};
 
 /// Columns holding [`PatientFields`], named as the fields are.
 const FIELD_COLUMNS: &[&str] = outpost_domain::patient::FIELD_NAMES;
@@ -124,50 +123,27 @@ fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
     Ok(load(conn, id)?.and_then(|(p, deleted)| deleted.is_none().then_some(p)))
 }
 
-/// Writes the history row and the change-feed entry of a change.
-pub(crate) fn record_change(
-    conn: &Connection,
-    patient: &Patient,
-    action: &str,
-    changes: &Changes,
-    actor: &Actor,
-) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO patient_history (patient_id, version, action, changes, actor_user_id, \
-         session_id, device_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .db()?
-    .execute(params![
-        patient.id.to_string(),
-        patient.version,
-        action,
-        serde_json::to_string(changes).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        actor.user_id.map(|u| u.to_string()),
-        actor.session_id.map(|s| s.to_string()),
-        actor.device_id.map(|d| d.to_string()),
-        ts(actor.at),
-    ])
-    .db()?;
-    conn.prepare_cached(
-        "INSERT INTO change_feed (entity, entity_id, version, action, at) VALUES ('patient', ?1, ?2, ?3, ?4)",
-    )
-    .db()?
-    .execute(params![patient.id.to_string(), patient.version, action, ts(actor.at)])
-    .db()?;
-    Ok(())
+/// The audit event of a change; `extra` (sync: op id, both clocks) is merged into the details.
+/// Where a change came from when a device's sync uploaded it.
+pub(crate) struct Synced {
+    /// Added to the change's audit event (the op id, the device's clock).
+    pub details: Value,
+    /// The device's clock when the change was made, kept with the version.
+    pub client_time: DateTime<Utc>,
 }
 
-/// The audit event of a change; `extra` (sync: op id, both clocks) is merged into the details.
 pub(crate) fn change_event(
     actor: &Actor,
     action: &str,
     patient: &Patient,
     changes: &Changes,
-    extra: Option<Value>,
+    synced: Option<&Synced>,
 ) -> AuditEvent {
     let mut details = json!({ "version": patient.version, "changes": changes });
-    if let (Some(Value::Object(extra)), Some(map)) = (extra, details.as_object_mut()) {
-        map.extend(extra);
+    if let (Some(Value::Object(extra)), Some(map)) =
+        (synced.map(|s| &s.details), details.as_object_mut())
+    {
+        map.extend(extra.clone());
     }
     actor
         .event(format!("patient.{action}"), Outcome::Success)
@@ -192,7 +168,7 @@ pub(crate) fn save_update(
     fields: PatientFields,
     changed: &Changes,
     actor: &Actor,
-    audit_details: Option<Value>,
+    synced: Option<&Synced>,
 ) -> StoreResult<Patient> {
     let patient = Patient {
         fields,
@@ -242,10 +218,17 @@ pub(crate) fn save_update(
     .db()?
     .execute(params_from_iter(values))
     .map_err(unique_as("mrn"))?;
-    record_change(conn, &patient, "update", changed, actor)?;
+    history::record(
+        conn,
+        &patient,
+        "update",
+        changed,
+        actor,
+        synced.map(|s| s.client_time),
+    )?;
     audit::append(
         conn,
-        &change_event(actor, "update", &patient, changed, audit_details),
+        &change_event(actor, "update", &patient, changed, synced),
     )?;
     Ok(patient)
 }
@@ -255,7 +238,7 @@ pub(crate) fn save_delete(
     conn: &Connection,
     current: Patient,
     actor: &Actor,
-    audit_details: Option<Value>,
+    synced: Option<&Synced>,
 ) -> StoreResult<Patient> {
     let patient = Patient {
         version: current.version + 1,
@@ -274,10 +257,17 @@ pub(crate) fn save_delete(
     )
     .db()?;
     let changes = Changes::new();
-    record_change(conn, &patient, "delete", &changes, actor)?;
+    history::record(
+        conn,
+        &patient,
+        "delete",
+        &changes,
+        actor,
+        synced.map(|s| s.client_time),
+    )?;
     audit::append(
         conn,
-        &change_event(actor, "delete", &patient, &changes, audit_details),
+        &change_event(actor, "delete", &patient, &changes, synced),
     )?;
     Ok(patient)
 }
@@ -301,36 +291,12 @@ fn stale_event(
     audit::append(conn, &event).map(drop)
 }
 
-pub(crate) fn history(conn: &Connection, id: PatientId) -> StoreResult<Vec<HistoryEntry>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT version, action, changes, actor_user_id, session_id, device_id, at \
-             FROM patient_history WHERE patient_id = ?1 ORDER BY version",
-        )
-        .db()?;
-    stmt.query_map([id.to_string()], |row| {
-        let changes: String = row.get(2)?;
-        Ok(HistoryEntry {
-            version: row.get(0)?,
-            action: row.get(1)?,
-            changes: serde_json::from_str(&changes).map_err(|e| crate::sql::conversion(2, e))?,
-            actor_user_id: get_opt_parsed(row, 3)?,
-            session_id: get_opt_parsed(row, 4)?,
-            device_id: get_opt_parsed(row, 5)?,
-            at: get_ts(row, 6)?,
-        })
-    })
-    .db()?
-    .collect::<rusqlite::Result<Vec<_>>>()
-    .db()
-}
-
 pub(crate) fn insert_patient(
     conn: &Connection,
     id: PatientId,
     fields: PatientFields,
     actor: &Actor,
-    audit_details: Option<Value>,
+    synced: Option<&Synced>,
 ) -> StoreResult<Patient> {
     let patient = Patient {
         id,
@@ -364,10 +330,17 @@ pub(crate) fn insert_patient(
     .execute(params_from_iter(values))
     .map_err(unique_as("mrn"))?;
     let changes = patient.fields.as_creation();
-    record_change(conn, &patient, "create", &changes, actor)?;
+    history::record(
+        conn,
+        &patient,
+        "create",
+        &changes,
+        actor,
+        synced.map(|s| s.client_time),
+    )?;
     audit::append(
         conn,
-        &change_event(actor, "create", &patient, &changes, audit_details),
+        &change_event(actor, "create", &patient, &changes, synced),
     )?;
     Ok(patient)
 }
@@ -568,7 +541,7 @@ impl TenantStore for SqliteTenant {
                 if load_live(&tx, id)?.is_none() {
                     return Ok(None);
                 }
-                let entries = history(&tx, id)?;
+                let entries = history::of_patient(&tx, id)?;
                 audit::append(
                     &tx,
                     &actor
@@ -593,7 +566,7 @@ impl TenantStore for SqliteTenant {
                 let Some((patient, deleted_at)) = load(&tx, id)? else {
                     return Ok(None);
                 };
-                let versions = history(&tx, id)?;
+                let versions = history::of_patient(&tx, id)?;
                 let accesses = audit::of_entity(&tx, "patient", &id.to_string())?;
                 audit::append(
                     &tx,

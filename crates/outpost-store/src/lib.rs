@@ -13,6 +13,7 @@
 
 mod central;
 mod error;
+mod migration;
 mod records;
 mod tenant;
 #[cfg(feature = "testsuite")]
@@ -27,6 +28,7 @@ use outpost_domain::tenant::{NewTenant, Tenant};
 
 pub use central::CentralStore;
 pub use error::{StoreError, StoreResult};
+pub use migration::Migration;
 pub use records::*;
 pub use tenant::TenantStore;
 

@@ -30,6 +30,14 @@ pub struct Edit {
     pub changes: Map<String, Value>,
 }
 
+/// The versions the hub has confirmed, oldest first, and whether changes made here are still
+/// on their way.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct PatientHistory {
+    pub entries: Vec<HistoryEntry>,
+    pub pending: bool,
+}
+
 /// A patient and what the signed-in user may do with it.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct PatientDetail {
@@ -66,8 +74,12 @@ pub async fn patient(desktop: &Desktop, req: PatientRef) -> IpcResult<PatientDet
     })
 }
 
-pub async fn history(desktop: &Desktop, req: PatientRef) -> IpcResult<Vec<HistoryEntry>> {
-    Ok(desktop.client.lock().await.history(req.id)?)
+pub async fn history(desktop: &Desktop, req: PatientRef) -> IpcResult<PatientHistory> {
+    let mut client = desktop.client.lock().await;
+    Ok(PatientHistory {
+        entries: client.history(req.id)?,
+        pending: client.has_pending(req.id)?,
+    })
 }
 
 pub async fn create_patient(desktop: &Desktop, req: PatientFields) -> IpcResult<Patient> {

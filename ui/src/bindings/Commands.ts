@@ -2,10 +2,10 @@
 import type { AppInfo } from "./AppInfo";
 import type { Conflict } from "./Conflict";
 import type { Edit } from "./Edit";
-import type { HistoryEntry } from "./HistoryEntry";
 import type { Patient } from "./Patient";
 import type { PatientDetail } from "./PatientDetail";
 import type { PatientFields } from "./PatientFields";
+import type { PatientHistory } from "./PatientHistory";
 import type { PatientRef } from "./PatientRef";
 import type { Resolve } from "./Resolve";
 import type { Search } from "./Search";
@@ -62,7 +62,7 @@ patient: [PatientRef, PatientDetail],
 /**
  * Every version of a patient, newest last.
  */
-history: [PatientRef, Array<HistoryEntry>], create_patient: [PatientFields, Patient], edit_patient: [Edit, Patient], delete_patient: [PatientRef, null], 
+history: [PatientRef, PatientHistory], create_patient: [PatientFields, Patient], edit_patient: [Edit, Patient], delete_patient: [PatientRef, null], 
 /**
  * Changes the hub did not apply, both versions side by side.
  */

@@ -11,4 +11,13 @@ export type HistoryEntry = { version: number,
 /**
  * `create`, `update` or `delete`.
  */
-action: string, changes: { [key in string]: FieldChange }, actor_user_id: UserId | null, session_id: SessionId | null, device_id: DeviceId | null, at: string, };
+action: string, changes: { [key in string]: FieldChange }, actor_user_id: UserId | null, session_id: SessionId | null, device_id: DeviceId | null, 
+/**
+ * When the hub recorded the version (its own clock: versions are ordered by it).
+ */
+at: string, 
+/**
+ * For a change a device made and its sync uploaded: the device's clock when it was made.
+ * Far before `at`, the change was made offline. `None` for changes made on the hub.
+ */
+client_time: string | null, };

@@ -1,0 +1,87 @@
+//! Embedded migrations, applied in order, each in one transaction with its version row.
+//!
+//! Several hub instances may start at once against the same database: each migrates under a
+//! transaction-level advisory lock, so one applies and the others find nothing left to do.
+
+use tokio_postgres::Client;
+
+use outpost_store::{Migration, StoreError, StoreResult, migration};
+
+use crate::OrBackend;
+
+/// The central database's migrations.
+pub const CENTRAL: &[Migration] = &[
+    migration!("central", "postgres", 1, "0001_init"),
+    migration!("central", "postgres", 2, "0002_roles"),
+    migration!("central", "postgres", 3, "0003_refresh_successor"),
+];
+
+/// Every tenant database's migrations.
+pub const TENANT: &[Migration] = &[
+    migration!("tenant", "postgres", 1, "0001_init"),
+    migration!("tenant", "postgres", 2, "0002_sync"),
+    migration!("tenant", "postgres", 3, "0003_history_client_time"),
+];
+
+/// The advisory lock that serialises migrations of a database ("outpost" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
+
+/// Applies the migrations the database does not have yet; returns its schema version.
+/// A database migrated by a newer program is refused rather than used.
+pub async fn run(client: &mut Client, migrations: &[Migration]) -> StoreResult<i64> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    bigint PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await
+        .db()?;
+    let known = migrations.last().map_or(0, |m| m.version);
+    let mut current = 0;
+    for migration in migrations {
+        let tx = client.transaction().await.db()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .db()?;
+        current = version(&tx).await?;
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        if migration.version <= current {
+            continue;
+        }
+        tx.batch_execute(migration.sql).await.db()?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
+        current = migration.version;
+    }
+    Ok(current)
+}
+
+/// The schema version of the database the client is connected to (0 when never migrated).
+pub async fn version(client: &impl tokio_postgres::GenericClient) -> StoreResult<i64> {
+    let row = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .db()?;
+    Ok(row.get(0))
+}
