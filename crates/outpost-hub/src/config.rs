@@ -12,8 +12,20 @@ use serde::{Deserialize, Serialize};
 pub struct HubConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Data directory of the embedded backend.
+    /// Data directory of the embedded backend (with PostgreSQL it holds only the master key).
     pub data_dir: PathBuf,
+    /// The central PostgreSQL database (`postgres://user:password@host/outpost`); unset means
+    /// the embedded backend.
+    pub database_url: Option<DatabaseUrl>,
+    /// PostgreSQL servers tenant databases are placed on; empty means the central database's
+    /// server. Each tenant's server is recorded in the central registry.
+    pub database_servers: Vec<DatabaseServer>,
+    /// A role the hub switches to for requests, without UPDATE/DELETE on audit rows.
+    pub database_runtime_role: Option<String>,
+    /// Open PostgreSQL connections across all databases.
+    pub database_max_connections: usize,
+    /// A PostgreSQL connection idle this long is closed.
+    pub database_idle_timeout_secs: u64,
     /// The master key file; default `<data_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
@@ -44,6 +56,11 @@ impl Default for HubConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("outpost-data"),
+            database_url: None,
+            database_servers: Vec::new(),
+            database_runtime_role: None,
+            database_max_connections: 64,
+            database_idle_timeout_secs: 60,
             master_key_file: None,
             body_limit_bytes: 1024 * 1024,
             access_token_ttl_secs: 15 * 60,
@@ -57,6 +74,27 @@ impl Default for HubConfig {
             audience: "outpost".into(),
         }
     }
+}
+
+/// A PostgreSQL connection URL. It may hold a password, so it never prints.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(…)")
+    }
+}
+
+/// A PostgreSQL server tenant databases may be placed on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseServer {
+    /// The name recorded with each tenant placed here; keep it when the address changes.
+    pub name: String,
+    /// Connection URL; its database part is ignored (each tenant has its own).
+    pub url: DatabaseUrl,
 }
 
 /// A configuration file that cannot be used.
@@ -103,6 +141,19 @@ pub const EXAMPLE: &str = r#"# Outpost hub configuration. Every key is optional;
 listen = "127.0.0.1:8080"
 # Data directory of the embedded backend (OUTPOST_DATA_DIR, --data-dir).
 data_dir = "outpost-data"
+# PostgreSQL instead of the embedded backend: the central database (OUTPOST_DATABASE_URL,
+# --database-url). It is created if missing; tenants get a database each.
+# database_url = "postgres://outpost:secret@db1.internal/outpost"
+# Servers tenant databases are placed on (new tenants go to the one with the fewest); by
+# default the central database's server, named "main".
+# [[database_servers]]
+# name = "db1"
+# url = "postgres://outpost:secret@db1.internal/postgres"
+# A role without UPDATE/DELETE on audit rows that requests run as (SET ROLE after connecting).
+# database_runtime_role = "outpost_app"
+# Open PostgreSQL connections across every database, and when an idle one is closed.
+database_max_connections = 64
+database_idle_timeout_secs = 60
 # Master key file; default <data_dir>/master.key. Keep it on another volume or in a secret
 # store mount in production (OUTPOST_MASTER_KEY_FILE, --master-key-file).
 # master_key_file = "/run/secrets/outpost-master.key"

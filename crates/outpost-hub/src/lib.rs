@@ -4,6 +4,7 @@
 //! in-process on port 0.
 
 pub mod accounts;
+pub mod backend;
 pub mod clock;
 pub mod config;
 pub mod demo;

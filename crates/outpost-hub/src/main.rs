@@ -14,9 +14,10 @@ use outpost_domain::tenant::NewTenant;
 use outpost_domain::user::normalize_email;
 use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
+use outpost_hub::backend::{self, Mode};
+use outpost_hub::config::DatabaseUrl;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::{MemberUpdate, Store};
-use outpost_store_sqlite::SqliteStore;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +32,14 @@ struct Cli {
     /// Data directory of the embedded backend.
     #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The central PostgreSQL database (instead of the embedded backend's data directory).
+    #[arg(
+        long,
+        env = "OUTPOST_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
     /// Master key file (default: <data-dir>/master.key).
     #[arg(long, env = "OUTPOST_MASTER_KEY_FILE", global = true)]
     master_key_file: Option<PathBuf>,
@@ -198,20 +207,22 @@ fn load_config(cli: &Cli) -> Result<HubConfig> {
     if let Some(file) = &cli.master_key_file {
         config.master_key_file = Some(file.clone());
     }
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(DatabaseUrl(url.clone()));
+    }
     Ok(config)
 }
 
-fn open_store(config: &HubConfig) -> Result<Arc<SqliteStore>> {
-    if !SqliteStore::exists(&config.data_dir) {
-        bail!(
-            "no hub in {}: run `outpost-hub init` first",
-            config.data_dir.display()
-        );
+async fn open_store(config: &HubConfig) -> Result<Arc<dyn Store>> {
+    Ok(backend::open(config, Mode::Existing).await?)
+}
+
+/// Where the hub's data lives, for messages.
+fn location(config: &HubConfig) -> String {
+    match &config.database_url {
+        Some(_) => "the PostgreSQL central database".into(),
+        None => config.data_dir.display().to_string(),
     }
-    Ok(Arc::new(
-        SqliteStore::open(&config.data_dir, &config.master_key_path())
-            .context("cannot open the data directory")?,
-    ))
 }
 
 /// Reads a password from stdin, a prompt, or (when `generate`) makes one and says so.
@@ -292,15 +303,9 @@ async fn main() -> Result<()> {
             admin_name,
             password_stdin,
         } => {
-            if SqliteStore::exists(&config.data_dir) {
-                bail!("{} already holds a hub", config.data_dir.display());
-            }
             let email = normalize_email(&admin_email)?;
             let (password, generated) = read_password(password_stdin, true)?;
-            let store = Arc::new(SqliteStore::create(
-                &config.data_dir,
-                &config.master_key_path(),
-            )?);
+            let store = backend::open(&config, Mode::Create).await?;
             // Creates the first token signing key.
             HubState::load(store.clone(), config.clone(), Arc::new(SystemClock)).await?;
             add_member(
@@ -317,7 +322,7 @@ async fn main() -> Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("Created hub in {}", config.data_dir.display());
+            println!("Created hub in {}", location(&config));
             println!("Master key: {}", config.master_key_path().display());
             println!("Platform admin: {email}");
             if generated {
@@ -325,7 +330,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Serve { listen } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             serve(config, store, listen).await?;
         }
         Command::Demo {
@@ -333,16 +338,9 @@ async fn main() -> Result<()> {
             patients,
             no_serve,
         } => {
-            if SqliteStore::exists(&config.data_dir) {
-                bail!(
-                    "{} already holds a hub; the demo needs an empty directory",
-                    config.data_dir.display()
-                );
-            }
-            let store = Arc::new(SqliteStore::create(
-                &config.data_dir,
-                &config.master_key_path(),
-            )?);
+            let store = backend::open(&config, Mode::Create)
+                .await
+                .context("the demo needs a new hub")?;
             eprintln!("Building demo tenants with {patients} patients per clinic and hospital…");
             let logins = demo::build(store.as_ref(), &operator(now), patients)
                 .await
@@ -363,7 +361,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Tenant { command } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             match command {
                 TenantCommand::Create { slug, name, kind } => {
                     let new = NewTenant { slug, name, kind };
@@ -412,7 +410,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::User { command } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             let central = store.central();
             match command {
                 UserCommand::Add {
@@ -521,7 +519,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Device { command } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             let central = store.central();
             match command {
                 DeviceCommand::List { email } => {
@@ -556,7 +554,7 @@ async fn main() -> Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { tenant },
         } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             let reports = match tenant {
                 Some(slug) => {
                     let tenant = store

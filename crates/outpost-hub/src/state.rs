@@ -21,6 +21,9 @@ pub enum HubError {
     SigningKeys,
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// The store cannot be opened as configured (no hub yet, one already, a bad URL).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// What every request handler can reach.

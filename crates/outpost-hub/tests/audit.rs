@@ -10,23 +10,6 @@ use serde_json::json;
 
 use common::{TestHub, patient_body};
 use outpost_domain::{Role, TenantKind};
-use outpost_store_sqlite::{MasterKey, open_encrypted};
-
-/// Opens a tenant's file the way an attacker with the master key would, bypassing the hub.
-fn open_tenant_file(hub: &TestHub, tenant: outpost_domain::TenantId) -> rusqlite::Connection {
-    let data = hub.dir.path().join("data");
-    let master = MasterKey::load(&data.join("master.key")).expect("master key");
-    let central = open_encrypted(&data.join("central.db"), &master.central_key()).expect("central");
-    let wrapped: Vec<u8> = central
-        .query_row(
-            "SELECT wrapped_key FROM tenants WHERE id = ?1",
-            [tenant.to_string()],
-            |r| r.get(0),
-        )
-        .expect("wrapped key");
-    let key = master.unwrap(tenant, &wrapped).expect("unwrap");
-    open_encrypted(&data.join(format!("tenants/{tenant}.db")), &key).expect("tenant file")
-}
 
 #[tokio::test]
 async fn reads_and_changes_are_chained_and_a_tampered_row_is_named() {
@@ -70,30 +53,24 @@ async fn reads_and_changes_are_chained_and_a_tampered_row_is_named() {
     );
 
     // The search event records which records it returned.
-    let conn = open_tenant_file(&hub, clinic.id);
-    let returned: String = conn
-        .query_row(
+    let returned = hub
+        .raw_tenant_sql(
+            clinic.id,
             "SELECT details FROM audit_events WHERE action = 'patient.search'",
-            [],
-            |r| r.get(0),
         )
+        .await
         .expect("search event");
-    assert!(returned.contains(&id));
+    assert!(returned[0].contains(&id));
 
-    // An insider drops the append-only trigger and rewrites event 3.
-    conn.execute_batch(
-        "DROP TRIGGER audit_events_no_update;
-         UPDATE audit_events SET actor_user_id = NULL WHERE seq = 3;",
-    )
-    .expect("tamper");
-    drop(conn);
+    // An insider switches off the append-only guard and rewrites event 3.
+    hub.tamper_with_audit_event(clinic.id, 3).await;
     let (_, verify) = hub.get("/v1/audit/verify", &auditor).await;
     assert_eq!(verify["items"][0]["valid"], false);
     assert_eq!(verify["items"][0]["first_broken_seq"], 3);
 
     let out = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
-        .args(["audit", "verify", "--tenant", "clinic", "--data-dir"])
-        .arg(hub.dir.path().join("data"))
+        .args(["audit", "verify", "--tenant", "clinic"])
+        .args(hub.store_args())
         .output()
         .expect("run outpost-hub");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -109,12 +86,13 @@ async fn an_append_only_trigger_refuses_casual_edits() {
     let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
     hub.post("/v1/patients", &doctor, patient_body("T-1", "Tam", "Per"))
         .await;
-    let conn = open_tenant_file(&hub, clinic.id);
-    assert!(
-        conn.execute("UPDATE audit_events SET action = 'x'", [])
-            .is_err()
-    );
-    assert!(conn.execute("DELETE FROM audit_events", []).is_err());
+    for edit in [
+        "UPDATE audit_events SET action = 'x'",
+        "DELETE FROM audit_events",
+    ] {
+        assert!(hub.raw_tenant_sql(clinic.id, edit).await.is_err(), "{edit}");
+    }
+    assert_eq!(hub.audit_events(&clinic).await, 1);
     hub.stop().await;
 }
 

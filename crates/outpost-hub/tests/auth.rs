@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use common::{PASSWORD, TestHub};
 use outpost_domain::{Role, TenantKind};
 use outpost_hub::HubConfig;
-use outpost_store::Store;
 
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("payload");

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use common::{PASSWORD, TestHub, patient_body};
 use outpost_domain::clock::Clock;
 use outpost_domain::{DeviceId, OpId, PatientId, Role, TenantKind};
-use outpost_store::Store;
 
 fn op(action: &str, record: &str, base: Option<i64>, fields: Value) -> Value {
     json!({

@@ -29,16 +29,23 @@ const MIGRATION_LOCK: i64 = 0x006f_7574_706f_7374;
 /// Applies the migrations the database does not have yet; returns its schema version.
 /// A database migrated by a newer program is refused rather than used.
 pub async fn run(client: &mut Client, migrations: &[Migration]) -> StoreResult<i64> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version    bigint PRIMARY KEY,
-                 name       text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now()
-             )",
-        )
+    let fresh: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NULL", &[])
         .await
-        .db()?;
+        .db()?
+        .get(0);
+    if fresh {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    bigint PRIMARY KEY,
+                     name       text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 )",
+            )
+            .await
+            .db()?;
+    }
     let known = migrations.last().map_or(0, |m| m.version);
     let mut current = 0;
     for migration in migrations {

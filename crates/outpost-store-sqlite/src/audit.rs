@@ -7,15 +7,13 @@ use outpost_domain::audit::{
     AuditEvent, AuditRecord, ChainReport, ChainVerifier, GENESIS_HASH, Outcome, chain_hash,
 };
 use outpost_store::StoreResult;
+use outpost_store::columns::AUDIT;
 
 use crate::sql::{OrBackend, conversion, get_json, get_opt_parsed, get_ts, ts};
 
 #[derive(Debug, thiserror::Error)]
 #[error("unknown audit outcome")]
 struct UnknownOutcome;
-
-const COLUMNS: &str = "seq, at, tenant_id, actor_user_id, actor_role, session_id, device_id, ip, \
-                       action, entity, entity_id, outcome, details, prev_hash, hash";
 
 /// Appends an event to the chain inside the caller's transaction; returns its sequence number.
 pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
@@ -31,7 +29,7 @@ pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
     };
     let hash = chain_hash(&prev, seq, event);
     conn.prepare_cached(&format!(
-        "INSERT INTO audit_events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        "INSERT INTO audit_events ({AUDIT}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))
     .db()?
     .execute(params![
@@ -67,7 +65,7 @@ pub fn append_alone(conn: &mut Connection, event: &AuditEvent) -> StoreResult<i6
 /// Streams the whole chain through the verifier.
 pub fn verify(conn: &Connection, chain: &str) -> StoreResult<ChainReport> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq"))
+        .prepare(&format!("SELECT {AUDIT} FROM audit_events ORDER BY seq"))
         .db()?;
     let mut rows = stmt.query([]).db()?;
     let mut verifier = ChainVerifier::default();
@@ -90,7 +88,7 @@ pub fn verify(conn: &Connection, chain: &str) -> StoreResult<ChainReport> {
 pub fn of_actor(conn: &Connection, user: UserId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT * FROM (SELECT {COLUMNS} FROM audit_events WHERE actor_user_id = ?1 \
+            "SELECT * FROM (SELECT {AUDIT} FROM audit_events WHERE actor_user_id = ?1 \
              OR (entity = 'user' AND entity_id = ?1) ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
         ))
         .db()?;
@@ -106,7 +104,7 @@ pub fn of_actor(conn: &Connection, user: UserId, limit: u32) -> StoreResult<Vec<
 pub fn of_entity(conn: &Connection, entity: &str, id: &str) -> StoreResult<Vec<AuditRecord>> {
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {COLUMNS} FROM audit_events WHERE (entity = ?1 AND entity_id = ?2) \
+            "SELECT {AUDIT} FROM audit_events WHERE (entity = ?1 AND entity_id = ?2) \
              OR (action = ?1 || '.search' AND instr(details, ?2) > 0) ORDER BY seq"
         ))
         .db()?;

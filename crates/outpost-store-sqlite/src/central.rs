@@ -8,6 +8,7 @@ use outpost_domain::audit::{AuditEvent, AuditRecord, ChainReport};
 use outpost_domain::tenant::{Tenant, TenantStatus};
 use outpost_domain::user::Member;
 use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
+use outpost_store::columns::{DEVICE, MEMBER_QUERY, SESSION, TENANT, USER};
 use outpost_store::{
     CentralStore, DatabaseStatus, DeviceRecord, MemberUpdate, Membership, RefreshOutcome,
     SessionRecord, SigningKeyRecord, StoreError, StoreResult, UserRecord,
@@ -16,13 +17,6 @@ use outpost_store::{
 use crate::conn::Db;
 use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
 use crate::{audit, status};
-
-pub(crate) const TENANT_COLUMNS: &str = "id, slug, name, kind, status, created_at";
-const SESSION_COLUMNS: &str = "id, user_id, tenant_id, role, device_id, device_name, ip, \
-     user_agent, created_at, last_activity_at, absolute_expires_at, ended_at, end_reason";
-const USER_COLUMNS: &str = "id, email, full_name, password_hash, disabled, created_at";
-const MEMBER_QUERY: &str = "SELECT u.id, u.email, u.full_name, m.tenant_id, m.role, u.disabled, \
-     u.created_at FROM users u JOIN memberships m ON m.user_id = u.id";
 
 /// The central database file.
 pub struct SqliteCentral {
@@ -44,8 +38,6 @@ pub(crate) fn read_tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
         created_at: get_ts(row, 5)?,
     })
 }
-
-const DEVICE_COLUMNS: &str = "id, user_id, name, first_seen_at, last_seen_at, revoked_at";
 
 fn read_device(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     Ok(DeviceRecord {
@@ -115,7 +107,7 @@ fn member_of(
 
 fn session_by_id(conn: &Connection, id: &str) -> StoreResult<Option<SessionRecord>> {
     conn.query_row(
-        &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+        &format!("SELECT {SESSION} FROM sessions WHERE id = ?1"),
         [id],
         read_session,
     )
@@ -145,9 +137,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(|conn| {
                 let mut stmt = conn
-                    .prepare(&format!(
-                        "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY slug"
-                    ))
+                    .prepare(&format!("SELECT {TENANT} FROM tenants ORDER BY slug"))
                     .db()?;
                 stmt.query_map([], read_tenant)
                     .db()?
@@ -161,7 +151,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
+                    &format!("SELECT {TENANT} FROM tenants WHERE id = ?1"),
                     [id.to_string()],
                     read_tenant,
                 )
@@ -176,7 +166,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = ?1"),
+                    &format!("SELECT {TENANT} FROM tenants WHERE slug = ?1"),
                     [slug],
                     read_tenant,
                 )
@@ -214,7 +204,7 @@ impl CentralStore for SqliteCentral {
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
                 tx.execute(
-                    &format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                    &format!("INSERT INTO users ({USER}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                     params![
                         user.id.to_string(),
                         user.email,
@@ -276,7 +266,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+                    &format!("SELECT {USER} FROM users WHERE email = ?1"),
                     [email],
                     read_user,
                 )
@@ -290,7 +280,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                    &format!("SELECT {USER} FROM users WHERE id = ?1"),
                     [id.to_string()],
                     read_user,
                 )
@@ -490,7 +480,7 @@ impl CentralStore for SqliteCentral {
                 let tx = conn.transaction().db()?;
                 tx.execute(
                     &format!(
-                        "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES \
+                        "INSERT INTO sessions ({SESSION}) VALUES \
                          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                     ),
                     params![
@@ -654,7 +644,7 @@ impl CentralStore for SqliteCentral {
             .call(move |conn| {
                 let mut stmt = conn
                     .prepare(&format!(
-                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at"
+                        "SELECT {SESSION} FROM sessions WHERE user_id = ?1 ORDER BY created_at"
                     ))
                     .db()?;
                 stmt.query_map([user.to_string()], read_session)
@@ -669,7 +659,7 @@ impl CentralStore for SqliteCentral {
         self.db
             .call(move |conn| {
                 conn.query_row(
-                    &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
+                    &format!("SELECT {DEVICE} FROM devices WHERE id = ?1"),
                     [id.to_string()],
                     read_device,
                 )
@@ -684,7 +674,7 @@ impl CentralStore for SqliteCentral {
             .call(move |conn| {
                 let mut stmt = conn
                     .prepare(&format!(
-                        "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = ?1 ORDER BY first_seen_at"
+                        "SELECT {DEVICE} FROM devices WHERE user_id = ?1 ORDER BY first_seen_at"
                     ))
                     .db()?;
                 stmt.query_map([user.to_string()], read_device)

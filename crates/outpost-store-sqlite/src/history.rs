@@ -7,26 +7,10 @@ use rusqlite::{Connection, Row, params};
 use outpost_domain::PatientId;
 use outpost_domain::audit::Actor;
 use outpost_domain::patient::{Changes, HistoryEntry, Patient};
+use outpost_store::columns::history;
 use outpost_store::{StoreError, StoreResult};
 
 use crate::sql::{OrBackend, conversion, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts};
-
-/// The columns [`read`] expects, each prefixed with `table` (`""` or an alias and a dot).
-pub fn columns(table: &str) -> String {
-    [
-        "patient_id",
-        "version",
-        "action",
-        "changes",
-        "actor_user_id",
-        "session_id",
-        "device_id",
-        "at",
-        "client_time",
-    ]
-    .map(|c| format!("{table}{c}"))
-    .join(", ")
-}
 
 /// Appends the version `patient` now is, and its change-feed entry. `client_time` is the
 /// device's clock when a synced change was made.
@@ -96,7 +80,7 @@ fn rows(
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT {} FROM patient_history {clause}",
-            columns("")
+            history("")
         ))
         .db()?;
     stmt.query_map(args, read)
@@ -105,7 +89,7 @@ fn rows(
         .db()
 }
 
-/// A row selected with [`columns`].
+/// A row selected with [`history`].
 pub fn read(row: &Row<'_>) -> rusqlite::Result<(PatientId, HistoryEntry)> {
     let changes: String = row.get(3)?;
     Ok((

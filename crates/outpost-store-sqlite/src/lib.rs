@@ -9,7 +9,6 @@ mod audit;
 mod central;
 mod conn;
 mod history;
-pub mod keys;
 mod migrate;
 mod sql;
 mod status;
@@ -27,17 +26,18 @@ use rusqlite::{OptionalExtension, params};
 
 use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
-use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
-use outpost_store::{CentralStore, DatabaseStatus, Store, StoreError, StoreResult, TenantStore};
+use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
 
 pub use central::SqliteCentral;
 pub use conn::open_encrypted;
-pub use keys::MasterKey;
+pub use outpost_store::keys::{self, MasterKey};
 pub use tenant::SqliteTenant;
 
-use crate::central::{TENANT_COLUMNS, read_tenant};
+use crate::central::read_tenant;
 use crate::conn::Db;
 use crate::sql::{OrBackend, ts, unique_as};
+use outpost_store::columns::TENANT;
 
 /// The file name of the central database inside the data directory.
 pub const CENTRAL_FILE: &str = "central.db";
@@ -126,9 +126,7 @@ impl Store for SqliteStore {
             .db
             .call(move |conn| {
                 conn.query_row(
-                    &format!(
-                        "SELECT {TENANT_COLUMNS}, wrapped_key, location FROM tenants WHERE id = ?1"
-                    ),
+                    &format!("SELECT {TENANT}, wrapped_key, location FROM tenants WHERE id = ?1"),
                     [id.to_string()],
                     |row| Ok((read_tenant(row)?, row.get(6)?, row.get(7)?)),
                 )
@@ -159,18 +157,7 @@ impl Store for SqliteStore {
     }
 
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant> {
-        new.validate()?;
-        if self.central.tenant_by_slug(&new.slug).await?.is_some() {
-            return Err(StoreError::AlreadyExists("slug"));
-        }
-        let tenant = Tenant {
-            id: TenantId::generate(),
-            slug: new.slug.clone(),
-            name: new.name.trim().to_owned(),
-            kind: new.kind,
-            status: TenantStatus::Active,
-            created_at: audit.at,
-        };
+        let tenant = outpost_store::new_tenant(&self.central, new, audit.at).await?;
         let key = keys::random_key();
         let wrapped = self.master.wrap(tenant.id, &key)?;
         let path = self.tenant_file(tenant.id);
@@ -251,29 +238,5 @@ impl Store for SqliteStore {
             })
             .await?;
         remove_database_files(&self.data_dir.join(location))
-    }
-
-    async fn status(&self) -> Vec<DatabaseStatus> {
-        let mut all = vec![self.central.status().await];
-        let tenants = match self.central.tenants().await {
-            Ok(tenants) => tenants,
-            Err(_) => return all,
-        };
-        for tenant in tenants {
-            let status = match self.tenant(tenant.id).await {
-                Ok(store) => store.status().await,
-                Err(err) => DatabaseStatus {
-                    name: tenant.slug.clone(),
-                    tenant_id: Some(tenant.id),
-                    reachable: false,
-                    schema_version: None,
-                    size_bytes: None,
-                    latency_ms: None,
-                    error: Some(err.to_string()),
-                },
-            };
-            all.push(status);
-        }
-        all
     }
 }

@@ -28,23 +28,7 @@ pub async fn of(db: &Db, name: &str, tenant_id: Option<TenantId>) -> DatabaseSta
         .map(|m| m.len())
         .sum();
     match probe {
-        Ok(version) => DatabaseStatus {
-            name: name.to_owned(),
-            tenant_id,
-            reachable: true,
-            schema_version: Some(version),
-            size_bytes: Some(size),
-            latency_ms: Some(latency_ms),
-            error: None,
-        },
-        Err(err) => DatabaseStatus {
-            name: name.to_owned(),
-            tenant_id,
-            reachable: false,
-            schema_version: None,
-            size_bytes: None,
-            latency_ms: None,
-            error: Some(err.to_string()),
-        },
+        Ok(version) => DatabaseStatus::reached(name, tenant_id, version, size, latency_ms),
+        Err(err) => DatabaseStatus::unreachable(name, tenant_id, &err),
     }
 }

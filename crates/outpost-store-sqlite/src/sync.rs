@@ -8,13 +8,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use outpost_domain::audit::{Actor, Outcome};
-use outpost_domain::patient::{Patient, PatientFields};
+use outpost_domain::audit::Actor;
+use outpost_domain::patient::PatientFields;
 use outpost_domain::sync::{
-    Change, Entity, LocalAuditEvent, Op, OpAction, OpError, OpResult, OpRules, OpStatus,
-    PullResponse, SnapshotLine,
+    Change, Entity, LocalAuditEvent, Op, OpAction, OpResult, OpRules, OpStatus, PullResponse,
+    SnapshotLine,
 };
 use outpost_domain::{LocalEventId, PatientId};
+use outpost_store::changes::{
+    Synced, offline_event, op_conflict, op_done, op_failed, op_failure_event, op_rejected,
+    patch_error, pull_event,
+};
 use outpost_store::{StoreError, StoreResult};
 
 use crate::audit;
@@ -22,46 +26,10 @@ use crate::conn::open_encrypted;
 use crate::history;
 use crate::keys::Key;
 use crate::sql::{OrBackend, ts};
-use crate::tenant::{
-    Synced, insert_patient, load, patch_error, read_patient, save_delete, save_update,
-    select_patient,
-};
+use crate::tenant::{insert_patient, load, read_patient, save_delete, save_update, select_patient};
 
 /// Rows per snapshot batch: large enough to amortise channel and chunk overhead.
 const SNAPSHOT_BATCH: usize = 512;
-
-fn rejected(op: &Op, code: &str, message: impl Into<String>) -> OpResult {
-    OpResult {
-        op_id: op.op_id,
-        status: OpStatus::Rejected,
-        version: None,
-        record: None,
-        error: Some(OpError {
-            code: code.into(),
-            message: message.into(),
-        }),
-    }
-}
-
-fn done(op: &Op, status: OpStatus, patient: Patient) -> OpResult {
-    OpResult {
-        op_id: op.op_id,
-        status,
-        version: Some(patient.version),
-        record: Some(patient),
-        error: None,
-    }
-}
-
-fn conflict(op: &Op, current: Patient, deleted: bool) -> OpResult {
-    OpResult {
-        op_id: op.op_id,
-        status: OpStatus::Conflict,
-        version: Some(current.version),
-        record: (!deleted).then_some(current),
-        error: None,
-    }
-}
 
 /// The stored answer of an op or event already received.
 fn stored(conn: &Connection, id: &str) -> StoreResult<Option<String>> {
@@ -143,18 +111,11 @@ fn apply_op(
     if let Some(result) = stored(tx, &op.op_id.to_string())? {
         return serde_json::from_str(&result).map_err(|e| StoreError::Corrupt(e.to_string()));
     }
-    let synced = Synced {
-        details: json!({
-            "via": "sync",
-            "op_id": op.op_id,
-            "client_time": op.client_time,
-        }),
-        client_time: op.client_time,
-    };
+    let synced = Synced::of(op);
     let result = match rules.check(op) {
         _ if blocked => match load(tx, op.record_id)? {
-            Some((current, deleted_at)) => conflict(op, current, deleted_at.is_some()),
-            None => rejected(
+            Some((current, deleted_at)) => op_conflict(op, current, deleted_at.is_some()),
+            None => op_rejected(
                 op,
                 "not_found",
                 "an earlier op on this record was not applied",
@@ -162,7 +123,7 @@ fn apply_op(
         },
         Err(error) => OpResult {
             error: Some(error),
-            ..rejected(op, "", "")
+            ..op_rejected(op, "", "")
         },
         Ok(()) => {
             // A savepoint, so that a refused write leaves nothing behind.
@@ -174,13 +135,7 @@ fn apply_op(
             };
             let result = match outcome {
                 Ok(result) => result,
-                Err(StoreError::Invalid(v)) => rejected(op, "validation_failed", v.to_string()),
-                Err(StoreError::AlreadyExists(what)) => rejected(
-                    op,
-                    "already_exists",
-                    format!("a record with this {what} already exists"),
-                ),
-                Err(other) => return Err(other),
+                Err(err) => op_failed(op, err)?,
             };
             if result.status == OpStatus::Rejected {
                 sp.rollback().db()?;
@@ -190,17 +145,7 @@ fn apply_op(
         }
     };
     if matches!(result.status, OpStatus::Rejected | OpStatus::Conflict) {
-        let mut event = actor
-            .event(format!("patient.{}", op.action.as_str()), Outcome::Failure)
-            .entity("patient", op.record_id)
-            .details(synced.details);
-        if let Some(map) = event.details.as_object_mut() {
-            map.insert("status".into(), json!(result.status));
-            map.insert("base_version".into(), json!(op.base_version));
-            if let Some(error) = &result.error {
-                map.insert("code".into(), json!(error.code));
-            }
-        }
+        let event = op_failure_event(actor, op, &result, synced);
         audit::append(tx, &event)?;
     }
     tx.prepare_cached(
@@ -227,7 +172,7 @@ fn create(
     synced: &Synced,
 ) -> StoreResult<OpResult> {
     if load(conn, op.record_id)?.is_some() {
-        return Ok(rejected(
+        return Ok(op_rejected(
             op,
             "already_exists",
             "a record with this id already exists",
@@ -236,7 +181,7 @@ fn create(
     let fields: PatientFields = match serde_json::from_value(Value::Object(op.fields.clone())) {
         Ok(fields) => fields,
         Err(_) => {
-            return Ok(rejected(
+            return Ok(op_rejected(
                 op,
                 "invalid_input",
                 "the fields are not a patient record (unknown or missing field, or a wrong type)",
@@ -245,7 +190,7 @@ fn create(
     };
     fields.validate(rules.today)?;
     let patient = insert_patient(conn, op.record_id, fields, actor, Some(synced))?;
-    Ok(done(op, OpStatus::Applied, patient))
+    Ok(op_done(op, OpStatus::Applied, patient))
 }
 
 fn update(
@@ -256,10 +201,10 @@ fn update(
     synced: &Synced,
 ) -> StoreResult<OpResult> {
     let Some((current, deleted_at)) = load(conn, op.record_id)? else {
-        return Ok(rejected(op, "not_found", "no such record"));
+        return Ok(op_rejected(op, "not_found", "no such record"));
     };
     if deleted_at.is_some() {
-        return Ok(conflict(op, current, true));
+        return Ok(op_conflict(op, current, true));
     }
     let base = op.base_version.unwrap_or_default();
     let status = if base == current.version {
@@ -267,7 +212,7 @@ fn update(
     } else {
         let moved = changed_since(conn, op.record_id, base, actor)?;
         if op.fields.keys().any(|k| moved.contains(k)) {
-            return Ok(conflict(op, current, false));
+            return Ok(op_conflict(op, current, false));
         }
         OpStatus::Merged
     };
@@ -276,29 +221,29 @@ fn update(
         .apply(&op.fields, rules.today)
         .map_err(patch_error)?;
     if changed.is_empty() {
-        return Ok(done(op, status, current));
+        return Ok(op_done(op, status, current));
     }
     let patient = save_update(conn, current, fields, &changed, actor, Some(synced))?;
-    Ok(done(op, status, patient))
+    Ok(op_done(op, status, patient))
 }
 
 fn delete(conn: &Connection, op: &Op, actor: &Actor, synced: &Synced) -> StoreResult<OpResult> {
     let Some((current, deleted_at)) = load(conn, op.record_id)? else {
-        return Ok(rejected(op, "not_found", "no such record"));
+        return Ok(op_rejected(op, "not_found", "no such record"));
     };
     if deleted_at.is_some() {
         return Ok(OpResult {
             record: None,
-            ..done(op, OpStatus::Applied, current)
+            ..op_done(op, OpStatus::Applied, current)
         });
     }
     if op.base_version.is_some_and(|base| base != current.version) {
-        return Ok(conflict(op, current, false));
+        return Ok(op_conflict(op, current, false));
     }
     let patient = save_delete(conn, current, actor, Some(synced))?;
     Ok(OpResult {
         record: None,
-        ..done(op, OpStatus::Applied, patient)
+        ..op_done(op, OpStatus::Applied, patient)
     })
 }
 
@@ -313,15 +258,7 @@ pub fn append_local(
     for event in events {
         let id = event.event_id.to_string();
         if stored(&tx, &id)?.is_none() {
-            let mut record = actor.event(event.action.clone(), Outcome::Success);
-            record.entity.clone_from(&event.entity);
-            record.entity_id.clone_from(&event.entity_id);
-            record.details = json!({
-                "offline": true,
-                "local_event_id": event.event_id,
-                "client_time": event.client_time,
-                "details": event.details,
-            });
+            let record = offline_event(actor, event);
             let seq = audit::append(&tx, &record)?;
             tx.execute(
                 "INSERT INTO applied_ops (op_id, kind, device_id, user_id, received_at, result) \
@@ -389,14 +326,7 @@ pub fn pull(
     let next = changes.last().map_or(cursor, |c| c.seq);
     if !changes.is_empty() {
         let ids: BTreeSet<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
-        audit::append(
-            &tx,
-            &actor.event("sync.pull", Outcome::Success).details(json!({
-                "cursor": cursor,
-                "to": next,
-                "returned": ids,
-            })),
-        )?;
+        audit::append(&tx, &pull_event(actor, cursor, next, &ids))?;
     }
     tx.commit().db()?;
     Ok(PullResponse {
@@ -471,7 +401,7 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
                 .prepare(&format!(
                     "SELECT {} FROM patient_history h JOIN patients p ON p.id = h.patient_id \
                      WHERE p.deleted_at IS NULL ORDER BY h.id",
-                    history::columns("h.")
+                    outpost_store::columns::history("h.")
                 ))
                 .db()?;
             let mut rows = stmt.query([]).db()?;

@@ -1,7 +1,7 @@
 //! `tenants/<id>.db`: the embedded implementation of [`TenantStore`].
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use serde_json::{Map, Value, json};
@@ -10,6 +10,10 @@ use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport, Outcome
 use outpost_domain::page::Page;
 use outpost_domain::patient::{Changes, Patient, PatientFields};
 use outpost_domain::{PatientId, TenantId, UserId};
+use outpost_store::changes::{
+    Synced, change_event, patch_error, search_event, snapshot_event, stale_event,
+};
+use outpost_store::columns::PATIENT_META;
 use outpost_store::{
     DatabaseStatus, HistoryEntry, PatientCursor, PatientQuery, PatientReport, StoreError,
     StoreResult, TenantStore, WriteOutcome,
@@ -27,7 +31,6 @@ use crate::{audit, history, status, sync};
 /// Columns holding [`PatientFields`], named as the fields are.
 const FIELD_COLUMNS: &[&str] = outpost_domain::patient::FIELD_NAMES;
 const BOOL_COLUMNS: &[&str] = &["hypertension", "heart_disease", "ever_married", "stroke"];
-const META_COLUMNS: &str = "id, version, created_at, updated_at, updated_by, deleted_at";
 
 /// One tenant's database file.
 pub struct SqliteTenant {
@@ -40,7 +43,7 @@ pub struct SqliteTenant {
 
 pub(crate) fn select_patient() -> String {
     format!(
-        "SELECT {META_COLUMNS}, {} FROM patients",
+        "SELECT {PATIENT_META}, {} FROM patients",
         FIELD_COLUMNS.join(", ")
     )
 }
@@ -121,44 +124,6 @@ pub(crate) fn load(
 
 fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
     Ok(load(conn, id)?.and_then(|(p, deleted)| deleted.is_none().then_some(p)))
-}
-
-/// The audit event of a change; `extra` (sync: op id, both clocks) is merged into the details.
-/// Where a change came from when a device's sync uploaded it.
-pub(crate) struct Synced {
-    /// Added to the change's audit event (the op id, the device's clock).
-    pub details: Value,
-    /// The device's clock when the change was made, kept with the version.
-    pub client_time: DateTime<Utc>,
-}
-
-pub(crate) fn change_event(
-    actor: &Actor,
-    action: &str,
-    patient: &Patient,
-    changes: &Changes,
-    synced: Option<&Synced>,
-) -> AuditEvent {
-    let mut details = json!({ "version": patient.version, "changes": changes });
-    if let (Some(Value::Object(extra)), Some(map)) =
-        (synced.map(|s| &s.details), details.as_object_mut())
-    {
-        map.extend(extra.clone());
-    }
-    actor
-        .event(format!("patient.{action}"), Outcome::Success)
-        .entity("patient", patient.id)
-        .details(details)
-}
-
-/// A partial update that does not apply, as a store error (never echoing values).
-pub(crate) fn patch_error(err: outpost_domain::patient::PatchError) -> StoreError {
-    match err {
-        outpost_domain::patient::PatchError::Invalid(v) => StoreError::Invalid(v),
-        outpost_domain::patient::PatchError::Shape(s) => {
-            StoreError::Invalid(outpost_domain::ValidationError::new("patch", s))
-        }
-    }
 }
 
 /// Writes a new version of a patient with its history row, feed entry and audit event.
@@ -270,25 +235,6 @@ pub(crate) fn save_delete(
         &change_event(actor, "delete", &patient, &changes, synced),
     )?;
     Ok(patient)
-}
-
-/// A refused change still showed the caller the current record: audit it as a failure.
-fn stale_event(
-    conn: &Connection,
-    actor: &Actor,
-    action: &str,
-    current: &Patient,
-    base_version: i64,
-) -> StoreResult<()> {
-    let event = actor
-        .event(format!("patient.{action}"), Outcome::Failure)
-        .entity("patient", current.id)
-        .details(json!({
-            "reason": "version_conflict",
-            "base_version": base_version,
-            "current_version": current.version,
-        }));
-    audit::append(conn, &event).map(drop)
 }
 
 pub(crate) fn insert_patient(
@@ -445,24 +391,12 @@ impl TenantStore for SqliteTenant {
                 let more = items.len() > limit as usize;
                 items.truncate(limit as usize);
                 let next = if more {
-                    items.last().map(|p| PatientCursor {
-                        family: p.fields.family_name.to_lowercase(),
-                        given: p.fields.given_name.to_lowercase(),
-                        id: p.id.to_string(),
-                    })
+                    items.last().map(PatientCursor::after)
                 } else {
                     None
                 };
                 let ids: Vec<String> = items.iter().map(|p| p.id.to_string()).collect();
-                audit::append(
-                    &tx,
-                    &actor
-                        .event("patient.search", Outcome::Success)
-                        .details(json!({
-                            "query": query.q,
-                            "returned": ids,
-                        })),
-                )?;
+                audit::append(&tx, &search_event(&actor, query.q.as_deref(), &ids))?;
                 tx.commit().db()?;
                 Ok(Page {
                     items,
@@ -488,7 +422,7 @@ impl TenantStore for SqliteTenant {
                     return Ok(WriteOutcome::NotFound);
                 };
                 if current.version != base_version {
-                    stale_event(&tx, &actor, "update", &current, base_version)?;
+                    audit::append(&tx, &stale_event(&actor, "update", &current, base_version))?;
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
@@ -518,7 +452,7 @@ impl TenantStore for SqliteTenant {
                     return Ok(WriteOutcome::NotFound);
                 };
                 if let Some(base) = base_version.filter(|v| *v != current.version) {
-                    stale_event(&tx, &actor, "delete", &current, base)?;
+                    audit::append(&tx, &stale_event(&actor, "delete", &current, base))?;
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
@@ -630,10 +564,8 @@ impl TenantStore for SqliteTenant {
             cursor, patients, ..
         } = &begin
         {
-            let event = actor
-                .event("sync.snapshot", Outcome::Success)
-                .details(json!({ "cursor": cursor, "patients": patients }));
-            self.append_audit(event).await?;
+            self.append_audit(snapshot_event(actor, *cursor, *patients))
+                .await?;
         }
         let (tx, rx) = mpsc::channel(8);
         tx.send(Ok(vec![begin]))

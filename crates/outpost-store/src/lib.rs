@@ -12,7 +12,10 @@
 //! [`Actor`]: outpost_domain::audit::Actor
 
 mod central;
+pub mod changes;
+pub mod columns;
 mod error;
+pub mod keys;
 mod migration;
 mod records;
 mod tenant;
@@ -49,5 +52,39 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()>;
 
     /// Reachability, schema version, size and latency of the central and every tenant database.
-    async fn status(&self) -> Vec<DatabaseStatus>;
+    async fn status(&self) -> Vec<DatabaseStatus> {
+        let mut all = vec![self.central().status().await];
+        let tenants = match self.central().tenants().await {
+            Ok(tenants) => tenants,
+            Err(_) => return all,
+        };
+        for tenant in tenants {
+            all.push(match self.tenant(tenant.id).await {
+                Ok(store) => store.status().await,
+                Err(err) => DatabaseStatus::unreachable(&tenant.slug, Some(tenant.id), &err),
+            });
+        }
+        all
+    }
+}
+
+/// The registry entry of a tenant about to be provisioned: a valid request whose slug is free.
+/// Backends call it before creating anything.
+pub async fn new_tenant(
+    central: &dyn CentralStore,
+    new: &NewTenant,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<Tenant> {
+    new.validate()?;
+    if central.tenant_by_slug(&new.slug).await?.is_some() {
+        return Err(StoreError::AlreadyExists("slug"));
+    }
+    Ok(Tenant {
+        id: TenantId::generate(),
+        slug: new.slug.clone(),
+        name: new.name.trim().to_owned(),
+        kind: new.kind,
+        status: outpost_domain::tenant::TenantStatus::Active,
+        created_at: at,
+    })
 }

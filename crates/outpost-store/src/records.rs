@@ -8,6 +8,8 @@ use outpost_domain::patient::Patient;
 use outpost_domain::tenant::Tenant;
 use outpost_domain::{DeviceId, Role, SessionId, TenantId, UserId};
 
+use crate::error::StoreError;
+
 pub use outpost_domain::patient::HistoryEntry;
 
 /// A user with the secret the hub verifies passwords against.
@@ -109,6 +111,17 @@ pub struct PatientCursor {
     pub id: String,
 }
 
+impl PatientCursor {
+    /// The cursor that continues after `patient` in name order.
+    pub fn after(patient: &Patient) -> Self {
+        Self {
+            family: patient.fields.family_name.to_lowercase(),
+            given: patient.fields.given_name.to_lowercase(),
+            id: patient.id.to_string(),
+        }
+    }
+}
+
 /// A patient search or listing.
 #[derive(Debug, Clone, Default)]
 pub struct PatientQuery {
@@ -147,4 +160,38 @@ pub struct DatabaseStatus {
     pub size_bytes: Option<u64>,
     pub latency_ms: Option<f64>,
     pub error: Option<String>,
+}
+
+impl DatabaseStatus {
+    /// A database that answered.
+    pub fn reached(
+        name: &str,
+        tenant_id: Option<TenantId>,
+        schema_version: i64,
+        size_bytes: u64,
+        latency_ms: f64,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            tenant_id,
+            reachable: true,
+            schema_version: Some(schema_version),
+            size_bytes: Some(size_bytes),
+            latency_ms: Some(latency_ms),
+            error: None,
+        }
+    }
+
+    /// A database that could not be reached or read, and why.
+    pub fn unreachable(name: &str, tenant_id: Option<TenantId>, error: &StoreError) -> Self {
+        Self {
+            name: name.to_owned(),
+            tenant_id,
+            reachable: false,
+            schema_version: None,
+            size_bytes: None,
+            latency_ms: None,
+            error: Some(error.to_string()),
+        }
+    }
 }

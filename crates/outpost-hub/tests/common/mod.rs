@@ -1,5 +1,9 @@
-//! A real hub on an ephemeral port over a fresh encrypted data directory, with a clock the
-//! test moves by hand.
+//! A real hub on an ephemeral port over a fresh store, with a clock the test moves by hand.
+//!
+//! The store is the embedded backend (a fresh encrypted data directory) unless
+//! `OUTPOST_TEST_BACKEND=postgres`: then freshly created databases on the test server
+//! (`OUTPOST_TEST_POSTGRES`), dropped when the hub is dropped, passing or not. The test
+//! command runs these tests once per backend.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -15,16 +19,38 @@ use outpost_domain::{Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::{AppState, Clock, HubConfig, HubState};
 use outpost_store::Store;
+use outpost_store_postgres::RouterLimits;
+use outpost_store_postgres::testing as pg;
 use outpost_store_sqlite::SqliteStore;
 
 /// The domain's manual clock, under the name these tests use.
 pub type FakeClock = outpost_domain::clock::ManualClock;
 
+/// Which store a test hub runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    /// The central database's name; tenant databases start with it.
+    Postgres(String),
+}
+
+impl Backend {
+    /// The backend the test run asks for.
+    pub fn from_env() -> Self {
+        match std::env::var("OUTPOST_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Backend::Postgres(pg::unique_name()),
+            Ok("sqlite") | Err(_) => Backend::Embedded,
+            Ok(other) => panic!("OUTPOST_TEST_BACKEND={other}: expected sqlite or postgres"),
+        }
+    }
+}
+
 pub struct TestHub {
     pub url: String,
     pub addr: SocketAddr,
     pub clock: FakeClock,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    pub backend: Backend,
     pub state: AppState,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -42,9 +68,16 @@ impl TestHub {
     pub async fn start_with(mut config: HubConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         config.data_dir = dir.path().join("data");
-        let store = Arc::new(
-            SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
-        );
+        let backend = Backend::from_env();
+        let store: Arc<dyn Store> = match &backend {
+            Backend::Embedded => Arc::new(
+                SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
+            ),
+            Backend::Postgres(name) => {
+                std::fs::create_dir_all(&config.data_dir).expect("data dir");
+                Arc::new(pg::open(name, &config.master_key_path(), RouterLimits::default()).await)
+            }
+        };
         let clock = FakeClock::starting_now();
         let state = HubState::load(store.clone(), config, Arc::new(clock.clone()))
             .await
@@ -62,6 +95,7 @@ impl TestHub {
             addr,
             clock,
             store,
+            backend,
             state,
             dir,
             http: reqwest::Client::new(),
@@ -86,6 +120,42 @@ impl TestHub {
         if let Some(server) = self.server.take() {
             server.await.expect("join").expect("serve");
         }
+    }
+}
+
+impl Drop for TestHub {
+    /// Drops a PostgreSQL hub's databases, whether the test passed or not (from a thread of
+    /// its own: this may run inside the test's runtime).
+    fn drop(&mut self) {
+        if let Backend::Postgres(name) = &self.backend {
+            let name = name.clone();
+            let dropped = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(pg::cleanup(&name));
+            })
+            .join();
+            if dropped.is_err() && !std::thread::panicking() {
+                panic!("the test databases could not be dropped");
+            }
+        }
+    }
+}
+
+impl TestHub {
+    /// The arguments that point an `outpost-hub` command at this hub's store.
+    pub fn store_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_owned(),
+            self.dir.path().join("data").display().to_string(),
+        ];
+        if let Backend::Postgres(name) = &self.backend {
+            args.push("--database-url".to_owned());
+            args.push(pg::url(name));
+        }
+        args
     }
 
     pub fn actor(&self) -> Actor {
@@ -243,6 +313,88 @@ impl TestHub {
             .expect("verify")
             .events
     }
+}
+
+impl TestHub {
+    /// How many tenant databases exist (files, or databases on the server).
+    pub async fn tenant_databases(&self) -> usize {
+        match &self.backend {
+            Backend::Embedded => std::fs::read_dir(self.dir.path().join("data/tenants"))
+                .expect("tenants dir")
+                .count(),
+            Backend::Postgres(name) => pg::databases(&format!("{name}_")).await.len(),
+        }
+    }
+
+    /// Runs `sql` on a tenant's database directly, as someone holding the master key (files)
+    /// or the server's superuser would, bypassing the hub. Returns the first column of every
+    /// row, or the database's refusal.
+    pub async fn raw_tenant_sql(
+        &self,
+        tenant: outpost_domain::TenantId,
+        sql: &str,
+    ) -> Result<Vec<String>, String> {
+        match &self.backend {
+            Backend::Embedded => {
+                let conn = open_tenant_file(self, tenant);
+                let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(|e| e.to_string())?;
+                rows.collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Postgres(name) => {
+                let database = pg::tenant_database(name, tenant).await;
+                let client = pg::connect(&database).await;
+                let rows = client.query(sql, &[]).await.map_err(|e| e.to_string())?;
+                Ok(rows
+                    .iter()
+                    .filter_map(|r| r.try_get::<_, String>(0).ok())
+                    .collect())
+            }
+        }
+    }
+
+    /// An insider with direct database access switches off the append-only guard and
+    /// rewrites audit event `seq` of a tenant.
+    pub async fn tamper_with_audit_event(&self, tenant: outpost_domain::TenantId, seq: i64) {
+        let sql = match &self.backend {
+            Backend::Embedded => format!(
+                "DROP TRIGGER audit_events_no_update;                  UPDATE audit_events SET actor_user_id = NULL WHERE seq = {seq}"
+            ),
+            Backend::Postgres(_) => format!(
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change;                  UPDATE audit_events SET actor_user_id = NULL WHERE seq = {seq};                  ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change"
+            ),
+        };
+        match &self.backend {
+            Backend::Embedded => open_tenant_file(self, tenant)
+                .execute_batch(&sql)
+                .expect("tamper"),
+            Backend::Postgres(name) => pg::connect(&pg::tenant_database(name, tenant).await)
+                .await
+                .batch_execute(&sql)
+                .await
+                .expect("tamper"),
+        }
+    }
+}
+
+/// Opens a tenant's file the way an attacker with the master key would, bypassing the hub.
+fn open_tenant_file(hub: &TestHub, tenant: outpost_domain::TenantId) -> rusqlite::Connection {
+    use outpost_store_sqlite::{MasterKey, open_encrypted};
+    let data = hub.dir.path().join("data");
+    let master = MasterKey::load(&data.join("master.key")).expect("master key");
+    let central = open_encrypted(&data.join("central.db"), &master.central_key()).expect("central");
+    let wrapped: Vec<u8> = central
+        .query_row(
+            "SELECT wrapped_key FROM tenants WHERE id = ?1",
+            [tenant.to_string()],
+            |r| r.get(0),
+        )
+        .expect("wrapped key");
+    let key = master.unwrap(tenant, &wrapped).expect("unwrap");
+    open_encrypted(&data.join(format!("tenants/{tenant}.db")), &key).expect("tenant file")
 }
 
 /// A valid new-patient body.

@@ -1,10 +1,10 @@
-//! The hub's master key and the keys derived from or sealed under it.
+//! The hub's master key and the keys derived from or sealed under it, shared by the backends.
 //!
 //! One secret lives on disk: the master key file (32 random bytes, hex, mode 0600). The
 //! central file's key is derived from it (HKDF-SHA256); each tenant file has its own random
 //! key, sealed with XChaCha20-Poly1305 under a derived wrapping key and bound to the tenant
 //! id, and stored in the central registry. Stealing a tenant file alone, or the central file
-//! alone, yields nothing.
+//! alone, yields nothing. On PostgreSQL the tenant's key encrypts its backup files.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -18,8 +18,8 @@ use rand::RngCore;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::{StoreError, StoreResult};
 use outpost_domain::TenantId;
-use outpost_store::{StoreError, StoreResult};
 
 /// A 256-bit key that is wiped from memory when dropped.
 pub type Key = Zeroizing<[u8; 32]>;

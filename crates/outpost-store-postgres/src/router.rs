@@ -1,0 +1,434 @@
+//! Connection routing: one small pool per database under one global connection cap.
+//!
+//! A hub with hundreds of tenants cannot keep a pool per tenant open: each PostgreSQL
+//! connection is a server process. Every open connection (idle or in use) holds one of `cap`
+//! permits, so the hub never has more than `cap` connections in all. A connection belongs to
+//! the database it was opened on and goes back to that database's idle list, so it never
+//! serves another tenant. When the cap is reached, a request for a database with no idle
+//! connection closes the least recently used idle connection of another database; when none
+//! is idle it waits for one to come back. Connections idle longer than `idle_timeout` are
+//! closed by a sweeper, and a database whose connections are all closed leaves the cache.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, Config, NoTls};
+
+use outpost_store::{StoreError, StoreResult};
+
+use crate::OrBackend;
+use crate::admin::quote_ident;
+
+/// Limits of the router.
+#[derive(Debug, Clone)]
+pub struct RouterLimits {
+    /// Open connections across every database.
+    pub cap: usize,
+    /// Open connections to any one database: requests to one tenant are serialised by the
+    /// tenant's write lock anyway, so a few are enough (one more serves a snapshot stream).
+    pub per_database: usize,
+    /// An idle connection older than this is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for RouterLimits {
+    fn default() -> Self {
+        Self {
+            cap: 64,
+            per_database: 3,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where a connection goes: a server's connection settings with the database to open.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The server's name in the configuration.
+    pub server: String,
+    pub database: String,
+}
+
+struct Open {
+    client: Client,
+    connection: JoinHandle<()>,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Open {
+    /// Closes the connection and waits until its socket is closed, so that a connection
+    /// counted as gone is gone.
+    async fn close(self) {
+        let Open {
+            client,
+            connection,
+            permit,
+        } = self;
+        drop(client);
+        let _ = connection.await;
+        drop(permit);
+    }
+}
+
+struct Idle {
+    open: Open,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Idle>,
+    /// Idle plus in use.
+    open: usize,
+}
+
+/// The per-database pools and the global cap.
+pub struct Router {
+    limits: RouterLimits,
+    servers: HashMap<String, Config>,
+    /// A role the hub's connections switch to after connecting (`SET ROLE`), so that requests
+    /// run without the owner's privileges.
+    runtime_role: Option<String>,
+    permits: Arc<Semaphore>,
+    pools: Mutex<HashMap<Target, Pool>>,
+    returned: Notify,
+    me: Weak<Router>,
+}
+
+/// A connection checked out of the router; it goes back to its database's idle list when
+/// dropped (or is closed, if it broke).
+pub struct Conn {
+    open: Option<Open>,
+    target: Target,
+    router: Arc<Router>,
+    /// Pooled connections go back to their database's idle list; owner connections close.
+    pooled: bool,
+}
+
+impl Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        match &self.open {
+            Some(open) => &open.client,
+            None => unreachable!("a checked-out connection holds its client until dropped"),
+        }
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        match &mut self.open {
+            Some(open) => &mut open.client,
+            None => unreachable!("a checked-out connection holds its client until dropped"),
+        }
+    }
+}
+
+impl Conn {
+    /// The database this connection is open on.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(open) = self.open.take() {
+            if self.pooled {
+                self.router.give_back(&self.target, open);
+            } else {
+                self.router.close_later(open);
+            }
+        }
+    }
+}
+
+enum Step {
+    Ready(Open),
+    Connect(OwnedSemaphorePermit),
+    Evict(Open),
+    Wait,
+}
+
+impl Router {
+    /// A router over the configured servers; starts the idle sweeper on the current runtime.
+    pub fn new(
+        servers: HashMap<String, Config>,
+        runtime_role: Option<String>,
+        limits: RouterLimits,
+    ) -> Arc<Self> {
+        let router = Arc::new_cyclic(|me| Self {
+            permits: Arc::new(Semaphore::new(limits.cap.max(1))),
+            limits,
+            servers,
+            runtime_role,
+            pools: Mutex::new(HashMap::new()),
+            returned: Notify::new(),
+            me: me.clone(),
+        });
+        let weak = Arc::downgrade(&router);
+        let period = (router.limits.idle_timeout / 2).max(Duration::from_millis(100));
+        tokio::spawn(sweep(weak, period));
+        router
+    }
+
+    pub fn limits(&self) -> &RouterLimits {
+        &self.limits
+    }
+
+    /// The connection settings of a configured server.
+    pub fn server(&self, name: &str) -> StoreResult<&Config> {
+        self.servers
+            .get(name)
+            .ok_or_else(|| StoreError::Corrupt(format!("no database server named `{name}`")))
+    }
+
+    /// The names of the configured servers, sorted.
+    pub fn server_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.servers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Open connections now (idle plus in use), for status and benchmarks.
+    pub fn open_connections(&self) -> usize {
+        self.limits.cap.max(1) - self.permits.available_permits()
+    }
+
+    /// A pooled connection to `target` (as the runtime role when one is configured),
+    /// waiting while the cap is reached and nothing is idle.
+    pub async fn get(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            match self.step(target, true)? {
+                Step::Ready(open) => return Ok(self.checked_out(target, open, true)),
+                Step::Connect(permit) => {
+                    return match self.connect(target, permit, true).await {
+                        Ok(open) => Ok(self.checked_out(target, open, true)),
+                        Err(err) => {
+                            self.forget_one(target);
+                            Err(err)
+                        }
+                    };
+                }
+                Step::Evict(victim) => victim.close().await,
+                Step::Wait => returned.await,
+            }
+        }
+    }
+
+    /// A connection to `target` as the configured user itself (the owner: migrations,
+    /// creating and dropping databases), closed when dropped. It counts under the cap too.
+    pub async fn owner(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            match self.step(target, false)? {
+                Step::Connect(permit) => {
+                    let open = self.connect(target, permit, false).await?;
+                    return Ok(self.checked_out(target, open, false));
+                }
+                Step::Evict(victim) => victim.close().await,
+                Step::Ready(_) | Step::Wait => returned.await,
+            }
+        }
+    }
+
+    /// Closes every idle connection to `target` (before its database is dropped or moved).
+    pub async fn close_idle(&self, target: &Target) {
+        let idle = {
+            let mut pools = self.lock();
+            match pools.get_mut(target) {
+                Some(pool) => {
+                    pool.open -= pool.idle.len();
+                    std::mem::take(&mut pool.idle)
+                }
+                None => Vec::new(),
+            }
+        };
+        for conn in idle {
+            conn.open.close().await;
+        }
+        self.returned.notify_waiters();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Pool>> {
+        // A panic while holding this lock leaves only counters behind; keep serving.
+        self.pools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What to do next for a connection to `target`: pooled ones reuse an idle connection
+    /// and respect the per-database limit; owner ones always open their own.
+    fn step(&self, target: &Target, pooled: bool) -> StoreResult<Step> {
+        let mut pools = self.lock();
+        if pooled {
+            let pool = pools.entry(target.clone()).or_default();
+            while let Some(idle) = pool.idle.pop() {
+                if !idle.open.client.is_closed() {
+                    return Ok(Step::Ready(idle.open));
+                }
+                // The server ended it (a restart, a dropped database): forget it.
+                pool.open -= 1;
+            }
+            if pool.open >= self.limits.per_database.max(1) {
+                return Ok(Step::Wait);
+            }
+        }
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            if pooled {
+                pools.entry(target.clone()).or_default().open += 1;
+            }
+            return Ok(Step::Connect(permit));
+        }
+        // The least recently used idle connection of another database (any, for the owner).
+        let victim = pools
+            .iter()
+            .filter(|(t, p)| (!pooled || *t != target) && !p.idle.is_empty())
+            .min_by_key(|(_, p)| p.idle.first().map(|i| i.since))
+            .map(|(t, _)| t.clone());
+        let Some(victim) = victim else {
+            return Ok(Step::Wait);
+        };
+        let pool = pools
+            .get_mut(&victim)
+            .ok_or_else(|| StoreError::Corrupt("router pool vanished".into()))?;
+        let idle = pool.idle.remove(0);
+        pool.open -= 1;
+        if pool.open == 0 {
+            pools.remove(&victim);
+        }
+        Ok(Step::Evict(idle.open))
+    }
+
+    fn checked_out(self: &Arc<Self>, target: &Target, open: Open, pooled: bool) -> Conn {
+        Conn {
+            open: Some(open),
+            target: target.clone(),
+            router: self.clone(),
+            pooled,
+        }
+    }
+
+    /// Closes a connection from a task, keeping its permit until the socket is closed.
+    fn close_later(&self, open: Open) {
+        let returned = self.returned_handle();
+        tokio::spawn(async move {
+            open.close().await;
+            if let Some(router) = returned.upgrade() {
+                router.returned.notify_waiters();
+            }
+        });
+    }
+
+    fn returned_handle(&self) -> Weak<Self> {
+        self.me.clone()
+    }
+
+    async fn connect(
+        &self,
+        target: &Target,
+        permit: OwnedSemaphorePermit,
+        as_runtime: bool,
+    ) -> StoreResult<Open> {
+        let mut config = self.server(&target.server)?.clone();
+        config.dbname(&target.database);
+        config.application_name("outpost-hub");
+        let (client, connection) = config.connect(NoTls).await.db()?;
+        let connection = tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "database connection ended");
+            }
+        });
+        if let Some(role) = self.runtime_role.as_ref().filter(|_| as_runtime) {
+            client
+                .batch_execute(&format!("SET ROLE {}", quote_ident(role)))
+                .await
+                .db()?;
+        }
+        Ok(Open {
+            client,
+            connection,
+            permit,
+        })
+    }
+
+    fn forget_one(&self, target: &Target) {
+        let mut pools = self.lock();
+        if let Some(pool) = pools.get_mut(target) {
+            pool.open = pool.open.saturating_sub(1);
+            if pool.open == 0 {
+                pools.remove(target);
+            }
+        }
+        drop(pools);
+        self.returned.notify_waiters();
+    }
+
+    fn give_back(&self, target: &Target, open: Open) {
+        if open.client.is_closed() {
+            self.close_later(open);
+            self.forget_one(target);
+            return;
+        }
+        let mut pools = self.lock();
+        match pools.get_mut(target) {
+            Some(pool) => pool.idle.push(Idle {
+                open,
+                since: Instant::now(),
+            }),
+            // The database's pool was closed while this connection was out (a drop or move).
+            None => {
+                drop(pools);
+                self.close_later(open);
+                return;
+            }
+        }
+        drop(pools);
+        self.returned.notify_waiters();
+    }
+
+    /// Idle connections older than the timeout, taken out of their pools.
+    fn expired(&self) -> Vec<Open> {
+        let deadline = Instant::now()
+            .checked_sub(self.limits.idle_timeout)
+            .unwrap_or_else(Instant::now);
+        let mut pools = self.lock();
+        let mut expired = Vec::new();
+        pools.retain(|_, pool| {
+            let (old, fresh): (Vec<Idle>, Vec<Idle>) =
+                pool.idle.drain(..).partition(|i| i.since <= deadline);
+            pool.idle = fresh;
+            pool.open -= old.len();
+            expired.extend(old.into_iter().map(|i| i.open));
+            pool.open > 0
+        });
+        expired
+    }
+}
+
+async fn sweep(router: Weak<Router>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(router) = router.upgrade() else {
+            return;
+        };
+        let expired = router.expired();
+        if !expired.is_empty() {
+            for open in expired {
+                open.close().await;
+            }
+            router.returned.notify_waiters();
+        }
+    }
+}
