@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Outpost: formatting, clippy with warnings as errors, the UI's
 # type check and Vitest tests, the whole Rust test suite (unit, store suite, real hub over HTTP,
-# the CLI binary) with nextest, a check that the generated TypeScript bindings are current, and
+# the CLI binary) with nextest, the hub's integration tests a second time on PostgreSQL (the
+# store suite and routing tests run on PostgreSQL in the first pass), a check that the generated TypeScript bindings are current, and
 # the end-to-end tests of the real desktop app (Xvfb, tauri-driver, WebKitWebDriver) against a
 # real hub. Screenshots of the E2E run go to target/e2e-screenshots (OUTPOST_SCREENSHOTS=dir
 # to write them elsewhere, e.g. docs/screenshots to refresh the README's).
@@ -33,6 +34,8 @@ XDG_DATA_HOME="$KEYRING_DATA" dbus-run-session -- bash -c '
     printf "%s" "test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
     cargo nextest run --workspace --locked --no-fail-fast
 '
+log "the hub's integration tests again, on PostgreSQL (fresh databases per test, dropped after)"
+OUTPOST_TEST_BACKEND=postgres cargo nextest run -p outpost-hub --locked --no-fail-fast
 log "the TypeScript bindings in ui/src/bindings match the Rust types"
 if ! git diff --exit-code --stat -- ui/src/bindings || [ -n "$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then
     echo "ui/src/bindings changed when regenerated: run the tests and commit the result" >&2

@@ -68,7 +68,7 @@ impl HubState {
         }
         let dummy_hash = passwords::hash(&passwords::generate())
             .map_err(|e| HubError::Hashing(e.to_string()))?;
-        Ok(Arc::new(HubState {
+        let state = Arc::new(HubState {
             store,
             config,
             clock,
@@ -77,18 +77,46 @@ impl HubState {
             dummy_hash,
             events: ChangeEvents::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
-        }))
+        });
+        Self::relay_announcements(&state).await;
+        Ok(state)
     }
 
     /// Announces a tenant's newest changes to its listeners.
     pub async fn announce_changes(&self, tenant: outpost_domain::TenantId) {
         match self.store.tenant(tenant).await {
             Ok(store) => match store.cursor().await {
-                Ok(cursor) => self.events.announce(tenant, cursor),
+                Ok(cursor) => self.announce(tenant, cursor).await,
                 Err(err) => tracing::warn!(error = %err, "cannot read the change cursor"),
             },
             Err(err) => tracing::warn!(error = %err, "cannot open tenant store"),
         }
+    }
+
+    /// Announces that a tenant's changes reach `cursor`: to this instance's listeners, and
+    /// through the store to the other instances serving the same databases.
+    pub async fn announce(&self, tenant: outpost_domain::TenantId, cursor: i64) {
+        self.events.announce(tenant, cursor);
+        if let Err(err) = self.store.publish_changes(tenant, cursor).await {
+            tracing::warn!(error = %err, "cannot tell other hub instances about changes");
+        }
+    }
+
+    /// Relays what other instances announce to this instance's listeners, for as long as the
+    /// state lives.
+    async fn relay_announcements(state: &AppState) {
+        let Some(mut announcements) = state.store.change_announcements().await else {
+            return;
+        };
+        let state = Arc::downgrade(state);
+        tokio::spawn(async move {
+            while let Some((tenant, cursor)) = announcements.recv().await {
+                let Some(state) = state.upgrade() else {
+                    return;
+                };
+                state.events.announce(tenant, cursor);
+            }
+        });
     }
 
     /// The permissions of a role (empty for an unknown one).

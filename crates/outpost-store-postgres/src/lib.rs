@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 use tokio_postgres::Config;
 
 use outpost_domain::TenantId;
@@ -42,6 +43,10 @@ pub use tokio_postgres::Config as PgConfig;
 use crate::central::read_tenant;
 use crate::sql::{begin, col, unique_as};
 use outpost_store::columns::TENANT;
+
+/// The channel, on the central database, that carries change announcements between hub
+/// instances: `<tenant id>:<cursor>`.
+const CHANGES_CHANNEL: &str = "outpost_changes";
 
 /// The router's name for the central database's server (not a name an operator can give).
 const CENTRAL_SERVER: &str = "(central)";
@@ -213,6 +218,12 @@ impl PostgresStore {
     }
 }
 
+/// `<tenant id>:<cursor>` as published on the changes channel.
+fn parse_announcement(payload: &str) -> Option<(TenantId, i64)> {
+    let (tenant, cursor) = payload.split_once(':')?;
+    Some((tenant.parse().ok()?, cursor.parse().ok()?))
+}
+
 /// `<server>/<database>` as recorded in the registry.
 fn parse_location(location: &str) -> StoreResult<(String, String)> {
     location
@@ -278,6 +289,48 @@ impl Store for PostgresStore {
             return Err(err);
         }
         Ok(tenant)
+    }
+
+    async fn publish_changes(&self, tenant: TenantId, cursor: i64) -> StoreResult<()> {
+        let conn = self.central.conn().await?;
+        conn.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&CHANGES_CHANNEL, &format!("{tenant}:{cursor}")],
+        )
+        .await
+        .db()
+        .map(drop)
+    }
+
+    async fn change_announcements(&self) -> Option<mpsc::Receiver<(TenantId, i64)>> {
+        let (tx, rx) = mpsc::channel(256);
+        let (router, target) = (self.router.clone(), self.central.target.clone());
+        // Listening before this returns, so that nothing published after start is missed.
+        let mut listening = router.listen(&target, CHANGES_CHANNEL).await;
+        tokio::spawn(async move {
+            // Listens again after a lost connection, until the receiver is dropped; what was
+            // published meanwhile reaches clients at their next periodic pull.
+            loop {
+                match listening {
+                    Ok(mut notifications) => {
+                        while let Some(n) = notifications.recv().await {
+                            if let Some(announcement) = parse_announcement(n.payload())
+                                && tx.send(announcement).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot listen for changes"),
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                listening = router.listen(&target, CHANGES_CHANNEL).await;
+            }
+        });
+        Some(rx)
     }
 
     async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()> {

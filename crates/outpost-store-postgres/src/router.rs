@@ -14,9 +14,10 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Notification};
 
 use outpost_store::{StoreError, StoreResult};
 
@@ -226,19 +227,67 @@ impl Router {
     /// A connection to `target` as the configured user itself (the owner: migrations,
     /// creating and dropping databases), closed when dropped. It counts under the cap too.
     pub async fn owner(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
+        let permit = self.dedicated_permit(target).await?;
+        let open = self.connect(target, permit, false).await?;
+        Ok(self.checked_out(target, open, false))
+    }
+
+    /// A permit for a connection outside the pools, closing idle ones if the cap is reached.
+    async fn dedicated_permit(&self, target: &Target) -> StoreResult<OwnedSemaphorePermit> {
         loop {
             let returned = self.returned.notified();
             tokio::pin!(returned);
             returned.as_mut().enable();
             match self.step(target, false)? {
-                Step::Connect(permit) => {
-                    let open = self.connect(target, permit, false).await?;
-                    return Ok(self.checked_out(target, open, false));
-                }
+                Step::Connect(permit) => return Ok(permit),
                 Step::Evict(victim) => victim.close().await,
                 Step::Ready(_) | Step::Wait => returned.await,
             }
         }
+    }
+
+    /// Listens on a notification channel of `target` over a connection of its own, which
+    /// holds one permit for as long as the receiver lives. The receiver ends when the
+    /// connection does (a server restart): listen again.
+    pub async fn listen(
+        &self,
+        target: &Target,
+        channel: &str,
+    ) -> StoreResult<mpsc::Receiver<Notification>> {
+        let permit = self.dedicated_permit(target).await?;
+        let mut config = self.server(&target.server)?.clone();
+        config.dbname(&target.database);
+        config.application_name("outpost-hub listener");
+        let (client, mut connection) = config.connect(NoTls).await.db()?;
+        let (tx, rx) = mpsc::channel(256);
+        let forward = tx.clone();
+        let mut driver = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(notification) = message
+                    && forward.send(notification).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {}", quote_ident(channel)))
+            .await
+            .db()?;
+        tokio::spawn(async move {
+            let ended = tokio::select! {
+                () = tx.closed() => false,
+                _ = &mut driver => true,
+            };
+            // Dropping the client closes the connection, which ends the driver.
+            drop((tx, client));
+            if !ended {
+                let _ = driver.await;
+            }
+            drop(permit);
+        });
+        Ok(rx)
     }
 
     /// Closes every idle connection to `target` (before its database is dropped or moved).

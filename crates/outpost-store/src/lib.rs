@@ -51,6 +51,19 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the tenant's database and its registry entry; `audit` goes to the central chain.
     async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()>;
 
+    /// Tells the other hub instances serving the same databases that a tenant's changes now
+    /// reach `cursor`, so that they announce it to their own listeners. The embedded backend
+    /// is served by one instance: nothing to tell.
+    async fn publish_changes(&self, _tenant: TenantId, _cursor: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// What every instance (this one included) publishes, when the backend carries it between
+    /// instances; `None` when there is only this one.
+    async fn change_announcements(&self) -> Option<tokio::sync::mpsc::Receiver<(TenantId, i64)>> {
+        None
+    }
+
     /// Reachability, schema version, size and latency of the central and every tenant database.
     async fn status(&self) -> Vec<DatabaseStatus> {
         let mut all = vec![self.central().status().await];

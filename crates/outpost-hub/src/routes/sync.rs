@@ -99,7 +99,7 @@ pub async fn push(
         .iter()
         .any(|r| matches!(r.status, OpStatus::Applied | OpStatus::Merged))
     {
-        state.events.announce(tenant, cursor);
+        state.announce(tenant, cursor).await;
     }
     let results = results
         .into_iter()

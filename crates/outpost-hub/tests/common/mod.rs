@@ -51,6 +51,8 @@ pub struct TestHub {
     pub clock: FakeClock,
     pub store: Arc<dyn Store>,
     pub backend: Backend,
+    /// Whether dropping this hub drops its databases (not for a second instance).
+    owns_store: bool,
     pub state: AppState,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -65,10 +67,14 @@ impl TestHub {
         Self::start_with(HubConfig::default()).await
     }
 
-    pub async fn start_with(mut config: HubConfig) -> Self {
+    pub async fn start_with(config: HubConfig) -> Self {
+        Self::start_on(Backend::from_env(), config).await
+    }
+
+    /// A hub on the given backend, owning its store (dropped with the hub).
+    pub async fn start_on(backend: Backend, mut config: HubConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         config.data_dir = dir.path().join("data");
-        let backend = Backend::from_env();
         let store: Arc<dyn Store> = match &backend {
             Backend::Embedded => Arc::new(
                 SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
@@ -78,6 +84,36 @@ impl TestHub {
                 Arc::new(pg::open(name, &config.master_key_path(), RouterLimits::default()).await)
             }
         };
+        Self::serve_store(store, backend, dir, config, true).await
+    }
+
+    /// A second hub instance on this one's PostgreSQL databases (same master key), as a
+    /// deployment with several instances behind a load balancer runs.
+    pub async fn another_instance(&self) -> Self {
+        let Backend::Postgres(name) = &self.backend else {
+            panic!("several instances share PostgreSQL databases only");
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = self.state.config.clone();
+        config.data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&config.data_dir).expect("data dir");
+        std::fs::copy(
+            self.state.config.master_key_path(),
+            config.master_key_path(),
+        )
+        .expect("master key");
+        let store =
+            Arc::new(pg::open(name, &config.master_key_path(), RouterLimits::default()).await);
+        Self::serve_store(store, self.backend.clone(), dir, config, false).await
+    }
+
+    async fn serve_store(
+        store: Arc<dyn Store>,
+        backend: Backend,
+        dir: tempfile::TempDir,
+        config: HubConfig,
+        owns_store: bool,
+    ) -> Self {
         let clock = FakeClock::starting_now();
         let state = HubState::load(store.clone(), config, Arc::new(clock.clone()))
             .await
@@ -96,6 +132,7 @@ impl TestHub {
             clock,
             store,
             backend,
+            owns_store,
             state,
             dir,
             http: reqwest::Client::new(),
@@ -127,7 +164,7 @@ impl Drop for TestHub {
     /// Drops a PostgreSQL hub's databases, whether the test passed or not (from a thread of
     /// its own: this may run inside the test's runtime).
     fn drop(&mut self) {
-        if let Backend::Postgres(name) = &self.backend {
+        if let (Backend::Postgres(name), true) = (&self.backend, self.owns_store) {
             let name = name.clone();
             let dropped = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread()
