@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use outpost_domain::audit::{Actor, Outcome};
-use outpost_domain::tenant::NewTenant;
+use outpost_domain::tenant::{NewTenant, TenantStatus};
 use outpost_domain::user::normalize_email;
 use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
@@ -116,6 +116,19 @@ enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Suspend a tenant: its users are refused at sign-in and at every request (audited).
+    Suspend {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Resume a suspended tenant (audited).
+    Resume {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Bring every tenant's database to the newest schema, with progress; a tenant that
+    /// fails is reported and the others go on (exit status 1 if any failed).
+    MigrateAll,
     /// Delete a tenant's database and registry entry (audited).
     Delete {
         #[arg(long)]
@@ -223,6 +236,72 @@ fn location(config: &HubConfig) -> String {
         Some(_) => "the PostgreSQL central database".into(),
         None => config.data_dir.display().to_string(),
     }
+}
+
+/// Suspends or resumes a tenant, audited as the operator's.
+async fn set_status(
+    store: &dyn Store,
+    slug: &str,
+    status: TenantStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let action = match status {
+        TenantStatus::Suspended => "tenant.suspend",
+        TenantStatus::Active => "tenant.resume",
+    };
+    let tenant = store
+        .central()
+        .tenant_by_slug(slug)
+        .await?
+        .with_context(|| format!("no tenant {slug}"))?;
+    let mut event = operator(now)
+        .event(action, Outcome::Success)
+        .entity("tenant", tenant.id)
+        .details(json!({ "slug": slug, "via": "cli" }));
+    event.tenant_id = Some(tenant.id);
+    let tenant = store
+        .central()
+        .set_tenant_status(tenant.id, status, event)
+        .await?;
+    println!("Tenant {} is {}", tenant.slug, tenant.status.as_str());
+    Ok(())
+}
+
+/// Migrates every tenant with a progress bar, then reports each one; whether all succeeded.
+async fn migrate_all(store: &dyn Store) -> Result<bool> {
+    let tenants = store.central().tenants().await?;
+    let bar = indicatif::ProgressBar::new(tenants.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tenants {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut report = Vec::with_capacity(tenants.len());
+    for tenant in &tenants {
+        bar.set_message(tenant.slug.clone());
+        report.push((tenant.slug.clone(), store.migrate_tenant(tenant.id).await));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let mut failed = 0;
+    for (slug, outcome) in &report {
+        match outcome {
+            Ok(version) => println!("{slug}: schema {version}"),
+            Err(err) => {
+                failed += 1;
+                println!("{slug}: FAILED: {err}");
+            }
+        }
+    }
+    println!(
+        "{} of {} tenants migrated{}",
+        report.len() - failed,
+        report.len(),
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    Ok(failed == 0)
 }
 
 /// Reads a password from stdin, a prompt, or (when `generate`) makes one and says so.
@@ -388,6 +467,17 @@ async fn main() -> Result<()> {
                             t.status.as_str(),
                             t.name
                         );
+                    }
+                }
+                TenantCommand::Suspend { slug } => {
+                    set_status(store.as_ref(), &slug, TenantStatus::Suspended, now).await?;
+                }
+                TenantCommand::Resume { slug } => {
+                    set_status(store.as_ref(), &slug, TenantStatus::Active, now).await?;
+                }
+                TenantCommand::MigrateAll => {
+                    if !migrate_all(store.as_ref()).await? {
+                        std::process::exit(1);
                     }
                 }
                 TenantCommand::Delete { slug, yes } => {

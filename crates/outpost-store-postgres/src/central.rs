@@ -226,6 +226,28 @@ impl CentralStore for PgCentral {
         .await
     }
 
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+        audit: AuditEvent,
+    ) -> StoreResult<Tenant> {
+        let mut conn = self.conn().await?;
+        let tx = begin(&mut conn).await?;
+        let row = tx
+            .query_opt(
+                &format!("UPDATE tenants SET status = $1 WHERE id = $2 RETURNING {TENANT}"),
+                &[&status.as_str(), &id.as_uuid()],
+            )
+            .await
+            .db()?
+            .ok_or(StoreError::NotFound)?;
+        let tenant = read_tenant(&row)?;
+        audit::append(&tx, &audit).await?;
+        tx.commit().await.db()?;
+        Ok(tenant)
+    }
+
     async fn role_permissions(&self) -> StoreResult<Vec<(Role, Permission)>> {
         let conn = self.conn().await?;
         query_all(

@@ -172,6 +172,7 @@ impl PostgresStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// A tenant's handle, its schema brought up to date when first opened.
     async fn pg_tenant(&self, id: TenantId) -> StoreResult<Arc<PgTenant>> {
         if let Some(open) = self.cache().get(&id) {
             return Ok(open.clone());
@@ -188,9 +189,19 @@ impl PostgresStore {
         drop(conn);
         let tenant = read_tenant(&row)?;
         let (server, database) = parse_location(col::<&str>(&row, 6)?)?;
+        let target = Target { server, database };
+        // As the embedded backend does on opening a file: a hub that was upgraded brings
+        // each tenant's schema up to date before serving it.
+        admin::migrate_database(
+            &self.router,
+            &target,
+            migrate::TENANT,
+            self.runtime_role.as_deref(),
+        )
+        .await?;
         let opened = Arc::new(PgTenant {
             router: self.router.clone(),
-            target: Target { server, database },
+            target,
             tenant_id: id,
             slug: tenant.slug,
         });
@@ -289,6 +300,17 @@ impl Store for PostgresStore {
             return Err(err);
         }
         Ok(tenant)
+    }
+
+    async fn migrate_tenant(&self, id: TenantId) -> StoreResult<i64> {
+        let tenant = self.pg_tenant(id).await?;
+        admin::migrate_database(
+            &self.router,
+            &tenant.target,
+            migrate::TENANT,
+            self.runtime_role.as_deref(),
+        )
+        .await
     }
 
     async fn publish_changes(&self, tenant: TenantId, cursor: i64) -> StoreResult<()> {

@@ -176,6 +176,38 @@ impl CentralStore for SqliteCentral {
             .await
     }
 
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+        audit: AuditEvent,
+    ) -> StoreResult<Tenant> {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().db()?;
+                let changed = tx
+                    .execute(
+                        "UPDATE tenants SET status = ?1 WHERE id = ?2",
+                        params![status.as_str(), id.to_string()],
+                    )
+                    .db()?;
+                if changed == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                audit::append(&tx, &audit)?;
+                let tenant = tx
+                    .query_row(
+                        &format!("SELECT {TENANT} FROM tenants WHERE id = ?1"),
+                        [id.to_string()],
+                        read_tenant,
+                    )
+                    .db()?;
+                tx.commit().db()?;
+                Ok(tenant)
+            })
+            .await
+    }
+
     async fn role_permissions(&self) -> StoreResult<Vec<(Role, Permission)>> {
         self.db
             .call(|conn| {

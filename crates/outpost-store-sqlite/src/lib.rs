@@ -91,33 +91,8 @@ impl SqliteStore {
         self.data_dir.join(TENANTS_DIR).join(format!("{id}.db"))
     }
 
-    fn cache(
-        &self,
-    ) -> StoreResult<std::sync::MutexGuard<'_, HashMap<TenantId, Arc<SqliteTenant>>>> {
-        self.open_tenants
-            .lock()
-            .map_err(|_| StoreError::Corrupt("tenant cache poisoned".into()))
-    }
-}
-
-fn remove_database_files(path: &Path) -> StoreResult<()> {
-    for suffix in ["", "-wal", "-shm"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        match fs::remove_file(&file) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn central(&self) -> &dyn CentralStore {
-        &self.central
-    }
-
-    async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>> {
+    /// A tenant's open file, migrated when first opened.
+    async fn open_tenant(&self, id: TenantId) -> StoreResult<Arc<SqliteTenant>> {
         if let Some(open) = self.cache()?.get(&id) {
             return Ok(open.clone());
         }
@@ -154,6 +129,44 @@ impl Store for SqliteStore {
         let mut cache = self.cache()?;
         let entry = cache.entry(id).or_insert(opened);
         Ok(entry.clone())
+    }
+
+    fn cache(
+        &self,
+    ) -> StoreResult<std::sync::MutexGuard<'_, HashMap<TenantId, Arc<SqliteTenant>>>> {
+        self.open_tenants
+            .lock()
+            .map_err(|_| StoreError::Corrupt("tenant cache poisoned".into()))
+    }
+}
+
+fn remove_database_files(path: &Path) -> StoreResult<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match fs::remove_file(&file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err.into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn central(&self) -> &dyn CentralStore {
+        &self.central
+    }
+
+    async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>> {
+        Ok(self.open_tenant(id).await?)
+    }
+
+    async fn migrate_tenant(&self, id: TenantId) -> StoreResult<i64> {
+        self.open_tenant(id)
+            .await?
+            .db
+            .call(|conn| migrate::apply(conn, migrate::TENANT))
+            .await
     }
 
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant> {

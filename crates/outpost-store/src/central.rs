@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use outpost_domain::audit::{AuditEvent, AuditRecord, ChainReport};
-use outpost_domain::tenant::Tenant;
+use outpost_domain::tenant::{Tenant, TenantStatus};
 use outpost_domain::user::Member;
 use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
 
@@ -20,6 +20,15 @@ pub trait CentralStore: Send + Sync {
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Option<Tenant>>;
+
+    /// Suspends or resumes a tenant, with `audit`; `NotFound` for an unknown one. A suspended
+    /// tenant's users are refused at sign-in and at every request.
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+        audit: AuditEvent,
+    ) -> StoreResult<Tenant>;
 
     // --- roles ---
     /// The role → permission table seeded by migration.

@@ -48,6 +48,10 @@ pub trait Store: Send + Sync + 'static {
     /// appended to the central chain. On failure nothing is left behind.
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant>;
 
+    /// Brings a tenant's database to the newest schema and returns its version. Opening a
+    /// tenant migrates it too; this does it ahead of traffic (`migrate-all`).
+    async fn migrate_tenant(&self, id: TenantId) -> StoreResult<i64>;
+
     /// Removes the tenant's database and its registry entry; `audit` goes to the central chain.
     async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()>;
 

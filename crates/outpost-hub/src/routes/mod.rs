@@ -33,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/me", get(auth::me))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route("/v1/tenants/{id}", get(tenants::get).delete(tenants::delete))
+        .route("/v1/tenants/{id}/suspend", post(tenants::suspend))
+        .route("/v1/tenants/{id}/resume", post(tenants::resume))
         .route("/v1/users", post(users::create).get(users::list))
         .route("/v1/users/{id}", axum::routing::patch(users::update))
         .route("/v1/patients", get(patients::list).post(patients::create))

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use outpost_domain::audit::Outcome;
 use outpost_domain::page::Page;
-use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
 use outpost_domain::{Permission, TenantId};
 
 use crate::error::{ApiError, ApiResult};
@@ -72,4 +72,46 @@ pub async fn delete(
     event.tenant_id = Some(id);
     state.store.delete_tenant(id, event).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/tenants/{id}/suspend`: its users are refused from the next request on.
+pub async fn suspend(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<Json<Tenant>> {
+    set_status(&state, &principal, id, TenantStatus::Suspended).await
+}
+
+/// `POST /v1/tenants/{id}/resume`.
+pub async fn resume(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<Json<Tenant>> {
+    set_status(&state, &principal, id, TenantStatus::Active).await
+}
+
+async fn set_status(
+    state: &AppState,
+    principal: &Principal,
+    id: TenantId,
+    status: TenantStatus,
+) -> ApiResult<Json<Tenant>> {
+    principal.require(Permission::TenantManage)?;
+    let action = match status {
+        TenantStatus::Suspended => "tenant.suspend",
+        TenantStatus::Active => "tenant.resume",
+    };
+    let mut event = principal
+        .actor()
+        .event(action, Outcome::Success)
+        .entity("tenant", id);
+    event.tenant_id = Some(id);
+    let tenant = state
+        .store
+        .central()
+        .set_tenant_status(id, status, event)
+        .await?;
+    Ok(Json(tenant))
 }

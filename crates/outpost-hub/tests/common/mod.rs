@@ -450,3 +450,65 @@ pub fn demographics_body(mrn: &str, given: &str, family: &str) -> Value {
         "birth_date": "1982-07-01", "sex": "male"
     })
 }
+
+impl TestHub {
+    /// Makes a tenant's database unusable behind the hub's back: its file overwritten, or its
+    /// database dropped on the server.
+    pub async fn break_tenant_database(&self, tenant: outpost_domain::TenantId) {
+        match &self.backend {
+            Backend::Embedded => std::fs::write(
+                self.dir.path().join(format!("data/tenants/{tenant}.db")),
+                b"not a database",
+            )
+            .expect("overwrite"),
+            Backend::Postgres(name) => {
+                let database = pg::tenant_database(name, tenant).await;
+                outpost_store_postgres::admin::drop_database(
+                    &pg::connect("postgres").await,
+                    &database,
+                )
+                .await
+                .expect("drop");
+            }
+        }
+    }
+
+    /// Runs an `outpost-hub` command against this hub's store.
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
+            .args(args)
+            .args(self.store_args())
+            .output()
+            .expect("run outpost-hub")
+    }
+}
+
+impl TestHub {
+    /// The actions of the central audit chain in order, read straight from the database.
+    pub async fn raw_central_actions(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Embedded => {
+                use outpost_store_sqlite::{MasterKey, open_encrypted};
+                let data = self.dir.path().join("data");
+                let master = MasterKey::load(&data.join("master.key")).expect("master key");
+                let central = open_encrypted(&data.join("central.db"), &master.central_key())
+                    .expect("central");
+                let mut stmt = central
+                    .prepare("SELECT action FROM audit_events ORDER BY seq")
+                    .expect("prepare");
+                stmt.query_map([], |r| r.get(0))
+                    .expect("query")
+                    .collect::<Result<Vec<String>, _>>()
+                    .expect("rows")
+            }
+            Backend::Postgres(name) => pg::connect(name)
+                .await
+                .query("SELECT action FROM audit_events ORDER BY seq", &[])
+                .await
+                .expect("query")
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+        }
+    }
+}
