@@ -22,6 +22,14 @@ impl TenantStatus {
             TenantStatus::Suspended => "suspended",
         }
     }
+
+    /// The audit action of putting a tenant in this status.
+    pub fn change_action(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "tenant.resume",
+            TenantStatus::Suspended => "tenant.suspend",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -245,17 +245,13 @@ async fn set_status(
     status: TenantStatus,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let action = match status {
-        TenantStatus::Suspended => "tenant.suspend",
-        TenantStatus::Active => "tenant.resume",
-    };
     let tenant = store
         .central()
         .tenant_by_slug(slug)
         .await?
         .with_context(|| format!("no tenant {slug}"))?;
     let mut event = operator(now)
-        .event(action, Outcome::Success)
+        .event(status.change_action(), Outcome::Success)
         .entity("tenant", tenant.id)
         .details(json!({ "slug": slug, "via": "cli" }));
     event.tenant_id = Some(tenant.id);

@@ -192,13 +192,7 @@ impl PostgresStore {
         let target = Target { server, database };
         // As the embedded backend does on opening a file: a hub that was upgraded brings
         // each tenant's schema up to date before serving it.
-        admin::migrate_database(
-            &self.router,
-            &target,
-            migrate::TENANT,
-            self.runtime_role.as_deref(),
-        )
-        .await?;
+        self.migrate(&target).await?;
         let opened = Arc::new(PgTenant {
             router: self.router.clone(),
             target,
@@ -206,6 +200,18 @@ impl PostgresStore {
             slug: tenant.slug,
         });
         Ok(self.cache().entry(id).or_insert(opened).clone())
+    }
+
+    /// Brings a tenant database to the newest schema (as the owner) and grants the runtime
+    /// role what it needs on it.
+    async fn migrate(&self, target: &Target) -> StoreResult<i64> {
+        admin::migrate_database(
+            &self.router,
+            target,
+            migrate::TENANT,
+            self.runtime_role.as_deref(),
+        )
+        .await
     }
 
     /// The server a new tenant goes to: the one holding the fewest tenants.
@@ -263,13 +269,7 @@ impl Store for PostgresStore {
         };
         admin::create_database_on(&self.router, &target.server, &target.database).await?;
         let created = async {
-            admin::migrate_database(
-                &self.router,
-                &target,
-                migrate::TENANT,
-                self.runtime_role.as_deref(),
-            )
-            .await?;
+            self.migrate(&target).await?;
             let mut conn = self.central.conn().await?;
             let tx = begin(&mut conn).await?;
             tx.execute(
@@ -304,13 +304,7 @@ impl Store for PostgresStore {
 
     async fn migrate_tenant(&self, id: TenantId) -> StoreResult<i64> {
         let tenant = self.pg_tenant(id).await?;
-        admin::migrate_database(
-            &self.router,
-            &tenant.target,
-            migrate::TENANT,
-            self.runtime_role.as_deref(),
-        )
-        .await
+        self.migrate(&tenant.target).await
     }
 
     async fn publish_changes(&self, tenant: TenantId, cursor: i64) -> StoreResult<()> {

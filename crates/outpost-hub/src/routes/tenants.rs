@@ -99,13 +99,9 @@ async fn set_status(
     status: TenantStatus,
 ) -> ApiResult<Json<Tenant>> {
     principal.require(Permission::TenantManage)?;
-    let action = match status {
-        TenantStatus::Suspended => "tenant.suspend",
-        TenantStatus::Active => "tenant.resume",
-    };
     let mut event = principal
         .actor()
-        .event(action, Outcome::Success)
+        .event(status.change_action(), Outcome::Success)
         .entity("tenant", id);
     event.tenant_id = Some(id);
     let tenant = state
