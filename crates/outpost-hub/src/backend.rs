@@ -13,6 +13,9 @@ use outpost_store_sqlite::SqliteStore;
 use crate::config::{DatabaseUrl, HubConfig};
 use crate::state::HubError;
 
+/// The fewest connections a hub instance works with.
+const MIN_CONNECTIONS: usize = 4;
+
 /// Whether a command expects an existing hub or makes a new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -72,6 +75,12 @@ pub fn postgres_options(config: &HubConfig, url: &DatabaseUrl) -> Result<PgOptio
             ))
         })
         .collect::<Result<Vec<_>, HubError>>()?;
+    // The listener holds one connection for good and a snapshot stream two at once.
+    if config.database_max_connections < MIN_CONNECTIONS {
+        return Err(HubError::Setup(format!(
+            "database_max_connections must be at least {MIN_CONNECTIONS}"
+        )));
+    }
     Ok(PgOptions {
         central: parse(url, "database_url")?,
         servers,

@@ -4,10 +4,15 @@
 //! connection is a server process. Every open connection (idle or in use) holds one of `cap`
 //! permits, so the hub never has more than `cap` connections in all. A connection belongs to
 //! the database it was opened on and goes back to that database's idle list, so it never
-//! serves another tenant. When the cap is reached, a request for a database with no idle
-//! connection closes the least recently used idle connection of another database; when none
-//! is idle it waits for one to come back. Connections idle longer than `idle_timeout` are
-//! closed by a sweeper, and a database whose connections are all closed leaves the cache.
+//! serves another tenant.
+//!
+//! Waiting is first come, first served: a request first takes one of its database's
+//! `per_database` slots, then one of `cap` checkouts (connections in use), both FIFO
+//! semaphores. Holding a checkout, it reuses an idle connection of its database or opens one;
+//! at the cap it closes the least recently used idle connection, of which there is always one
+//! (fewer than `cap` others are in use) unless another request is closing it, whose permit
+//! it then waits for. Connections idle longer than `idle_timeout` are closed by a sweeper,
+//! and a database with no connections and no waiting request leaves the cache.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -15,7 +20,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Notification};
 
@@ -80,11 +85,19 @@ struct Idle {
     since: Instant,
 }
 
-#[derive(Default)]
 struct Pool {
     idle: Vec<Idle>,
     /// Idle plus in use.
     open: usize,
+    /// The database's request slots (`per_database`), handed out in arrival order.
+    slots: Arc<Semaphore>,
+}
+
+impl Pool {
+    /// Nothing open and nobody holding or awaiting a slot: the entry can go.
+    fn unused(&self) -> bool {
+        self.open == 0 && Arc::strong_count(&self.slots) == 1
+    }
 }
 
 /// The per-database pools and the global cap.
@@ -94,10 +107,11 @@ pub struct Router {
     /// A role the hub's connections switch to after connecting (`SET ROLE`), so that requests
     /// run without the owner's privileges.
     runtime_role: Option<String>,
+    /// One per open connection.
     permits: Arc<Semaphore>,
+    /// One per connection in use (or being opened for a request).
+    checkouts: Arc<Semaphore>,
     pools: Mutex<HashMap<Target, Pool>>,
-    returned: Notify,
-    me: Weak<Router>,
 }
 
 /// A connection checked out of the router; it goes back to its database's idle list when
@@ -108,6 +122,9 @@ pub struct Conn {
     router: Arc<Router>,
     /// Pooled connections go back to their database's idle list; owner connections close.
     pooled: bool,
+    /// Released after the connection is back (fields drop after `Drop::drop`).
+    _checkout: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Deref for Conn {
@@ -142,17 +159,14 @@ impl Drop for Conn {
             if self.pooled {
                 self.router.give_back(&self.target, open);
             } else {
-                self.router.close_later(open);
+                tokio::spawn(open.close());
             }
         }
     }
 }
 
-enum Step {
-    Ready(Open),
-    Connect(OwnedSemaphorePermit),
-    Evict(Open),
-    Wait,
+fn closed_semaphore<E>(_: E) -> StoreError {
+    StoreError::Corrupt("the connection router is shut".into())
 }
 
 impl Router {
@@ -162,14 +176,14 @@ impl Router {
         runtime_role: Option<String>,
         limits: RouterLimits,
     ) -> Arc<Self> {
-        let router = Arc::new_cyclic(|me| Self {
-            permits: Arc::new(Semaphore::new(limits.cap.max(1))),
+        let cap = limits.cap.max(1);
+        let router = Arc::new(Self {
+            permits: Arc::new(Semaphore::new(cap)),
+            checkouts: Arc::new(Semaphore::new(cap)),
             limits,
             servers,
             runtime_role,
             pools: Mutex::new(HashMap::new()),
-            returned: Notify::new(),
-            me: me.clone(),
         });
         let weak = Arc::downgrade(&router);
         let period = (router.limits.idle_timeout / 2).max(Duration::from_millis(100));
@@ -200,26 +214,41 @@ impl Router {
         self.limits.cap.max(1) - self.permits.available_permits()
     }
 
-    /// A pooled connection to `target` (as the runtime role when one is configured),
-    /// waiting while the cap is reached and nothing is idle.
+    /// A pooled connection to `target` (as the runtime role when one is configured), in
+    /// arrival order when the database's slots or the cap are all taken.
     pub async fn get(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
-        loop {
-            let returned = self.returned.notified();
-            tokio::pin!(returned);
-            returned.as_mut().enable();
-            match self.step(target, true)? {
-                Step::Ready(open) => return Ok(self.checked_out(target, open, true)),
-                Step::Connect(permit) => {
-                    return match self.connect(target, permit, true).await {
-                        Ok(open) => Ok(self.checked_out(target, open, true)),
-                        Err(err) => {
-                            self.forget_one(target);
-                            Err(err)
-                        }
-                    };
-                }
-                Step::Evict(victim) => victim.close().await,
-                Step::Wait => returned.await,
+        let slots = {
+            let mut pools = self.lock();
+            let per_database = self.limits.per_database.max(1);
+            pools
+                .entry(target.clone())
+                .or_insert_with(|| Pool {
+                    idle: Vec::new(),
+                    open: 0,
+                    slots: Arc::new(Semaphore::new(per_database)),
+                })
+                .slots
+                .clone()
+        };
+        let slot = slots.acquire_owned().await.map_err(closed_semaphore)?;
+        let checkout = self
+            .checkouts
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(closed_semaphore)?;
+        if let Some(open) = self.take_idle(target) {
+            return Ok(self.checked_out(target, open, checkout, Some(slot)));
+        }
+        let permit = self.open_permit().await?;
+        if let Some(pool) = self.lock().get_mut(target) {
+            pool.open += 1;
+        }
+        match self.connect(target, permit, true).await {
+            Ok(open) => Ok(self.checked_out(target, open, checkout, Some(slot))),
+            Err(err) => {
+                self.forget_one(target);
+                Err(err)
             }
         }
     }
@@ -227,34 +256,32 @@ impl Router {
     /// A connection to `target` as the configured user itself (the owner: migrations,
     /// creating and dropping databases), closed when dropped. It counts under the cap too.
     pub async fn owner(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
-        let permit = self.dedicated_permit(target).await?;
+        let checkout = self
+            .checkouts
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(closed_semaphore)?;
+        let permit = self.open_permit().await?;
         let open = self.connect(target, permit, false).await?;
-        Ok(self.checked_out(target, open, false))
-    }
-
-    /// A permit for a connection outside the pools, closing idle ones if the cap is reached.
-    async fn dedicated_permit(&self, target: &Target) -> StoreResult<OwnedSemaphorePermit> {
-        loop {
-            let returned = self.returned.notified();
-            tokio::pin!(returned);
-            returned.as_mut().enable();
-            match self.step(target, false)? {
-                Step::Connect(permit) => return Ok(permit),
-                Step::Evict(victim) => victim.close().await,
-                Step::Ready(_) | Step::Wait => returned.await,
-            }
-        }
+        Ok(self.checked_out(target, open, checkout, None))
     }
 
     /// Listens on a notification channel of `target` over a connection of its own, which
-    /// holds one permit for as long as the receiver lives. The receiver ends when the
-    /// connection does (a server restart): listen again.
+    /// holds a checkout and a permit for as long as the receiver lives. The receiver ends
+    /// when the connection does (a server restart): listen again.
     pub async fn listen(
         &self,
         target: &Target,
         channel: &str,
     ) -> StoreResult<mpsc::Receiver<Notification>> {
-        let permit = self.dedicated_permit(target).await?;
+        let checkout = self
+            .checkouts
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(closed_semaphore)?;
+        let permit = self.open_permit().await?;
         let mut config = self.server(&target.server)?.clone();
         config.dbname(&target.database);
         config.application_name("outpost-hub listener");
@@ -285,7 +312,7 @@ impl Router {
             if !ended {
                 let _ = driver.await;
             }
-            drop(permit);
+            drop((permit, checkout));
         });
         Ok(rx)
     }
@@ -305,7 +332,6 @@ impl Router {
         for conn in idle {
             conn.open.close().await;
         }
-        self.returned.notify_waiters();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Target, Pool>> {
@@ -315,71 +341,72 @@ impl Router {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// What to do next for a connection to `target`: pooled ones reuse an idle connection
-    /// and respect the per-database limit; owner ones always open their own.
-    fn step(&self, target: &Target, pooled: bool) -> StoreResult<Step> {
+    /// An idle, still open connection of `target`, forgetting broken ones.
+    fn take_idle(&self, target: &Target) -> Option<Open> {
         let mut pools = self.lock();
-        if pooled {
-            let pool = pools.entry(target.clone()).or_default();
-            while let Some(idle) = pool.idle.pop() {
-                if !idle.open.client.is_closed() {
-                    return Ok(Step::Ready(idle.open));
-                }
-                // The server ended it (a restart, a dropped database): forget it.
-                pool.open -= 1;
+        let pool = pools.get_mut(target)?;
+        while let Some(idle) = pool.idle.pop() {
+            if !idle.open.client.is_closed() {
+                return Some(idle.open);
             }
-            if pool.open >= self.limits.per_database.max(1) {
-                return Ok(Step::Wait);
-            }
+            // The server ended it (a restart, a dropped database): forget it.
+            pool.open -= 1;
         }
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            if pooled {
-                pools.entry(target.clone()).or_default().open += 1;
-            }
-            return Ok(Step::Connect(permit));
-        }
-        // The least recently used idle connection of another database (any, for the owner).
-        let victim = pools
-            .iter()
-            .filter(|(t, p)| (!pooled || *t != target) && !p.idle.is_empty())
-            .min_by_key(|(_, p)| p.idle.first().map(|i| i.since))
-            .map(|(t, _)| t.clone());
-        let Some(victim) = victim else {
-            return Ok(Step::Wait);
-        };
-        let pool = pools
-            .get_mut(&victim)
-            .ok_or_else(|| StoreError::Corrupt("router pool vanished".into()))?;
-        let idle = pool.idle.remove(0);
-        pool.open -= 1;
-        if pool.open == 0 {
-            pools.remove(&victim);
-        }
-        Ok(Step::Evict(idle.open))
+        None
     }
 
-    fn checked_out(self: &Arc<Self>, target: &Target, open: Open, pooled: bool) -> Conn {
+    /// A permit to open one more connection: free, or freed by closing the least recently
+    /// used idle connection, or (while another request closes the last idle one) awaited.
+    async fn open_permit(&self) -> StoreResult<OwnedSemaphorePermit> {
+        loop {
+            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+                return Ok(permit);
+            }
+            match self.evict_oldest_idle() {
+                Some(victim) => victim.close().await,
+                None => {
+                    return self
+                        .permits
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .map_err(closed_semaphore);
+                }
+            }
+        }
+    }
+
+    fn evict_oldest_idle(&self) -> Option<Open> {
+        let mut pools = self.lock();
+        let victim = pools
+            .iter()
+            .filter(|(_, p)| !p.idle.is_empty())
+            .min_by_key(|(_, p)| p.idle.first().map(|i| i.since))
+            .map(|(t, _)| t.clone())?;
+        let pool = pools.get_mut(&victim)?;
+        let idle = pool.idle.remove(0);
+        pool.open -= 1;
+        if pool.unused() {
+            pools.remove(&victim);
+        }
+        Some(idle.open)
+    }
+
+    fn checked_out(
+        self: &Arc<Self>,
+        target: &Target,
+        open: Open,
+        checkout: OwnedSemaphorePermit,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Conn {
         Conn {
             open: Some(open),
             target: target.clone(),
             router: self.clone(),
-            pooled,
+            pooled: slot.is_some(),
+            _checkout: checkout,
+            _slot: slot,
         }
-    }
-
-    /// Closes a connection from a task, keeping its permit until the socket is closed.
-    fn close_later(&self, open: Open) {
-        let returned = self.returned_handle();
-        tokio::spawn(async move {
-            open.close().await;
-            if let Some(router) = returned.upgrade() {
-                router.returned.notify_waiters();
-            }
-        });
-    }
-
-    fn returned_handle(&self) -> Weak<Self> {
-        self.me.clone()
     }
 
     async fn connect(
@@ -414,17 +441,12 @@ impl Router {
         let mut pools = self.lock();
         if let Some(pool) = pools.get_mut(target) {
             pool.open = pool.open.saturating_sub(1);
-            if pool.open == 0 {
-                pools.remove(target);
-            }
         }
-        drop(pools);
-        self.returned.notify_waiters();
     }
 
     fn give_back(&self, target: &Target, open: Open) {
         if open.client.is_closed() {
-            self.close_later(open);
+            tokio::spawn(open.close());
             self.forget_one(target);
             return;
         }
@@ -437,12 +459,9 @@ impl Router {
             // The database's pool was closed while this connection was out (a drop or move).
             None => {
                 drop(pools);
-                self.close_later(open);
-                return;
+                tokio::spawn(open.close());
             }
         }
-        drop(pools);
-        self.returned.notify_waiters();
     }
 
     /// Idle connections older than the timeout, taken out of their pools.
@@ -458,7 +477,7 @@ impl Router {
             pool.idle = fresh;
             pool.open -= old.len();
             expired.extend(old.into_iter().map(|i| i.open));
-            pool.open > 0
+            !pool.unused()
         });
         expired
     }
@@ -473,11 +492,9 @@ async fn sweep(router: Weak<Router>, period: Duration) {
             return;
         };
         let expired = router.expired();
-        if !expired.is_empty() {
-            for open in expired {
-                open.close().await;
-            }
-            router.returned.notify_waiters();
+        drop(router);
+        for open in expired {
+            open.close().await;
         }
     }
 }
