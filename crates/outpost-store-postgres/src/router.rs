@@ -231,12 +231,7 @@ impl Router {
                 .clone()
         };
         let slot = slots.acquire_owned().await.map_err(closed_semaphore)?;
-        let checkout = self
-            .checkouts
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(closed_semaphore)?;
+        let checkout = self.checkout().await?;
         if let Some(open) = self.take_idle(target) {
             return Ok(self.checked_out(target, open, checkout, Some(slot)));
         }
@@ -256,12 +251,7 @@ impl Router {
     /// A connection to `target` as the configured user itself (the owner: migrations,
     /// creating and dropping databases), closed when dropped. It counts under the cap too.
     pub async fn owner(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
-        let checkout = self
-            .checkouts
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(closed_semaphore)?;
+        let checkout = self.checkout().await?;
         let permit = self.open_permit().await?;
         let open = self.connect(target, permit, false).await?;
         Ok(self.checked_out(target, open, checkout, None))
@@ -275,12 +265,7 @@ impl Router {
         target: &Target,
         channel: &str,
     ) -> StoreResult<mpsc::Receiver<Notification>> {
-        let checkout = self
-            .checkouts
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(closed_semaphore)?;
+        let checkout = self.checkout().await?;
         let permit = self.open_permit().await?;
         let mut config = self.server(&target.server)?.clone();
         config.dbname(&target.database);
@@ -315,6 +300,15 @@ impl Router {
             drop((permit, checkout));
         });
         Ok(rx)
+    }
+
+    /// One of the cap's checkouts, in arrival order.
+    async fn checkout(&self) -> StoreResult<OwnedSemaphorePermit> {
+        self.checkouts
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(closed_semaphore)
     }
 
     /// Closes every idle connection to `target` (before its database is dropped or moved).
