@@ -1,14 +1,69 @@
 //! The `outpost-hub` binary as an operator uses it: init, tenants, users, demo, serve, SIGTERM.
+//! On the embedded backend, or on PostgreSQL with `OUTPOST_TEST_BACKEND=postgres` (fresh
+//! databases per test, dropped afterwards).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn hub(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+use outpost_store_postgres::testing as pg;
+
+/// Where a test's hub keeps its data: a data directory, and a central database on PostgreSQL.
+struct Place {
+    data: PathBuf,
+    database: Option<String>,
+}
+
+impl Place {
+    fn new(data: &Path) -> Self {
+        let database = match std::env::var("OUTPOST_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Some(pg::unique_name()),
+            _ => None,
+        };
+        Self {
+            data: data.to_path_buf(),
+            database,
+        }
+    }
+
+    /// The arguments that point a command at this place.
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), self.data.display().to_string()];
+        if let Some(name) = &self.database {
+            args.push("--database-url".to_owned());
+            args.push(pg::url(name));
+        }
+        args
+    }
+
+    /// How many tenant databases exist.
+    fn tenant_databases(&self) -> usize {
+        match &self.database {
+            None => std::fs::read_dir(self.data.join("tenants"))
+                .expect("dir")
+                .count(),
+            Some(name) => runtime().block_on(pg::databases(&format!("{name}_"))).len(),
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Some(name) = &self.database {
+            runtime().block_on(pg::cleanup(name));
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("runtime")
+}
+
+fn hub(place: &Place, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
         .args(args)
-        .arg("--data-dir")
-        .arg(data)
+        .args(place.args())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,7 +93,7 @@ fn ok(out: &Output) -> String {
 #[test]
 fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("hub");
+    let data = Place::new(&dir.path().join("hub"));
     let out = ok(&hub(
         &data,
         &[
@@ -51,16 +106,18 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
     ));
     assert!(out.contains("Platform admin: ops@example.org"));
     assert!(!out.contains("operator password 1"));
-    let mode = std::fs::metadata(data.join("master.key"))
+    let mode = std::fs::metadata(data.data.join("master.key"))
         .expect("key")
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let mode = std::fs::metadata(data.join("central.db"))
-        .expect("db")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    if data.database.is_none() {
+        let mode = std::fs::metadata(data.data.join("central.db"))
+            .expect("db")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     assert!(
         !hub(
             &data,
@@ -154,8 +211,8 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
     );
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(data.args())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -217,19 +274,14 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
         &["tenant", "delete", "--slug", "north", "--yes"],
         None,
     ));
-    assert_eq!(
-        std::fs::read_dir(data.join("tenants"))
-            .expect("dir")
-            .count(),
-        0
-    );
+    assert_eq!(data.tenant_databases(), 0);
     assert!(ok(&hub(&data, &["audit", "verify"], None)).contains("central: ok"));
 }
 
 #[test]
 fn the_demo_prints_one_login_per_role() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("demo");
+    let data = Place::new(&dir.path().join("demo"));
     let out = ok(&hub(
         &data,
         &["demo", "--no-serve", "--patients", "40"],
@@ -268,6 +320,6 @@ fn the_demo_prints_one_login_per_role() {
 #[test]
 fn config_default_prints_a_documented_example() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = ok(&hub(dir.path(), &["config", "default"], None));
+    let out = ok(&hub(&Place::new(dir.path()), &["config", "default"], None));
     assert!(out.contains("body_limit_bytes = 1048576"));
 }
