@@ -39,6 +39,10 @@ pub struct Tenant {
     pub name: String,
     pub kind: TenantKind,
     pub status: TenantStatus,
+    /// Set while the tenant's database is being moved to another server: reads are served,
+    /// changes are refused (503) and wait in the clients' outboxes.
+    #[serde(default)]
+    pub read_only: bool,
     pub created_at: DateTime<Utc>,
 }
 

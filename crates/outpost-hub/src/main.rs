@@ -17,7 +17,10 @@ use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::backend::{self, Mode};
 use outpost_hub::config::DatabaseUrl;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
+use outpost_store::keys::MasterKey;
 use outpost_store::{MemberUpdate, Store};
+
+mod backups;
 
 #[derive(Parser)]
 #[command(
@@ -129,6 +132,30 @@ enum TenantCommand {
     /// Bring every tenant's database to the newest schema, with progress; a tenant that
     /// fails is reported and the others go on (exit status 1 if any failed).
     MigrateAll,
+    /// Write one tenant's whole database (records, history, audit chain, members) to an
+    /// encrypted file that only this hub's master key opens.
+    Backup {
+        #[arg(long)]
+        slug: String,
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Recreate a tenant from a backup file, under its own id and slug (which must be free).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Move a tenant's database to another configured PostgreSQL server; the tenant is
+    /// read-only meanwhile, and its old database is dropped once the registry points to the copy.
+    Move {
+        #[arg(long)]
+        slug: String,
+        /// A server name from `database_servers`.
+        #[arg(long)]
+        server: String,
+    },
     /// Delete a tenant's database and registry entry (audited).
     Delete {
         #[arg(long)]
@@ -475,6 +502,17 @@ async fn main() -> Result<()> {
                     if !migrate_all(store.as_ref()).await? {
                         std::process::exit(1);
                     }
+                }
+                TenantCommand::Backup { slug, out } => {
+                    let master = MasterKey::load(&config.master_key_path())?;
+                    backups::backup(store.as_ref(), &master, &slug, &out, &operator(now)).await?;
+                }
+                TenantCommand::Restore { file } => {
+                    let master = MasterKey::load(&config.master_key_path())?;
+                    backups::restore(store.as_ref(), &master, &file, &operator(now)).await?;
+                }
+                TenantCommand::Move { slug, server } => {
+                    backups::move_tenant(store.as_ref(), &slug, &server, &operator(now)).await?;
                 }
                 TenantCommand::Delete { slug, yes } => {
                     let tenant = store

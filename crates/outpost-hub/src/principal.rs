@@ -32,9 +32,24 @@ pub struct Principal {
     pub permissions: BTreeSet<Permission>,
     pub client: ClientInfo,
     pub now: DateTime<Utc>,
+    /// The tenant is being moved to another server: changes are refused meanwhile.
+    pub tenant_read_only: bool,
 }
 
 impl Principal {
+    /// Refuses a change while the tenant is read-only (a move): 503, which clients treat as
+    /// "try again later", so offline changes stay in their outboxes.
+    pub fn require_writable(&self) -> ApiResult<()> {
+        if self.tenant_read_only {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "this tenant is read-only while its database moves to another server; \
+                 try again in a few minutes",
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses the request unless the caller's role holds `permission`.
     pub fn require(&self, permission: Permission) -> ApiResult<()> {
         if self.permissions.contains(&permission) {
@@ -175,6 +190,7 @@ impl FromRequestParts<AppState> for Principal {
         if now - session.last_activity_at >= Duration::seconds(TOUCH_INTERVAL_SECS) {
             central.touch_session(session.id, now).await?;
         }
+        let mut tenant_read_only = false;
         if let Some(tenant_id) = session.tenant_id {
             let tenant = central
                 .tenant(tenant_id)
@@ -186,6 +202,7 @@ impl FromRequestParts<AppState> for Principal {
                     "this tenant is suspended",
                 ));
             }
+            tenant_read_only = tenant.read_only;
         }
         Ok(Principal {
             user_id: session.user_id,
@@ -196,6 +213,7 @@ impl FromRequestParts<AppState> for Principal {
             permissions: state.permissions_of(session.role),
             client,
             now,
+            tenant_read_only,
         })
     }
 }

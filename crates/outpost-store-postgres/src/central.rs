@@ -35,17 +35,23 @@ impl PgCentral {
 }
 
 pub(crate) fn read_tenant(row: &Row) -> StoreResult<Tenant> {
+    read_tenant_at(row, 0)
+}
+
+/// A tenant whose [`TENANT`] columns start at `at`.
+fn read_tenant_at(row: &Row, at: usize) -> StoreResult<Tenant> {
     Ok(Tenant {
-        id: id(row, 0)?,
-        slug: col(row, 1)?,
-        name: col(row, 2)?,
-        kind: parsed(row, 3)?,
-        status: if col::<&str>(row, 4)? == "suspended" {
+        id: id(row, at)?,
+        slug: col(row, at + 1)?,
+        name: col(row, at + 2)?,
+        kind: parsed(row, at + 3)?,
+        status: if col::<&str>(row, at + 4)? == "suspended" {
             TenantStatus::Suspended
         } else {
             TenantStatus::Active
         },
-        created_at: col(row, 5)?,
+        created_at: col(row, at + 5)?,
+        read_only: col(row, at + 6)?,
     })
 }
 
@@ -349,24 +355,13 @@ impl CentralStore for PgCentral {
         let conn = self.conn().await?;
         query_all(
             &*conn,
-            "SELECT m.role, t.id, t.slug, t.name, t.kind, t.status, t.created_at \
+            "SELECT m.role, t.id, t.slug, t.name, t.kind, t.status, t.created_at, t.read_only \
              FROM memberships m LEFT JOIN tenants t ON t.id = m.tenant_id \
              WHERE m.user_id = $1 ORDER BY t.slug NULLS FIRST",
             &[&user.as_uuid()],
             |row| {
                 let tenant = match col::<Option<Uuid>>(row, 1)? {
-                    Some(_) => Some(Tenant {
-                        id: id(row, 1)?,
-                        slug: col(row, 2)?,
-                        name: col(row, 3)?,
-                        kind: parsed(row, 4)?,
-                        status: if col::<&str>(row, 5)? == "suspended" {
-                            TenantStatus::Suspended
-                        } else {
-                            TenantStatus::Active
-                        },
-                        created_at: col(row, 6)?,
-                    }),
+                    Some(_) => Some(read_tenant_at(row, 1)?),
                     None => None,
                 };
                 Ok(Membership {

@@ -10,9 +10,11 @@
 pub mod admin;
 mod audit;
 mod central;
+mod copy;
 pub mod grants;
 mod history;
 pub mod migrate;
+mod moving;
 pub mod router;
 mod sql;
 mod status;
@@ -31,6 +33,7 @@ use tokio_postgres::Config;
 use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_store::backup::Batch;
 use outpost_store::keys::{self, MasterKey};
 use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
 
@@ -83,7 +86,8 @@ pub struct PostgresStore {
     /// Tenant databases are named `<prefix><tenant id without dashes>`.
     prefix: String,
     runtime_role: Option<String>,
-    open_tenants: Mutex<HashMap<TenantId, Arc<PgTenant>>>,
+    /// Shared with the listener, which forgets a tenant another instance moved.
+    open_tenants: Arc<Mutex<HashMap<TenantId, Arc<PgTenant>>>>,
 }
 
 impl PostgresStore {
@@ -127,7 +131,7 @@ impl PostgresStore {
             master,
             prefix: format!("{central_db}_"),
             runtime_role: options.runtime_role,
-            open_tenants: Mutex::new(HashMap::new()),
+            open_tenants: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -172,6 +176,20 @@ impl PostgresStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Tells every instance (this one included) that `id`'s database moved, so that they open
+    /// it again from the registry.
+    async fn announce_move(&self, id: TenantId) -> StoreResult<()> {
+        forget(&self.open_tenants, id);
+        let conn = self.central.conn().await?;
+        conn.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&CHANGES_CHANNEL, &format!("{id}:{MOVED}")],
+        )
+        .await
+        .db()
+        .map(drop)
+    }
+
     /// A tenant's handle, its schema brought up to date when first opened.
     async fn pg_tenant(&self, id: TenantId) -> StoreResult<Arc<PgTenant>> {
         if let Some(open) = self.cache().get(&id) {
@@ -188,7 +206,7 @@ impl PostgresStore {
             .ok_or(StoreError::NotFound)?;
         drop(conn);
         let tenant = read_tenant(&row)?;
-        let (server, database) = parse_location(col::<&str>(&row, 6)?)?;
+        let (server, database) = parse_location(col::<&str>(&row, 7)?)?;
         let target = Target { server, database };
         // As the embedded backend does on opening a file: a hub that was upgraded brings
         // each tenant's schema up to date before serving it.
@@ -235,6 +253,21 @@ impl PostgresStore {
     }
 }
 
+/// The announcement of a tenant whose database moved: `<tenant id>:moved`.
+const MOVED: &str = "moved";
+
+fn parse_move(payload: &str) -> Option<TenantId> {
+    let (tenant, what) = payload.split_once(':')?;
+    (what == MOVED).then(|| tenant.parse().ok())?
+}
+
+/// Drops a tenant's open handle, so that the next request reads its location again.
+fn forget(open: &Mutex<HashMap<TenantId, Arc<PgTenant>>>, id: TenantId) {
+    open.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&id);
+}
+
 /// `<tenant id>:<cursor>` as published on the changes channel.
 fn parse_announcement(payload: &str) -> Option<(TenantId, i64)> {
     let (tenant, cursor) = payload.split_once(':')?;
@@ -261,6 +294,18 @@ impl Store for PostgresStore {
 
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant> {
         let tenant = outpost_store::new_tenant(&self.central, new, audit.at).await?;
+        let (_, nothing) = mpsc::channel(1);
+        self.restore_tenant(&tenant, nothing, audit).await?;
+        Ok(tenant)
+    }
+
+    async fn restore_tenant(
+        &self,
+        tenant: &Tenant,
+        mut rows: mpsc::Receiver<StoreResult<Batch>>,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        outpost_store::check_unregistered(&self.central, tenant).await?;
         let wrapped = self.master.wrap(tenant.id, &keys::random_key())?;
         let server = self.placement().await?;
         let target = Target {
@@ -270,16 +315,25 @@ impl Store for PostgresStore {
         admin::create_database_on(&self.router, &target.server, &target.database).await?;
         let created = async {
             self.migrate(&target).await?;
+            if let Some(first) = rows.recv().await {
+                let mut conn = self.router.owner(&target).await?;
+                copy::import(&mut conn, &first?).await?;
+                while let Some(batch) = rows.recv().await {
+                    copy::import(&mut conn, &batch?).await?;
+                }
+                copy::reset_identities(&*conn).await?;
+            }
             let mut conn = self.central.conn().await?;
             let tx = begin(&mut conn).await?;
             tx.execute(
                 "INSERT INTO tenants (id, slug, name, kind, status, location, wrapped_key, created_at) \
-                 VALUES ($1, $2, $3, $4, 'active', $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &tenant.id.as_uuid(),
                     &tenant.slug,
                     &tenant.name,
                     &tenant.kind.as_str(),
+                    &tenant.status.as_str(),
                     &format!("{}/{}", target.server, target.database),
                     &wrapped,
                     &tenant.created_at,
@@ -287,11 +341,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(unique_as("slug"))?;
-            let mut audit = audit;
-            audit.tenant_id = Some(tenant.id);
-            audit.entity = Some("tenant".into());
-            audit.entity_id = Some(tenant.id.to_string());
-            audit::append(&tx, &audit).await?;
+            audit::append(&tx, &outpost_store::tenant_audit(audit, tenant.id)).await?;
             tx.commit().await.db()
         }
         .await;
@@ -299,7 +349,16 @@ impl Store for PostgresStore {
             admin::drop_database_on(&self.router, &target.server, &target.database).await?;
             return Err(err);
         }
-        Ok(tenant)
+        Ok(())
+    }
+
+    async fn move_tenant(
+        &self,
+        id: TenantId,
+        server: &str,
+        audit: AuditEvent,
+    ) -> StoreResult<String> {
+        moving::move_tenant(self, id, server, audit).await
     }
 
     async fn migrate_tenant(&self, id: TenantId) -> StoreResult<i64> {
@@ -321,6 +380,7 @@ impl Store for PostgresStore {
     async fn change_announcements(&self) -> Option<mpsc::Receiver<(TenantId, i64)>> {
         let (tx, rx) = mpsc::channel(256);
         let (router, target) = (self.router.clone(), self.central.target.clone());
+        let open_tenants = self.open_tenants.clone();
         // Listening before this returns, so that nothing published after start is missed.
         let mut listening = router.listen(&target, CHANGES_CHANNEL).await;
         tokio::spawn(async move {
@@ -330,7 +390,9 @@ impl Store for PostgresStore {
                 match listening {
                     Ok(mut notifications) => {
                         while let Some(n) = notifications.recv().await {
-                            if let Some(announcement) = parse_announcement(n.payload())
+                            if let Some(moved) = parse_move(n.payload()) {
+                                forget(&open_tenants, moved);
+                            } else if let Some(announcement) = parse_announcement(n.payload())
                                 && tx.send(announcement).await.is_err()
                             {
                                 return;

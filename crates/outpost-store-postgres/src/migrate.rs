@@ -14,6 +14,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "postgres", 1, "0001_init"),
     migration!("central", "postgres", 2, "0002_roles"),
     migration!("central", "postgres", 3, "0003_refresh_successor"),
+    migration!("central", "postgres", 4, "0004_tenant_read_only"),
 ];
 
 /// Every tenant database's migrations.

@@ -27,6 +27,16 @@ pub async fn begin(conn: &mut tokio_postgres::Client) -> StoreResult<Transaction
     Ok(tx)
 }
 
+/// Begins a transaction on `conn` that takes the write lock and is left open: every writer of
+/// the database waits until it ends. A move holds it while it finishes the copy.
+pub async fn hold_write_lock(conn: &tokio_postgres::Client) -> StoreResult<()> {
+    conn.batch_execute("BEGIN").await.db()?;
+    conn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .db()
+        .map(drop)
+}
+
 /// A column, with a type mismatch as an error rather than a panic.
 pub fn col<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> StoreResult<T> {
     row.try_get(idx).db()

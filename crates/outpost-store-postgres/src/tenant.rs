@@ -24,7 +24,8 @@ use outpost_store::{
 
 use crate::router::{Conn, Router, Target};
 use crate::sql::{begin, col, id, opt_id, unique_as};
-use crate::{OrBackend, audit, history, status, sync};
+use crate::{OrBackend, audit, copy, history, status, sync};
+use outpost_store::backup::Batch;
 
 /// How a patient field is stored.
 #[derive(Clone, Copy)]
@@ -586,6 +587,21 @@ impl TenantStore for PgTenant {
     ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
         let conn = self.conn().await?;
         sync::snapshot(conn, actor, self).await
+    }
+
+    async fn export(&self) -> StoreResult<mpsc::Receiver<StoreResult<Batch>>> {
+        let conn = self.conn().await?;
+        conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .db()?;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(err) = copy::send_all(&*conn, &tx).await {
+                let _ = tx.send(Err(err)).await;
+            }
+            let _ = conn.batch_execute("COMMIT").await;
+        });
+        Ok(rx)
     }
 
     async fn cursor(&self) -> StoreResult<i64> {

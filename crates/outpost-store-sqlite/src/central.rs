@@ -24,18 +24,24 @@ pub struct SqliteCentral {
 }
 
 pub(crate) fn read_tenant(row: &Row<'_>) -> rusqlite::Result<Tenant> {
-    let status: String = row.get(4)?;
+    read_tenant_at(row, 0)
+}
+
+/// A tenant whose [`TENANT`] columns start at `at`.
+fn read_tenant_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Tenant> {
+    let status: String = row.get(at + 4)?;
     Ok(Tenant {
-        id: get_parsed(row, 0)?,
-        slug: row.get(1)?,
-        name: row.get(2)?,
-        kind: get_parsed(row, 3)?,
+        id: get_parsed(row, at)?,
+        slug: row.get(at + 1)?,
+        name: row.get(at + 2)?,
+        kind: get_parsed(row, at + 3)?,
         status: if status == "suspended" {
             TenantStatus::Suspended
         } else {
             TenantStatus::Active
         },
-        created_at: get_ts(row, 5)?,
+        created_at: get_ts(row, at + 5)?,
+        read_only: row.get(at + 6)?,
     })
 }
 
@@ -327,26 +333,15 @@ impl CentralStore for SqliteCentral {
             .call(move |conn| {
                 let mut stmt = conn
                     .prepare(
-                        "SELECT m.role, t.id, t.slug, t.name, t.kind, t.status, t.created_at \
-                         FROM memberships m LEFT JOIN tenants t ON t.id = m.tenant_id \
+                        "SELECT m.role, t.id, t.slug, t.name, t.kind, t.status, t.created_at, \
+                         t.read_only FROM memberships m LEFT JOIN tenants t ON t.id = m.tenant_id \
                          WHERE m.user_id = ?1 ORDER BY t.slug",
                     )
                     .db()?;
                 stmt.query_map([user.to_string()], |row| {
                     let tenant_id: Option<String> = row.get(1)?;
                     let tenant = match tenant_id {
-                        Some(_) => Some(Tenant {
-                            id: get_parsed(row, 1)?,
-                            slug: row.get(2)?,
-                            name: row.get(3)?,
-                            kind: get_parsed(row, 4)?,
-                            status: if row.get::<_, String>(5)? == "suspended" {
-                                TenantStatus::Suspended
-                            } else {
-                                TenantStatus::Active
-                            },
-                            created_at: get_ts(row, 6)?,
-                        }),
+                        Some(_) => Some(read_tenant_at(row, 1)?),
                         None => None,
                     };
                     Ok(Membership {

@@ -8,6 +8,7 @@
 mod audit;
 mod central;
 mod conn;
+mod copy;
 mod history;
 mod migrate;
 mod sql;
@@ -27,6 +28,7 @@ use rusqlite::{OptionalExtension, params};
 use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_store::backup::Batch;
 use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
 
 pub use central::SqliteCentral;
@@ -103,7 +105,7 @@ impl SqliteStore {
                 conn.query_row(
                     &format!("SELECT {TENANT}, wrapped_key, location FROM tenants WHERE id = ?1"),
                     [id.to_string()],
-                    |row| Ok((read_tenant(row)?, row.get(6)?, row.get(7)?)),
+                    |row| Ok((read_tenant(row)?, row.get(7)?, row.get(8)?)),
                 )
                 .optional()
                 .db()
@@ -171,51 +173,75 @@ impl Store for SqliteStore {
 
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant> {
         let tenant = outpost_store::new_tenant(&self.central, new, audit.at).await?;
+        let (_, nothing) = tokio::sync::mpsc::channel(1);
+        self.restore_tenant(&tenant, nothing, audit).await?;
+        Ok(tenant)
+    }
+
+    async fn restore_tenant(
+        &self,
+        tenant: &Tenant,
+        mut rows: tokio::sync::mpsc::Receiver<StoreResult<Batch>>,
+        audit: AuditEvent,
+    ) -> StoreResult<()> {
+        outpost_store::check_unregistered(&self.central, tenant).await?;
+        let path = self.tenant_file(tenant.id);
+        if path.exists() {
+            return Err(StoreError::AlreadyExists("tenant database"));
+        }
         let key = keys::random_key();
         let wrapped = self.master.wrap(tenant.id, &key)?;
-        let path = self.tenant_file(tenant.id);
         let location = format!("{TENANTS_DIR}/{}.db", tenant.id);
         let create_path = path.clone();
-        tokio::task::spawn_blocking(move || -> StoreResult<()> {
-            let mut conn = open_encrypted(&create_path, &key)?;
-            migrate::apply(&mut conn, migrate::TENANT)?;
-            Ok(())
-        })
-        .await
-        .map_err(StoreError::backend)??;
-        let registered = tenant.clone();
-        let result = self
-            .central
-            .db
-            .call(move |conn| {
-                let tx = conn.transaction().db()?;
-                tx.execute(
-                    "INSERT INTO tenants (id, slug, name, kind, status, location, wrapped_key, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?7)",
-                    params![
-                        registered.id.to_string(),
-                        registered.slug,
-                        registered.name,
-                        registered.kind.as_str(),
-                        location,
-                        wrapped,
-                        ts(registered.created_at)
-                    ],
-                )
-                .map_err(unique_as("slug"))?;
-                let mut audit = audit;
-                audit.tenant_id = Some(registered.id);
-                audit.entity = Some("tenant".into());
-                audit.entity_id = Some(registered.id.to_string());
-                audit::append(&tx, &audit)?;
-                tx.commit().db()
+        let result = async {
+            let mut conn = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+                let mut conn = open_encrypted(&create_path, &key)?;
+                migrate::apply(&mut conn, migrate::TENANT)?;
+                Ok(conn)
             })
-            .await;
+            .await
+            .map_err(StoreError::backend)??;
+            while let Some(batch) = rows.recv().await {
+                let batch = batch?;
+                conn = tokio::task::spawn_blocking(move || -> StoreResult<_> {
+                    copy::import(&mut conn, &batch)?;
+                    Ok(conn)
+                })
+                .await
+                .map_err(StoreError::backend)??;
+            }
+            drop(conn);
+            let registered = tenant.clone();
+            self.central
+                .db
+                .call(move |conn| {
+                    let tx = conn.transaction().db()?;
+                    tx.execute(
+                        "INSERT INTO tenants (id, slug, name, kind, status, location, wrapped_key, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            registered.id.to_string(),
+                            registered.slug,
+                            registered.name,
+                            registered.kind.as_str(),
+                            registered.status.as_str(),
+                            location,
+                            wrapped,
+                            ts(registered.created_at)
+                        ],
+                    )
+                    .map_err(unique_as("slug"))?;
+                    audit::append(&tx, &outpost_store::tenant_audit(audit, registered.id))?;
+                    tx.commit().db()
+                })
+                .await
+        }
+        .await;
         if let Err(err) = result {
             remove_database_files(&path)?;
             return Err(err);
         }
-        Ok(tenant)
+        Ok(())
     }
 
     async fn delete_tenant(&self, id: TenantId, audit: AuditEvent) -> StoreResult<()> {

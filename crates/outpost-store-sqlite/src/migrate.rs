@@ -8,6 +8,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "sqlite", 1, "0001_init"),
     migration!("central", "sqlite", 2, "0002_roles"),
     migration!("central", "sqlite", 3, "0003_refresh_successor"),
+    migration!("central", "sqlite", 4, "0004_tenant_read_only"),
 ];
 
 pub const TENANT: &[Migration] = &[

@@ -26,7 +26,8 @@ use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse,
 
 use crate::conn::Db;
 use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
-use crate::{audit, history, status, sync};
+use crate::{audit, copy, history, open_encrypted, status, sync};
+use outpost_store::backup::Batch;
 
 /// Columns holding [`PatientFields`], named as the fields are.
 const FIELD_COLUMNS: &[&str] = outpost_domain::patient::FIELD_NAMES;
@@ -572,6 +573,20 @@ impl TenantStore for SqliteTenant {
             .await
             .map_err(|_| StoreError::Corrupt("snapshot receiver closed".into()))?;
         tokio::task::spawn_blocking(move || sync::stream_snapshot(conn, tx));
+        Ok(rx)
+    }
+
+    async fn export(&self) -> StoreResult<mpsc::Receiver<StoreResult<Batch>>> {
+        let (path, key) = (self.db.path().to_path_buf(), self.key.clone());
+        let (tx, rx) = mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let begun = open_encrypted(&path, &key)
+                .and_then(|conn| conn.execute_batch("BEGIN").db().map(|()| conn));
+            match begun {
+                Ok(conn) => copy::export(conn, tx),
+                Err(err) => drop(tx.blocking_send(Err(err))),
+            }
+        });
         Ok(rx)
     }
 

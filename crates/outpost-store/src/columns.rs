@@ -2,7 +2,7 @@
 //! (only types and placeholders differ). Each backend's row readers expect this order.
 
 /// `tenants`, as read into a `Tenant`.
-pub const TENANT: &str = "id, slug, name, kind, status, created_at";
+pub const TENANT: &str = "id, slug, name, kind, status, created_at, read_only";
 /// `sessions`, as read into a `SessionRecord`.
 pub const SESSION: &str = "id, user_id, tenant_id, role, device_id, device_name, ip, \
      user_agent, created_at, last_activity_at, absolute_expires_at, ended_at, end_reason";

@@ -18,6 +18,9 @@ pub enum StoreError {
     WrongKey,
     #[error("the database schema is newer than this program (found {found}, know {known})")]
     SchemaTooNew { found: i64, known: i64 },
+    /// The operation is not available on this backend; says why.
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("storage backend error: {0}")]

@@ -4,7 +4,7 @@
 //! central file's key is derived from it (HKDF-SHA256); each tenant file has its own random
 //! key, sealed with XChaCha20-Poly1305 under a derived wrapping key and bound to the tenant
 //! id, and stored in the central registry. Stealing a tenant file alone, or the central file
-//! alone, yields nothing. On PostgreSQL the tenant's key encrypts its backup files.
+//! alone, yields nothing. Backup files take a key derived from the master key and their own salt.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -116,6 +116,14 @@ impl MasterKey {
         }
         key.copy_from_slice(&plain);
         Ok(key)
+    }
+
+    /// The key of one backup file, from its random salt: every file has its own key, and only
+    /// a hub holding this master key can read it.
+    pub fn backup_key(&self, salt: &[u8]) -> Key {
+        let mut info = b"outpost tenant backup ".to_vec();
+        info.extend_from_slice(salt);
+        self.derive(&info)
     }
 
     fn wrapping_cipher(&self) -> XChaCha20Poly1305 {

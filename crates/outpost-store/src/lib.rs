@@ -11,6 +11,7 @@
 //!
 //! [`Actor`]: outpost_domain::audit::Actor
 
+pub mod backup;
 mod central;
 pub mod changes;
 pub mod columns;
@@ -47,6 +48,32 @@ pub trait Store: Send + Sync + 'static {
     /// Creates the tenant's database, migrates it, and registers it centrally with `audit`
     /// appended to the central chain. On failure nothing is left behind.
     async fn provision_tenant(&self, new: &NewTenant, audit: AuditEvent) -> StoreResult<Tenant>;
+
+    /// Creates the database of `tenant`, which must not be registered (`AlreadyExists`
+    /// otherwise), fills it with `rows` (from [`TenantStore::export`], through a backup file),
+    /// then registers it with `audit` appended to the central chain. On failure nothing is
+    /// left behind. Provisioning is a restore of no rows.
+    async fn restore_tenant(
+        &self,
+        tenant: &Tenant,
+        rows: tokio::sync::mpsc::Receiver<StoreResult<backup::Batch>>,
+        audit: AuditEvent,
+    ) -> StoreResult<()>;
+
+    /// Moves a tenant's database to the configured server `server`: the tenant is read-only
+    /// meanwhile, the registry switches to the copy with `audit`, and the old database is
+    /// dropped. Returns the new location. Only a backend with several servers can.
+    async fn move_tenant(
+        &self,
+        _id: TenantId,
+        _server: &str,
+        _audit: AuditEvent,
+    ) -> StoreResult<String> {
+        Err(StoreError::Unsupported(
+            "the embedded backend keeps every tenant in its data directory; moving a tenant \
+             to another server needs the PostgreSQL backend",
+        ))
+    }
 
     /// Brings a tenant's database to the newest schema and returns its version. Opening a
     /// tenant migrates it too; this does it ahead of traffic (`migrate-all`).
@@ -85,6 +112,25 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// `AlreadyExists` when `tenant`'s id or slug is registered: a restore never replaces a tenant.
+pub async fn check_unregistered(central: &dyn CentralStore, tenant: &Tenant) -> StoreResult<()> {
+    if central.tenant(tenant.id).await?.is_some() {
+        return Err(StoreError::AlreadyExists("tenant"));
+    }
+    if central.tenant_by_slug(&tenant.slug).await?.is_some() {
+        return Err(StoreError::AlreadyExists("slug"));
+    }
+    Ok(())
+}
+
+/// `audit` about the tenant `id` (creating, restoring or moving it), for the central chain.
+pub fn tenant_audit(mut audit: AuditEvent, id: TenantId) -> AuditEvent {
+    audit.tenant_id = Some(id);
+    audit.entity = Some("tenant".into());
+    audit.entity_id = Some(id.to_string());
+    audit
+}
+
 /// The registry entry of a tenant about to be provisioned: a valid request whose slug is free.
 /// Backends call it before creating anything.
 pub async fn new_tenant(
@@ -102,6 +148,7 @@ pub async fn new_tenant(
         name: new.name.trim().to_owned(),
         kind: new.kind,
         status: outpost_domain::tenant::TenantStatus::Active,
+        read_only: false,
         created_at: at,
     })
 }

@@ -84,6 +84,12 @@ pub trait TenantStore: Send + Sync {
         &self,
         actor: &Actor,
     ) -> StoreResult<tokio::sync::mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>>;
+    /// Every row of the tenant's database, table by table in [`crate::backup::TABLES`] order,
+    /// from one consistent snapshot read on a connection of its own: what a backup holds. The
+    /// caller audits the copy (it is one operation, not a read per patient).
+    async fn export(
+        &self,
+    ) -> StoreResult<tokio::sync::mpsc::Receiver<StoreResult<crate::backup::Batch>>>;
     /// The newest change-feed sequence number.
     async fn cursor(&self) -> StoreResult<i64>;
 

@@ -125,6 +125,7 @@ pub async fn create(
     ApiJson(fields): ApiJson<PatientFields>,
 ) -> ApiResult<(StatusCode, Json<Patient>)> {
     principal.require(Permission::PatientWrite)?;
+    principal.require_writable()?;
     if fields.has_clinical() && !principal.can(Permission::PatientReadClinical) {
         return Err(clinical_write_denied());
     }
@@ -169,6 +170,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<PatientPatch>,
 ) -> ApiResult<Json<Patient>> {
     principal.require(Permission::PatientWrite)?;
+    principal.require_writable()?;
     if touches_clinical(patch.changes.keys()) && !principal.can(Permission::PatientReadClinical) {
         return Err(clinical_write_denied());
     }
@@ -213,6 +215,7 @@ pub async fn delete(
     ApiQuery(query): ApiQuery<DeleteQuery>,
 ) -> ApiResult<StatusCode> {
     principal.require(Permission::PatientDelete)?;
+    principal.require_writable()?;
     let store = tenant_store(&state, &principal).await?;
     match store
         .delete_patient(id, query.version, &principal.actor())

@@ -57,6 +57,7 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<Json<PushResponse>> {
     principal.require(Permission::PatientRead)?;
+    principal.require_writable()?;
     if !(MIN_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&req.schema_version) {
         return Err(ApiError::new(
             ErrorCode::UnsupportedSchema,
