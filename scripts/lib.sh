@@ -95,3 +95,26 @@ ensure_postgres() {
     export OUTPOST_TEST_POSTGRES="host=127.0.0.1 port=5432 user=postgres password=$password dbname=postgres"
     psql "$OUTPOST_TEST_POSTGRES" -Atc 'SELECT 1' >/dev/null
 }
+
+# A second PostgreSQL cluster (port 5434, trust on 127.0.0.1) for the tests that move a tenant
+# between servers. Without Debian's cluster tools those tests use the first server twice.
+ensure_second_postgres() {
+    local url="postgres://postgres@127.0.0.1:5434/postgres"
+    if ! psql "$url" -Atc 'SELECT 1' >/dev/null 2>&1; then
+        if ! command -v pg_createcluster >/dev/null; then
+            log "no pg_createcluster: the move tests use one PostgreSQL server under two names"
+            return
+        fi
+        local version
+        version="$(ls /etc/postgresql | sort -V | tail -1)"
+        log "starting a second PostgreSQL cluster on port 5434 for the move tests"
+        if as_root pg_lsclusters -h | grep -q "^$version outpost-second "; then
+            as_root pg_ctlcluster "$version" outpost-second start
+        else
+            as_root pg_createcluster "$version" outpost-second --port 5434 --start \
+                -- --auth-host=trust --auth-local=trust >/dev/null
+        fi
+        psql "$url" -Atc 'SELECT 1' >/dev/null
+    fi
+    export OUTPOST_TEST_POSTGRES_SECOND="$url"
+}

@@ -12,6 +12,7 @@ ensure_build_deps
 ensure_apt_packages gnome-keyring dbus
 ensure_cargo_tool cargo-nextest cargo-nextest
 ensure_postgres
+ensure_second_postgres
 ensure_desktop_deps
 ensure_e2e_deps
 cd "$ROOT"

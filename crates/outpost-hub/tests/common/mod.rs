@@ -79,6 +79,20 @@ impl TestHub {
             Backend::Embedded => Arc::new(
                 SqliteStore::create(&config.data_dir, &config.master_key_path()).expect("store"),
             ),
+            Backend::Postgres(name) if !config.database_servers.is_empty() => {
+                // Through the hub's own reading of the configuration.
+                let url = outpost_hub::config::DatabaseUrl(pg::url(name));
+                config.database_url = Some(url.clone());
+                std::fs::create_dir_all(&config.data_dir).expect("data dir");
+                let options = outpost_hub::backend::postgres_options(&config, &url).expect("options");
+                let master = outpost_store::keys::MasterKey::create(&config.master_key_path())
+                    .expect("master key");
+                Arc::new(
+                    outpost_store_postgres::PostgresStore::open(options, master)
+                        .await
+                        .expect("store"),
+                )
+            }
             Backend::Postgres(name) => {
                 std::fs::create_dir_all(&config.data_dir).expect("data dir");
                 Arc::new(pg::open(name, &config.master_key_path(), RouterLimits::default()).await)
