@@ -487,7 +487,12 @@ async fn main() -> Result<()> {
                             t.id.to_string(),
                             t.slug,
                             t.kind.as_str(),
-                            t.status.as_str(),
+                            // Read-only only while a move copies the tenant.
+                            if t.read_only {
+                                "moving"
+                            } else {
+                                t.status.as_str()
+                            },
                             t.name
                         );
                     }

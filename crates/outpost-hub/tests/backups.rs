@@ -48,7 +48,11 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
     }
     let first = format!("/v1/patients/{}", ids[0]);
     let (status, _) = hub
-        .patch(&first, &doctor, json!({ "version": 1, "phone": "+1 555 0111" }))
+        .patch(
+            &first,
+            &doctor,
+            json!({ "version": 1, "phone": "+1 555 0111" }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let admin = hub.signed_in(Some(&clinic), Role::TenantAdmin).await;
@@ -78,7 +82,10 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
         );
     }
     let before = export(&hub, clinic.id).await;
-    assert_eq!(actions(&before).last().map(String::as_str), Some("tenant.backup"));
+    assert_eq!(
+        actions(&before).last().map(String::as_str),
+        Some("tenant.backup")
+    );
 
     let event = hub.actor().event("tenant.delete", Outcome::Success);
     hub.store
@@ -156,7 +163,12 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
         .collect();
     assert_eq!(
         families,
-        ["Quillfeather0", "Quillfeather1", "Quillfeather2", "Quillfeather3"]
+        [
+            "Quillfeather0",
+            "Quillfeather1",
+            "Quillfeather2",
+            "Quillfeather3"
+        ]
     );
     let (status, patient) = hub.get(&first, &doctor).await;
     assert_eq!(status, StatusCode::OK);
@@ -164,7 +176,10 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
     assert_eq!(patient["version"], 2);
 
     let out = hub.command(&["tenant", "restore", "--file", &file_arg]);
-    assert!(!out.status.success(), "a registered tenant is never replaced");
+    assert!(
+        !out.status.success(),
+        "a registered tenant is never replaced"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
     let central = hub.store.central().verify_audit().await.expect("central");

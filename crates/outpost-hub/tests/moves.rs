@@ -25,17 +25,19 @@ fn spare_url() -> String {
 #[tokio::test]
 async fn a_tenant_moved_from_the_command_line_is_served_from_its_new_server() {
     let name = unique_name();
-    let mut config = HubConfig::default();
-    config.database_servers = vec![
-        DatabaseServer {
-            name: "main".into(),
-            url: DatabaseUrl(url("postgres")),
-        },
-        DatabaseServer {
-            name: "spare".into(),
-            url: DatabaseUrl(spare_url()),
-        },
-    ];
+    let config = HubConfig {
+        database_servers: vec![
+            DatabaseServer {
+                name: "main".into(),
+                url: DatabaseUrl(url("postgres")),
+            },
+            DatabaseServer {
+                name: "spare".into(),
+                url: DatabaseUrl(spare_url()),
+            },
+        ],
+        ..HubConfig::default()
+    };
     let hub = TestHub::start_on(Backend::Postgres(name.clone()), config).await;
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
@@ -64,7 +66,11 @@ async fn a_tenant_moved_from_the_command_line_is_served_from_its_new_server() {
     set_read_only(true).await;
     assert_eq!(hub.get("/v1/patients", &doctor).await.0, StatusCode::OK);
     let (status, body) = hub
-        .post("/v1/patients", &doctor, patient_body("MV-X", "Mira", "Late"))
+        .post(
+            "/v1/patients",
+            &doctor,
+            patient_body("MV-X", "Mira", "Late"),
+        )
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
@@ -125,12 +131,19 @@ async fn a_tenant_moved_from_the_command_line_is_served_from_its_new_server() {
         if status == StatusCode::OK {
             break page;
         }
-        assert!(Instant::now() < deadline, "not served after the move: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "not served after the move: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(page["items"].as_array().expect("items").len(), 3);
     let (status, created) = hub
-        .post("/v1/patients", &doctor, patient_body("MV-3", "Mira", "Arrived"))
+        .post(
+            "/v1/patients",
+            &doctor,
+            patient_body("MV-3", "Mira", "Arrived"),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let tenant = hub.store.tenant(clinic.id).await.expect("tenant");

@@ -5,7 +5,8 @@
 //! cap. Writers of one database take turns under an advisory lock ([`sql::begin`]), so the
 //! audit chain and the change feed stay in order even with several hub instances on the same
 //! databases. A tenant's location (`<server>/<database>`) is recorded in the central registry
-//! next to its data key sealed under the master key, which encrypts the tenant's backups.
+//! next to a data key sealed under the master key (tenant backups take keys derived from the
+//! master key itself: see `outpost_store::backup`).
 
 pub mod admin;
 mod audit;

@@ -84,7 +84,8 @@ impl TestHub {
                 let url = outpost_hub::config::DatabaseUrl(pg::url(name));
                 config.database_url = Some(url.clone());
                 std::fs::create_dir_all(&config.data_dir).expect("data dir");
-                let options = outpost_hub::backend::postgres_options(&config, &url).expect("options");
+                let options =
+                    outpost_hub::backend::postgres_options(&config, &url).expect("options");
                 let master = outpost_store::keys::MasterKey::create(&config.master_key_path())
                     .expect("master key");
                 Arc::new(
