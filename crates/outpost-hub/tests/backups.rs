@@ -3,34 +3,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use common::{TestHub, patient_body};
 use outpost_domain::audit::Outcome;
 use outpost_domain::{Role, TenantKind};
-
-type Tables = BTreeMap<String, Vec<Vec<Value>>>;
-
-async fn export(hub: &TestHub, tenant: outpost_domain::TenantId) -> Tables {
-    let store = hub.store.tenant(tenant).await.expect("tenant store");
-    let mut rows = store.export().await.expect("export");
-    let mut tables = Tables::new();
-    while let Some(batch) = rows.recv().await {
-        let batch = batch.expect("batch");
-        tables.entry(batch.table).or_default().extend(batch.rows);
-    }
-    tables
-}
-
-fn actions(tables: &Tables) -> Vec<String> {
-    tables["audit_events"]
-        .iter()
-        .map(|row| row[8].as_str().expect("action").to_owned())
-        .collect()
-}
+use outpost_store::testsuite::{exported, exported_actions};
 
 #[tokio::test]
 async fn a_restored_tenant_has_the_same_records_history_and_chain() {
@@ -81,9 +60,9 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
             "the backup holds {plain} in plain text"
         );
     }
-    let before = export(&hub, clinic.id).await;
+    let before = exported(hub.store.tenant(clinic.id).await.expect("tenant").as_ref()).await;
     assert_eq!(
-        actions(&before).last().map(String::as_str),
+        exported_actions(&before).last().map(String::as_str),
         Some("tenant.backup")
     );
 
@@ -132,13 +111,13 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
     assert!(stdout.contains("Restored clinic"), "{stdout}");
     assert!(stdout.contains("2 members"), "{stdout}");
 
-    let after = export(&hub, clinic.id).await;
+    let after = exported(hub.store.tenant(clinic.id).await.expect("tenant").as_ref()).await;
     for table in ["patients", "patient_history", "change_feed", "applied_ops"] {
         assert_eq!(before.get(table), after.get(table), "{table} differs");
     }
     assert_eq!(before["patients"].len(), 5);
     assert_eq!(before["patient_history"].len(), 7);
-    let (old, new) = (actions(&before), actions(&after));
+    let (old, new) = (exported_actions(&before), exported_actions(&after));
     assert_eq!(new[..old.len()], old[..]);
     assert_eq!(new[old.len()..], ["tenant.restore"]);
     let chain = hub

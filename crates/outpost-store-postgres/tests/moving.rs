@@ -4,41 +4,21 @@
 //! Server `b` is `OUTPOST_TEST_POSTGRES_SECOND` (a second cluster, as `.ci/run` starts one)
 //! when set, else the test server again under another name.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use outpost_domain::TenantKind;
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::patient::PatientFields;
 use outpost_domain::tenant::NewTenant;
+use outpost_store::Store;
 use outpost_store::keys::MasterKey;
-use outpost_store::{Store, TenantStore};
+use outpost_store::testsuite::{exported, exported_actions};
 use outpost_store_postgres::testing::{cleanup, connect, databases, options, unique_name};
 use outpost_store_postgres::{PgConfig, PostgresStore, RouterLimits};
-
-type Tables = BTreeMap<String, Vec<Vec<Value>>>;
-
-async fn export(store: &Arc<dyn TenantStore>) -> Tables {
-    let mut rows = store.export().await.expect("export");
-    let mut tables = Tables::new();
-    while let Some(batch) = rows.recv().await {
-        let batch = batch.expect("batch");
-        tables.entry(batch.table).or_default().extend(batch.rows);
-    }
-    tables
-}
-
-/// The `action` column of every audit row.
-fn actions(tables: &Tables) -> Vec<String> {
-    tables["audit_events"]
-        .iter()
-        .map(|row| row[8].as_str().expect("action").to_owned())
-        .collect()
-}
 
 fn second_server() -> PgConfig {
     match std::env::var("OUTPOST_TEST_POSTGRES_SECOND") {
@@ -152,7 +132,7 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
         .await
         .expect("delete");
     let old_database = location(&name, tenant.id).await;
-    let before = export(&tenant_store).await;
+    let before = exported(tenant_store.as_ref()).await;
     drop(tenant_store);
     assert_eq!(before["patients"].len(), 40);
     assert_eq!(before["patient_history"].len(), 51);
@@ -161,11 +141,11 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     assert!(reads > 0, "the reader ran during the move");
     println!("reads answered during the first move: {reads}");
     let moved = store.tenant(tenant.id).await.expect("moved tenant");
-    let after = export(&moved).await;
+    let after = exported(moved.as_ref()).await;
     for table in ["patients", "patient_history", "change_feed", "applied_ops"] {
         assert_eq!(before.get(table), after.get(table), "{table} differs");
     }
-    let (old, new) = (actions(&before), actions(&after));
+    let (old, new) = (exported_actions(&before), exported_actions(&after));
     assert_eq!(
         new[..old.len()],
         old[..],
@@ -205,11 +185,11 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     // And back again.
     let reads_back = move_while_reading(&store, tenant.id, patients[0].id, "a").await;
     let back = store.tenant(tenant.id).await.expect("tenant back");
-    let again = export(&back).await;
+    let again = exported(back.as_ref()).await;
     assert_eq!(again["patients"].len(), 40);
     assert_eq!(again["patient_history"].len(), 52);
     assert_eq!(
-        actions(&again).len(),
+        exported_actions(&again).len(),
         new.len() + 1 + reads_back as usize,
         "chain: the first move's events, the update, the reads of the second"
     );

@@ -238,3 +238,32 @@ pub async fn deleting_a_tenant_removes_it(store: &dyn Store) {
     assert_eq!(status.len(), 1, "only central remains");
     assert!(store.central().verify_audit().await.expect("verify").valid);
 }
+
+/// Every row a tenant's [`crate::TenantStore::export`] yields, by table, for comparing two
+/// copies of a tenant.
+pub async fn exported(
+    store: &dyn crate::TenantStore,
+) -> std::collections::BTreeMap<String, Vec<Vec<serde_json::Value>>> {
+    let mut rows = store.export().await.expect("export");
+    let mut tables = std::collections::BTreeMap::<String, Vec<Vec<serde_json::Value>>>::new();
+    while let Some(batch) = rows.recv().await {
+        let batch = batch.expect("batch");
+        tables.entry(batch.table).or_default().extend(batch.rows);
+    }
+    tables
+}
+
+/// The actions of the audit chain in an [`exported`] copy, in order.
+pub fn exported_actions(
+    tables: &std::collections::BTreeMap<String, Vec<Vec<serde_json::Value>>>,
+) -> Vec<String> {
+    let action = crate::backup::AUDIT_TABLE
+        .columns
+        .iter()
+        .position(|(name, _)| *name == "action")
+        .expect("audit_events has an action column");
+    tables["audit_events"]
+        .iter()
+        .map(|row| row[action].as_str().expect("action").to_owned())
+        .collect()
+}
