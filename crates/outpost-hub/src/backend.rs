@@ -90,6 +90,7 @@ pub fn postgres_options(config: &HubConfig, url: &DatabaseUrl) -> Result<PgOptio
             idle_timeout: Duration::from_secs(config.database_idle_timeout_secs),
             ..RouterLimits::default()
         },
+        tls_ca_file: config.database_tls_ca_file.clone(),
     })
 }
 

@@ -191,7 +191,7 @@ pub async fn restore(
         tenant.id,
         file.display(),
         if missing > 0 {
-            format!(" ({missing} no longer exist)")
+            format!(" ({missing} without an account on this hub)")
         } else {
             String::new()
         }

@@ -26,6 +26,9 @@ pub struct HubConfig {
     pub database_max_connections: usize,
     /// A PostgreSQL connection idle this long is closed.
     pub database_idle_timeout_secs: u64,
+    /// PEM file of the authority that signs the PostgreSQL servers' certificates: with it every
+    /// connection requires TLS and verifies the server and its host name.
+    pub database_tls_ca_file: Option<PathBuf>,
     /// The master key file; default `<data_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
@@ -61,6 +64,7 @@ impl Default for HubConfig {
             database_runtime_role: None,
             database_max_connections: 64,
             database_idle_timeout_secs: 60,
+            database_tls_ca_file: None,
             master_key_file: None,
             body_limit_bytes: 1024 * 1024,
             access_token_ttl_secs: 15 * 60,
@@ -154,6 +158,10 @@ data_dir = "outpost-data"
 # Open PostgreSQL connections across every database, and when an idle one is closed.
 database_max_connections = 64
 database_idle_timeout_secs = 60
+# TLS to PostgreSQL: the PEM certificate(s) of the authority that signs the servers'
+# certificates. With it every connection requires TLS and checks the server's certificate and
+# host name (use the names in the certificates in the URLs); without it connections are plain.
+# database_tls_ca_file = "/etc/outpost/db-ca.pem"
 # Master key file; default <data_dir>/master.key. Keep it on another volume or in a secret
 # store mount in production (OUTPOST_MASTER_KEY_FILE, --master-key-file).
 # master_key_file = "/run/secrets/outpost-master.key"

@@ -23,6 +23,7 @@ mod sync;
 mod tenant;
 #[cfg(feature = "testsuite")]
 pub mod testing;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +42,7 @@ use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
 pub use central::PgCentral;
 pub use router::{Router, RouterLimits, Target};
 pub use tenant::PgTenant;
+use tls::Transport;
 /// PostgreSQL connection settings (parsed from a URL or `key=value` string).
 pub use tokio_postgres::Config as PgConfig;
 
@@ -65,6 +67,10 @@ pub struct PgOptions {
     /// A role the hub switches to on every connection, without UPDATE/DELETE on audit rows.
     pub runtime_role: Option<String>,
     pub limits: RouterLimits,
+    /// PEM certificates of the authority that signs the database servers' certificates: with
+    /// it every connection requires TLS and checks the server; without it connections are
+    /// plain (servers on a private network).
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 /// PostgreSQL errors as store errors (the source is kept; messages carry no record values,
@@ -110,7 +116,16 @@ impl PostgresStore {
             )));
         }
         servers.insert(CENTRAL_SERVER.into(), options.central);
-        let router = Router::new(servers, options.runtime_role.clone(), options.limits);
+        let transport = match &options.tls_ca_file {
+            Some(ca_file) => Transport::tls_from_ca_file(ca_file)?,
+            None => Transport::Plain,
+        };
+        let router = Router::new(
+            servers,
+            options.runtime_role.clone(),
+            options.limits,
+            transport,
+        );
         let target = Target {
             server: CENTRAL_SERVER.into(),
             database: central_db.clone(),

@@ -19,15 +19,15 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Notification};
+use tokio_postgres::{AsyncMessage, Client, Config, Notification};
 
 use outpost_store::{StoreError, StoreResult};
 
 use crate::OrBackend;
 use crate::admin::quote_ident;
+use crate::tls::Transport;
 
 /// Limits of the router.
 #[derive(Debug, Clone)]
@@ -107,6 +107,7 @@ pub struct Router {
     /// A role the hub's connections switch to after connecting (`SET ROLE`), so that requests
     /// run without the owner's privileges.
     runtime_role: Option<String>,
+    transport: Transport,
     /// One per open connection.
     permits: Arc<Semaphore>,
     /// One per connection in use (or being opened for a request).
@@ -172,10 +173,14 @@ fn closed_semaphore<E>(_: E) -> StoreError {
 impl Router {
     /// A router over the configured servers; starts the idle sweeper on the current runtime.
     pub fn new(
-        servers: HashMap<String, Config>,
+        mut servers: HashMap<String, Config>,
         runtime_role: Option<String>,
         limits: RouterLimits,
+        transport: Transport,
     ) -> Arc<Self> {
+        for config in servers.values_mut() {
+            transport.require(config);
+        }
         let cap = limits.cap.max(1);
         let router = Arc::new(Self {
             permits: Arc::new(Semaphore::new(cap)),
@@ -183,6 +188,7 @@ impl Router {
             limits,
             servers,
             runtime_role,
+            transport,
             pools: Mutex::new(HashMap::new()),
         });
         let weak = Arc::downgrade(&router);
@@ -270,19 +276,20 @@ impl Router {
         let mut config = self.server(&target.server)?.clone();
         config.dbname(&target.database);
         config.application_name("outpost-hub listener");
-        let (client, mut connection) = config.connect(NoTls).await.db()?;
         let (tx, rx) = mpsc::channel(256);
         let forward = tx.clone();
-        let mut driver = tokio::spawn(async move {
-            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-            while let Some(Ok(message)) = messages.next().await {
-                if let AsyncMessage::Notification(notification) = message
-                    && forward.send(notification).await.is_err()
-                {
-                    return;
+        let (client, mut driver) = self
+            .transport
+            .connect(&config, |mut messages| async move {
+                while let Some(Ok(message)) = messages.next().await {
+                    if let AsyncMessage::Notification(notification) = message
+                        && forward.send(notification).await.is_err()
+                    {
+                        return;
+                    }
                 }
-            }
-        });
+            })
+            .await?;
         client
             .batch_execute(&format!("LISTEN {}", quote_ident(channel)))
             .await
@@ -412,12 +419,17 @@ impl Router {
         let mut config = self.server(&target.server)?.clone();
         config.dbname(&target.database);
         config.application_name("outpost-hub");
-        let (client, connection) = config.connect(NoTls).await.db()?;
-        let connection = tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "database connection ended");
-            }
-        });
+        let (client, connection) = self
+            .transport
+            .connect(&config, |mut messages| async move {
+                while let Some(message) = messages.next().await {
+                    if let Err(err) = message {
+                        tracing::debug!(error = %err, "database connection ended");
+                        return;
+                    }
+                }
+            })
+            .await?;
         if let Some(role) = self.runtime_role.as_ref().filter(|_| as_runtime) {
             client
                 .batch_execute(&format!("SET ROLE {}", quote_ident(role)))

@@ -51,6 +51,7 @@ pub fn options(name: &str, limits: RouterLimits) -> PgOptions {
         servers: Vec::new(),
         runtime_role: None,
         limits,
+        tls_ca_file: None,
     }
 }
 

@@ -107,6 +107,7 @@ async fn main() -> Result<()> {
                     cap: args.cap,
                     ..RouterLimits::default()
                 },
+                tls_ca_file: None,
             },
             master,
         )
