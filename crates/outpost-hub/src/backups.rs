@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::tenant::Tenant;
 use outpost_store::Store;
-use outpost_store::backup::{BackupReader, BackupWriter, MemberEntry, Record};
+use outpost_store::backup::{BackupReader, BackupWriter, MemberEntry, Record, write_rows};
 use outpost_store::keys::MasterKey;
 
 async fn tenant_by_slug(store: &dyn Store, slug: &str) -> Result<Tenant> {
@@ -73,14 +72,7 @@ pub async fn backup(
     let written = async {
         let mut writer = BackupWriter::new(BufWriter::new(file), master)?;
         writer.tenant(&tenant, schema_version, members, actor.at)?;
-        let mut rows = tenant_store.export().await?;
-        let mut per_table: BTreeMap<String, u64> = BTreeMap::new();
-        while let Some(batch) = rows.recv().await {
-            let batch = batch?;
-            *per_table.entry(batch.table.clone()).or_default() += batch.rows.len() as u64;
-            writer.rows(batch)?;
-        }
-        let (out, _) = writer.finish()?;
+        let (out, per_table) = write_rows(writer, tenant_store.export().await?).await?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         anyhow::Ok(per_table)
     }
@@ -129,24 +121,7 @@ pub async fn restore(
     else {
         bail!("{} does not start with a tenant", file.display());
     };
-    let (tx, rx) = mpsc::channel(4);
-    let reading = tokio::task::spawn_blocking(move || {
-        let mut rows = 0u64;
-        loop {
-            let record = match reader.next_record() {
-                Ok(Some(Record::Rows(batch))) => {
-                    rows += batch.rows.len() as u64;
-                    Ok(batch)
-                }
-                Ok(_) => return rows,
-                Err(err) => Err(err),
-            };
-            let failed = record.is_err();
-            if tx.blocking_send(record).is_err() || failed {
-                return rows;
-            }
-        }
-    });
+    let (rx, reading) = reader.into_rows();
     let event = actor
         .event("tenant.restore", Outcome::Success)
         .details(json!({

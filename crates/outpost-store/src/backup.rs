@@ -407,6 +407,22 @@ impl<W: Write> BackupWriter<W> {
     }
 }
 
+/// Writes the batches of an export into `writer` until the export ends, then the final frame;
+/// returns the output and the rows written per table.
+pub async fn write_rows<W: Write>(
+    mut writer: BackupWriter<W>,
+    mut rows: tokio::sync::mpsc::Receiver<StoreResult<Batch>>,
+) -> StoreResult<(W, std::collections::BTreeMap<String, u64>)> {
+    let mut per_table = std::collections::BTreeMap::new();
+    while let Some(batch) = rows.recv().await {
+        let batch = batch?;
+        *per_table.entry(batch.table.clone()).or_default() += batch.rows.len() as u64;
+        writer.rows(batch)?;
+    }
+    let (out, _) = writer.finish()?;
+    Ok((out, per_table))
+}
+
 /// Reads a backup file record by record, refusing one that was altered, cut short or made
 /// under another master key.
 pub struct BackupReader<R: Read> {
@@ -452,6 +468,39 @@ impl<R: Read> BackupReader<R> {
             rows: 0,
             done: false,
         })
+    }
+
+    /// The row batches after the `Tenant` record, read on a blocking thread as a restore
+    /// consumes them; a damaged file ends the stream with its error. The task answers how
+    /// many rows were read.
+    pub fn into_rows(
+        mut self,
+    ) -> (
+        tokio::sync::mpsc::Receiver<StoreResult<Batch>>,
+        tokio::task::JoinHandle<u64>,
+    )
+    where
+        R: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut rows = 0u64;
+            loop {
+                let record = match self.next_record() {
+                    Ok(Some(Record::Rows(batch))) => {
+                        rows += batch.rows.len() as u64;
+                        Ok(batch)
+                    }
+                    Ok(_) => return rows,
+                    Err(err) => Err(err),
+                };
+                let failed = record.is_err();
+                if tx.blocking_send(record).is_err() || failed {
+                    return rows;
+                }
+            }
+        });
+        (rx, reading)
     }
 
     /// The next record; `None` after the final one. The first is always `Tenant`.
