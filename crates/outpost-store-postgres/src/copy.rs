@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{TryStreamExt, pin_mut};
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
@@ -14,9 +15,6 @@ use outpost_store::{StoreError, StoreResult};
 
 use crate::OrBackend;
 use crate::sql::col;
-
-/// PostgreSQL's limit on the parameters of one statement.
-const MAX_PARAMS: usize = 65_535;
 
 fn cell(row: &Row, idx: usize, kind: Kind) -> StoreResult<Cell> {
     Ok(match kind {
@@ -104,55 +102,51 @@ pub async fn send_all(
     Ok(true)
 }
 
-/// Inserts one batch, a few multi-row statements in one transaction; a bad value writes
-/// nothing.
+fn pg_type(kind: Kind) -> Type {
+    match kind {
+        Kind::Text => Type::TEXT,
+        Kind::Uuid => Type::UUID,
+        Kind::Date => Type::DATE,
+        Kind::Time => Type::TIMESTAMPTZ,
+        Kind::Bool => Type::BOOL,
+        Kind::Int => Type::INT8,
+        Kind::Real => Type::FLOAT8,
+    }
+}
+
+/// Loads one batch with a binary `COPY` in one transaction (identity columns take the copied
+/// values, as `COPY` always does); a bad value writes nothing.
 pub async fn import(conn: &mut tokio_postgres::Client, batch: &Batch) -> StoreResult<u64> {
     let (table, rows) = backup::cells(batch)?;
-    let width = table.columns.len();
-    let overriding = if table.identity.is_some() {
-        "OVERRIDING SYSTEM VALUE"
-    } else {
-        ""
-    };
+    let types: Vec<Type> = table
+        .columns
+        .iter()
+        .map(|(_, kind)| pg_type(*kind))
+        .collect();
     let tx = conn.transaction().await.db()?;
-    let mut written = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Cell>> = rows.by_ref().take(MAX_PARAMS / width).collect();
-        let values = (0..chunk.len())
-            .map(|r| {
-                let cols = (1..=width)
-                    .map(|c| format!("${}", r * width + c))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!("({cols})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let params: Vec<Box<dyn ToSql + Sync + Send>> = chunk
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {} ({}) FROM STDIN BINARY",
+            table.name,
+            table.column_list()
+        ))
+        .await
+        .db()?;
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    pin_mut!(writer);
+    for row in rows {
+        let params: Vec<Box<dyn ToSql + Sync + Send>> = row
             .into_iter()
-            .flat_map(|row| {
-                row.into_iter()
-                    .zip(table.columns)
-                    .map(|(cell, (_, kind))| param(cell, *kind))
-            })
+            .zip(table.columns)
+            .map(|(cell, (_, kind))| param(cell, *kind))
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        written += tx
-            .execute(
-                &format!(
-                    "INSERT INTO {} ({}) {overriding} VALUES {values}",
-                    table.name,
-                    table.column_list()
-                ),
-                &refs,
-            )
-            .await
-            .db()?;
+        writer.as_mut().write(&refs).await.db()?;
     }
+    let written = writer.finish().await.db()?;
     tx.commit().await.db()?;
     Ok(written)
 }
