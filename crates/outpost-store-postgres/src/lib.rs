@@ -94,7 +94,7 @@ pub struct PostgresStore {
     prefix: String,
     runtime_role: Option<String>,
     /// Shared with the listener, which forgets a tenant another instance moved.
-    open_tenants: Arc<Mutex<HashMap<TenantId, Arc<PgTenant>>>>,
+    open_tenants: Arc<OpenTenants>,
 }
 
 impl PostgresStore {
@@ -232,6 +232,7 @@ impl PostgresStore {
             target,
             tenant_id: id,
             slug: tenant.slug,
+            open_tenants: Arc::downgrade(&self.open_tenants),
         });
         Ok(self.cache().entry(id).or_insert(opened).clone())
     }
@@ -277,8 +278,11 @@ fn parse_move(payload: &str) -> Option<TenantId> {
     (what == MOVED).then(|| tenant.parse().ok())?
 }
 
+/// The open tenant handles of a store.
+pub(crate) type OpenTenants = Mutex<HashMap<TenantId, Arc<PgTenant>>>;
+
 /// Drops a tenant's open handle, so that the next request reads its location again.
-fn forget(open: &Mutex<HashMap<TenantId, Arc<PgTenant>>>, id: TenantId) {
+fn forget(open: &OpenTenants, id: TenantId) {
     open.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .remove(&id);

@@ -88,9 +88,21 @@ pub(crate) async fn move_tenant(
     };
     match copy_and_switch(store, id, places, audit).await {
         Ok(lock) => {
-            store.announce_move(id).await?;
-            admin::drop_database_on(&store.router, &source.server, &source.database).await?;
+            // Without the announcement, other instances find the old database gone at their
+            // next request for the tenant and read the registry again.
+            if let Err(err) = store.announce_move(id).await {
+                tracing::warn!(error = %err, "the move could not be announced to other instances");
+            }
+            let dropped =
+                admin::drop_database_on(&store.router, &source.server, &source.database).await;
             drop(lock);
+            dropped.map_err(|err| {
+                StoreError::Corrupt(format!(
+                    "the tenant now lives at {location}, but its old database {} could not be \
+                     dropped ({err}): drop it by hand",
+                    source.database
+                ))
+            })?;
             Ok(location)
         }
         Err(err) => {

@@ -66,12 +66,34 @@ pub struct PgTenant {
     pub(crate) target: Target,
     pub(crate) tenant_id: TenantId,
     pub(crate) slug: String,
+    /// The store's open handles, so that a handle whose database is gone (moved by another
+    /// instance whose announcement did not arrive) drops out and the next request reads the
+    /// registry again.
+    pub(crate) open_tenants: std::sync::Weak<crate::OpenTenants>,
 }
 
 impl PgTenant {
     pub(crate) async fn conn(&self) -> StoreResult<Conn> {
-        self.router.get(&self.target).await
+        let conn = self.router.get(&self.target).await;
+        if let Err(err) = &conn
+            && missing_database(err)
+            && let Some(open) = self.open_tenants.upgrade()
+        {
+            crate::forget(&open, self.tenant_id);
+        }
+        conn
     }
+}
+
+/// Whether connecting failed because the database no longer exists.
+fn missing_database(err: &StoreError) -> bool {
+    let StoreError::Backend(source) = err else {
+        return false;
+    };
+    source
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
 }
 
 pub(crate) fn select_patient() -> String {

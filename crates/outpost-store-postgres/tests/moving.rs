@@ -81,12 +81,15 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     let dir = tempfile::tempdir().expect("tempdir");
     let name = unique_name();
     let master = MasterKey::create(&dir.path().join("master.key")).expect("master key");
-    let mut opts = options(&name, RouterLimits::default());
-    opts.servers = vec![
-        ("a".into(), outpost_store_postgres::testing::server_config()),
-        ("b".into(), second_server()),
-    ];
-    let store = Arc::new(PostgresStore::open(opts, master).await.expect("store"));
+    let opts = || {
+        let mut opts = options(&name, RouterLimits::default());
+        opts.servers = vec![
+            ("a".into(), outpost_store_postgres::testing::server_config()),
+            ("b".into(), second_server()),
+        ];
+        opts
+    };
+    let store = Arc::new(PostgresStore::open(opts(), master).await.expect("store"));
     let actor = Actor::system(Utc::now());
     let tenant = store
         .provision_tenant(
@@ -182,6 +185,19 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     assert_eq!(moved.cursor().await.expect("cursor"), 52);
     drop(moved);
 
+    // Another instance that does not listen for announcements has the tenant open.
+    let master = MasterKey::load(&dir.path().join("master.key")).expect("master key");
+    let other = PostgresStore::open(opts(), master)
+        .await
+        .expect("other instance");
+    let read_by_other = other
+        .tenant(tenant.id)
+        .await
+        .expect("tenant")
+        .patient(patients[0].id, &actor)
+        .await;
+    assert!(matches!(read_by_other, Ok(Some(_))));
+
     // And back again.
     let reads_back = move_while_reading(&store, tenant.id, patients[0].id, "a").await;
     let back = store.tenant(tenant.id).await.expect("tenant back");
@@ -190,12 +206,29 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     assert_eq!(again["patient_history"].len(), 52);
     assert_eq!(
         exported_actions(&again).len(),
-        new.len() + 1 + reads_back as usize,
-        "chain: the first move's events, the update, the reads of the second"
+        new.len() + 2 + reads_back as usize,
+        "chain: the first move's events, the update, the other instance's read, the reads of \
+         the second move"
     );
     assert!(back.verify_audit().await.expect("verify").valid);
     assert!(location(&name, tenant.id).await.starts_with("a/"));
     drop(back);
+    // The other instance's handle points at the dropped database: a failed request makes it
+    // read the registry again, and it serves the tenant from its new place.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let read = match other.tenant(tenant.id).await {
+            Ok(store) => store.patient(patients[0].id, &actor).await,
+            Err(err) => Err(err),
+        };
+        if let Ok(Some(_)) = read {
+            break;
+        }
+        assert!(attempts < 5, "the other instance still fails: {read:?}");
+    }
+    println!("the other instance served the moved tenant at attempt {attempts}");
+    drop(other);
 
     let central: Vec<String> = connect(&name)
         .await
