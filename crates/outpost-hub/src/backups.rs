@@ -13,8 +13,10 @@ use serde_json::json;
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::tenant::Tenant;
 use outpost_store::Store;
-use outpost_store::backup::{BackupReader, BackupWriter, MemberEntry, Record, write_rows};
+use outpost_store::StoreResult;
+use outpost_store::backup::{BackupReader, BackupWriter, Batch, MemberEntry, Record, write_rows};
 use outpost_store::keys::MasterKey;
+use tokio::sync::mpsc;
 
 async fn tenant_by_slug(store: &dyn Store, slug: &str) -> Result<Tenant> {
     store
@@ -72,7 +74,8 @@ pub async fn backup(
     let written = async {
         let mut writer = BackupWriter::new(BufWriter::new(file), master)?;
         writer.tenant(&tenant, schema_version, members, actor.at)?;
-        let (out, per_table) = write_rows(writer, tenant_store.export().await?).await?;
+        let rows = with_progress(tenant_store.export().await?, "backed up");
+        let (out, per_table) = write_rows(writer, rows).await?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         anyhow::Ok(per_table)
     }
@@ -91,6 +94,32 @@ pub async fn backup(
         summary(&per_table)
     );
     Ok(())
+}
+
+/// Passes batches through while a spinner counts their rows (on standard error, so the
+/// summary on standard output stays readable by scripts).
+fn with_progress(
+    mut rows: mpsc::Receiver<StoreResult<Batch>>,
+    verb: &'static str,
+) -> mpsc::Receiver<StoreResult<Batch>> {
+    let (tx, out) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let bar = indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} rows {msg} ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(verb);
+        while let Some(batch) = rows.recv().await {
+            if let Ok(batch) = &batch {
+                bar.inc(batch.rows.len() as u64);
+            }
+            if tx.send(batch).await.is_err() {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+    });
+    out
 }
 
 fn summary(per_table: &BTreeMap<String, u64>) -> String {
@@ -122,6 +151,7 @@ pub async fn restore(
         bail!("{} does not start with a tenant", file.display());
     };
     let (rx, reading) = reader.into_rows();
+    let rx = with_progress(rx, "restored");
     let event = actor
         .event("tenant.restore", Outcome::Success)
         .details(json!({

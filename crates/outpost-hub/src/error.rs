@@ -65,6 +65,7 @@ impl From<StoreError> for ApiError {
                 format!("a record with this {what} already exists"),
             ),
             StoreError::Invalid(v) => ApiError::new(ErrorCode::ValidationFailed, v.to_string()),
+            StoreError::Unsupported(why) => ApiError::new(ErrorCode::ValidationFailed, why),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

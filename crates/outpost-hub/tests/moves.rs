@@ -149,6 +149,29 @@ async fn a_tenant_moved_from_the_command_line_is_served_from_its_new_server() {
     let tenant = hub.store.tenant(clinic.id).await.expect("tenant");
     assert!(tenant.verify_audit().await.expect("verify").valid);
     assert_eq!(tenant.cursor().await.expect("cursor"), 4);
+    drop(tenant);
+
+    // And back through the API, which platform admins only may call.
+    let path = format!("/v1/tenants/{}/move", clinic.id);
+    let admin = hub.signed_in(Some(&clinic), Role::TenantAdmin).await;
+    let (status, _) = hub.post(&path, &admin, json!({ "server": "main" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let platform = hub.signed_in(None, Role::PlatformAdmin).await;
+    let (status, moved) = hub
+        .post(&path, &platform, json!({ "server": "main" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert!(
+        moved["location"]
+            .as_str()
+            .expect("location")
+            .starts_with("main/"),
+        "{moved}"
+    );
+    assert_eq!(moved["tenant"]["read_only"], false);
+    let (status, page) = hub.get("/v1/patients", &doctor).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().expect("items").len(), 4);
 
     let event = hub.actor().event("tenant.delete", Outcome::Success);
     hub.store

@@ -59,6 +59,17 @@ async fn a_suspended_tenant_is_refused_until_it_is_resumed() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Moving needs a second PostgreSQL server: the embedded backend refuses, and so does a
+    // server name the configuration does not list.
+    let (status, body) = hub
+        .post(
+            &format!("/v1/tenants/{}/move", clinic.id),
+            &platform,
+            json!({ "server": "elsewhere" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let central = hub.store.central();
     let chain = central.verify_audit().await.expect("verify");
     assert!(chain.valid);

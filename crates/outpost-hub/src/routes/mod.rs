@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tenants/{id}", get(tenants::get).delete(tenants::delete))
         .route("/v1/tenants/{id}/suspend", post(tenants::suspend))
         .route("/v1/tenants/{id}/resume", post(tenants::resume))
+        .route("/v1/tenants/{id}/move", post(tenants::move_to))
         .route("/v1/users", post(users::create).get(users::list))
         .route("/v1/users/{id}", axum::routing::patch(users::update))
         .route("/v1/patients", get(patients::list).post(patients::create))

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use outpost_domain::audit::Outcome;
 use outpost_domain::page::Page;
@@ -90,6 +91,32 @@ pub async fn resume(
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<Tenant>> {
     set_status(&state, &principal, id, TenantStatus::Active).await
+}
+
+/// `POST /v1/tenants/{id}/move` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// A server name from the hub's `database_servers`.
+    server: String,
+}
+
+/// `POST /v1/tenants/{id}/move`: moves the tenant's database to another server (PostgreSQL),
+/// read-only meanwhile; answers once the registry points at the copy, with the new location.
+pub async fn move_to(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+    ApiJson(req): ApiJson<MoveRequest>,
+) -> ApiResult<Json<Value>> {
+    principal.require(Permission::TenantManage)?;
+    if state.store.central().tenant(id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let event = principal.actor().event("tenant.move", Outcome::Success);
+    let location = state.store.move_tenant(id, &req.server, event).await?;
+    let tenant = state.store.central().tenant(id).await?;
+    Ok(Json(json!({ "tenant": tenant, "location": location })))
 }
 
 async fn set_status(
