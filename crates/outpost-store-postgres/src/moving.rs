@@ -72,7 +72,9 @@ pub(crate) async fn move_tenant(
             &uuid::Uuid::now_v7().simple().to_string()[24..]
         ),
     };
-    set_read_only(store, id, true).await?;
+    if !set_read_only(store, id, true).await? {
+        return Err(ValidationError::new("tenant", "is already being moved").into());
+    }
     if let Err(err) =
         admin::create_database_on(&store.router, &target.server, &target.database).await
     {
@@ -113,15 +115,17 @@ pub(crate) async fn move_tenant(
     }
 }
 
-async fn set_read_only(store: &PostgresStore, id: TenantId, read_only: bool) -> StoreResult<()> {
+/// Sets or clears the flag; whether it changed (a second move of the same tenant finds it
+/// set and stops).
+async fn set_read_only(store: &PostgresStore, id: TenantId, read_only: bool) -> StoreResult<bool> {
     let conn = store.central.conn().await?;
     conn.execute(
-        "UPDATE tenants SET read_only = $1 WHERE id = $2",
+        "UPDATE tenants SET read_only = $1 WHERE id = $2 AND read_only <> $1",
         &[&read_only, &id.as_uuid()],
     )
     .await
     .db()
-    .map(drop)
+    .map(|changed| changed == 1)
 }
 
 /// Where a move goes from and to.

@@ -140,6 +140,26 @@ async fn a_moved_tenant_keeps_every_record_read_and_its_chain() {
     assert_eq!(before["patients"].len(), 40);
     assert_eq!(before["patient_history"].len(), 51);
 
+    // A tenant already being moved (its flag set) is not moved a second time at once.
+    let central = connect(&name).await;
+    let flag = "UPDATE tenants SET read_only = $1 WHERE id = $2";
+    central
+        .execute(flag, &[&true, &tenant.id.as_uuid()])
+        .await
+        .expect("flag");
+    let twice = store
+        .move_tenant(tenant.id, "b", actor.event("tenant.move", Outcome::Success))
+        .await;
+    assert!(
+        twice
+            .err()
+            .is_some_and(|e| e.to_string().contains("already being moved"))
+    );
+    central
+        .execute(flag, &[&false, &tenant.id.as_uuid()])
+        .await
+        .expect("flag");
+
     let reads = move_while_reading(&store, tenant.id, patients[0].id, "b").await;
     assert!(reads > 0, "the reader ran during the move");
     println!("reads answered during the first move: {reads}");
