@@ -11,20 +11,13 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use outpost_domain::audit::{Actor, Outcome};
-use outpost_domain::tenant::Tenant;
 use outpost_store::Store;
 use outpost_store::StoreResult;
 use outpost_store::backup::{BackupReader, BackupWriter, Batch, MemberEntry, Record, write_rows};
 use outpost_store::keys::MasterKey;
-use tokio::sync::mpsc;
 
-async fn tenant_by_slug(store: &dyn Store, slug: &str) -> Result<Tenant> {
-    store
-        .central()
-        .tenant_by_slug(slug)
-        .await?
-        .with_context(|| format!("no tenant {slug}"))
-}
+use crate::tenant_by_slug;
+use tokio::sync::mpsc;
 
 /// Writes `slug`'s whole database to `out` (which must not exist), encrypted under a key
 /// derived from the master key. The backup is audited in the tenant's own chain first, so
@@ -36,7 +29,7 @@ pub async fn backup(
     out: &Path,
     actor: &Actor,
 ) -> Result<()> {
-    let tenant = tenant_by_slug(store, slug).await?;
+    let tenant = tenant_by_slug(store.central(), slug).await?;
     if out.exists() {
         bail!("{} exists; choose another file", out.display());
     }
@@ -206,7 +199,7 @@ pub async fn restore(
 
 /// Moves `slug`'s database to the configured server `server`.
 pub async fn move_tenant(store: &dyn Store, slug: &str, server: &str, actor: &Actor) -> Result<()> {
-    let tenant = tenant_by_slug(store, slug).await?;
+    let tenant = tenant_by_slug(store.central(), slug).await?;
     let event = actor
         .event("tenant.move", Outcome::Success)
         .details(json!({ "via": "cli" }));

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use outpost_domain::audit::{Actor, Outcome};
-use outpost_domain::tenant::{NewTenant, TenantStatus};
+use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
 use outpost_domain::user::normalize_email;
 use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
@@ -18,7 +18,7 @@ use outpost_hub::backend::{self, Mode};
 use outpost_hub::config::DatabaseUrl;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::keys::MasterKey;
-use outpost_store::{MemberUpdate, Store};
+use outpost_store::{CentralStore, MemberUpdate, Store};
 
 mod backups;
 
@@ -265,6 +265,14 @@ fn location(config: &HubConfig) -> String {
     }
 }
 
+/// The tenant an operator names by slug.
+async fn tenant_by_slug(central: &dyn CentralStore, slug: &str) -> Result<Tenant> {
+    central
+        .tenant_by_slug(slug)
+        .await?
+        .with_context(|| format!("no tenant {slug}"))
+}
+
 /// Suspends or resumes a tenant, audited as the operator's.
 async fn set_status(
     store: &dyn Store,
@@ -272,11 +280,7 @@ async fn set_status(
     status: TenantStatus,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let tenant = store
-        .central()
-        .tenant_by_slug(slug)
-        .await?
-        .with_context(|| format!("no tenant {slug}"))?;
+    let tenant = tenant_by_slug(store.central(), slug).await?;
     let mut event = operator(now)
         .event(status.change_action(), Outcome::Success)
         .entity("tenant", tenant.id)
@@ -520,11 +524,7 @@ async fn main() -> Result<()> {
                     backups::move_tenant(store.as_ref(), &slug, &server, &operator(now)).await?;
                 }
                 TenantCommand::Delete { slug, yes } => {
-                    let tenant = store
-                        .central()
-                        .tenant_by_slug(&slug)
-                        .await?
-                        .with_context(|| format!("no tenant {slug}"))?;
+                    let tenant = tenant_by_slug(store.central(), &slug).await?;
                     if !yes {
                         bail!("deleting {slug} destroys its database: repeat with --yes");
                     }
@@ -550,12 +550,7 @@ async fn main() -> Result<()> {
                     password_stdin,
                 } => {
                     let tenant = match tenant {
-                        Some(slug) => Some(
-                            central
-                                .tenant_by_slug(&slug)
-                                .await?
-                                .with_context(|| format!("no tenant {slug}"))?,
-                        ),
+                        Some(slug) => Some(tenant_by_slug(central, &slug).await?),
                         None => None,
                     };
                     let normalized = normalize_email(&email)?;
@@ -591,13 +586,7 @@ async fn main() -> Result<()> {
                 }
                 UserCommand::List { tenant } => {
                     let tenant_id = match tenant {
-                        Some(slug) => Some(
-                            central
-                                .tenant_by_slug(&slug)
-                                .await?
-                                .with_context(|| format!("no tenant {slug}"))?
-                                .id,
-                        ),
+                        Some(slug) => Some(tenant_by_slug(central, &slug).await?.id),
                         None => None,
                     };
                     println!(
@@ -686,11 +675,7 @@ async fn main() -> Result<()> {
             let store = open_store(&config).await?;
             let reports = match tenant {
                 Some(slug) => {
-                    let tenant = store
-                        .central()
-                        .tenant_by_slug(&slug)
-                        .await?
-                        .with_context(|| format!("no tenant {slug}"))?;
+                    let tenant = tenant_by_slug(store.central(), &slug).await?;
                     vec![store.tenant(tenant.id).await?.verify_audit().await?]
                 }
                 None => routes::verify_all(store.as_ref()).await?,

@@ -10,8 +10,8 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
+use outpost_store::StoreResult;
 use outpost_store::backup::{self, BATCH_ROWS, Batch, Cell, Kind, TABLES, Table};
-use outpost_store::{StoreError, StoreResult};
 
 use crate::OrBackend;
 use crate::sql::col;
@@ -184,11 +184,4 @@ pub async fn last_key(conn: &impl GenericClient, table: &Table) -> StoreResult<i
         .await
         .db()?;
     col(&row, 0)
-}
-
-/// An error for a copy whose source changed under it.
-pub fn changed_meanwhile(what: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "the tenant's {what} changed during the copy; nothing was switched, try again"
-    ))
 }

@@ -354,7 +354,7 @@ impl Store for PostgresStore {
                     &tenant.name,
                     &tenant.kind.as_str(),
                     &tenant.status.as_str(),
-                    &format!("{}/{}", target.server, target.database),
+                    &target.location(),
                     &wrapped,
                     &tenant.created_at,
                 ],

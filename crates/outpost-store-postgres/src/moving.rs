@@ -22,7 +22,7 @@ use outpost_store::backup::{AUDIT_TABLE, Batch, CHANGE_FEED_TABLE, TABLES, Table
 use outpost_store::{StoreError, StoreResult};
 use serde_json::json;
 
-use crate::copy::{self, changed_meanwhile, last_key};
+use crate::copy::{self, last_key};
 use crate::router::{Conn, Target};
 use crate::sql::{begin, col, hold_write_lock};
 use crate::{CENTRAL_SERVER, OrBackend, PostgresStore, admin, audit};
@@ -81,11 +81,10 @@ pub(crate) async fn move_tenant(
         set_read_only(store, id, false).await?;
         return Err(err);
     }
-    let location = format!("{}/{}", target.server, target.database);
+    let location = target.location();
     let places = Places {
         source: &source,
         target: &target,
-        location: &location,
         slug: &slug,
     };
     match copy_and_switch(store, id, places, audit).await {
@@ -128,11 +127,17 @@ async fn set_read_only(store: &PostgresStore, id: TenantId, read_only: bool) -> 
     .map(|changed| changed == 1)
 }
 
+/// An error for a copy whose source changed under it.
+fn changed_meanwhile(what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "the tenant's {what} changed during the copy; nothing was switched, try again"
+    ))
+}
+
 /// Where a move goes from and to.
 struct Places<'a> {
     source: &'a Target,
     target: &'a Target,
-    location: &'a str,
     slug: &'a str,
 }
 
@@ -147,7 +152,6 @@ async fn copy_and_switch(
     let Places {
         source,
         target,
-        location,
         slug,
     } = places;
     let router = &store.router;
@@ -195,15 +199,15 @@ async fn copy_and_switch(
 
     let mut audit = outpost_store::tenant_audit(audit, id);
     audit.details = json!({
-        "from": format!("{}/{}", source.server, source.database),
-        "to": location,
+        "from": source.location(),
+        "to": target.location(),
         "audit_events": now.audit,
     });
     let mut central = store.central.conn().await?;
     let tx = begin(&mut central).await?;
     tx.execute(
         "UPDATE tenants SET location = $1, read_only = false WHERE id = $2",
-        &[&location, &id.as_uuid()],
+        &[&target.location(), &id.as_uuid()],
     )
     .await
     .db()?;

@@ -59,6 +59,13 @@ pub struct Target {
     pub database: String,
 }
 
+impl Target {
+    /// `<server>/<database>`, as the central registry records a tenant's place.
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.server, self.database)
+    }
+}
+
 struct Open {
     client: Client,
     connection: JoinHandle<()>,
