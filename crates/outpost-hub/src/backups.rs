@@ -1,7 +1,6 @@
 //! `outpost-hub tenant backup|restore|move`: one tenant's database to an encrypted file and
 //! back, or to another server, on either backend.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::OpenOptionsExt;
@@ -11,17 +10,15 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use outpost_domain::audit::{Actor, Outcome};
+use outpost_hub::tenant_copies::{Progress, restore_backup, write_backup};
 use outpost_store::Store;
-use outpost_store::StoreResult;
-use outpost_store::backup::{BackupReader, BackupWriter, Batch, MemberEntry, Record, write_rows};
 use outpost_store::keys::MasterKey;
 
 use crate::tenant_by_slug;
-use tokio::sync::mpsc;
 
 /// Writes `slug`'s whole database to `out` (which must not exist), encrypted under a key
-/// derived from the master key. The backup is audited in the tenant's own chain first, so
-/// the file records that it was taken.
+/// derived from the master key, as `out.partial` (mode 0600) renamed once complete and
+/// synced.
 pub async fn backup(
     store: &dyn Store,
     master: &MasterKey,
@@ -33,30 +30,6 @@ pub async fn backup(
     if out.exists() {
         bail!("{} exists; choose another file", out.display());
     }
-    let tenant_store = store.tenant(tenant.id).await?;
-    let schema_version = tenant_store
-        .status()
-        .await
-        .schema_version
-        .context("the tenant's database does not answer")?;
-    let members = store
-        .central()
-        .members(Some(tenant.id))
-        .await?
-        .into_iter()
-        .map(|m| MemberEntry {
-            user_id: m.id,
-            role: m.role,
-        })
-        .collect::<Vec<_>>();
-    tenant_store
-        .append_audit(
-            actor
-                .event("tenant.backup", Outcome::Success)
-                .entity("tenant", tenant.id)
-                .details(json!({ "via": "cli" })),
-        )
-        .await?;
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     let file = OpenOptions::new()
         .write(true)
@@ -64,68 +37,58 @@ pub async fn backup(
         .mode(0o600)
         .open(&partial)
         .with_context(|| format!("cannot create {}", partial.display()))?;
+    let (bar, progress) = spinner("backed up");
     let written = async {
-        let mut writer = BackupWriter::new(BufWriter::new(file), master)?;
-        writer.tenant(&tenant, schema_version, members, actor.at)?;
-        let rows = with_progress(tenant_store.export().await?, "backed up");
-        let (out, per_table) = write_rows(writer, rows).await?;
+        let (out, summary) = write_backup(
+            store,
+            master,
+            &tenant,
+            BufWriter::new(file),
+            actor,
+            "cli",
+            progress,
+        )
+        .await?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        anyhow::Ok(per_table)
+        anyhow::Ok(summary)
     }
     .await;
-    let per_table = match written {
-        Ok(per_table) => per_table,
+    bar.finish_and_clear();
+    let summary = match written {
+        Ok(summary) => summary,
         Err(err) => {
             let _ = fs::remove_file(&partial);
             return Err(err.context("backup failed; no file was left"));
         }
     };
     fs::rename(&partial, out)?;
+    let rows = summary
+        .rows
+        .iter()
+        .map(|(table, rows)| format!("{rows} {table}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     println!(
-        "Backed up {slug} (schema {schema_version}) to {}: {}",
+        "Backed up {slug} (schema {}) to {}: {rows}",
+        summary.schema_version,
         out.display(),
-        summary(&per_table)
     );
     Ok(())
 }
 
-/// Passes batches through while a spinner counts their rows (on standard error, so the
-/// summary on standard output stays readable by scripts).
-fn with_progress(
-    mut rows: mpsc::Receiver<StoreResult<Batch>>,
-    verb: &'static str,
-) -> mpsc::Receiver<StoreResult<Batch>> {
-    let (tx, out) = mpsc::channel(4);
-    tokio::spawn(async move {
-        let bar = indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} rows {msg} ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.set_message(verb);
-        while let Some(batch) = rows.recv().await {
-            if let Ok(batch) = &batch {
-                bar.inc(batch.rows.len() as u64);
-            }
-            if tx.send(batch).await.is_err() {
-                break;
-            }
-        }
-        bar.finish_and_clear();
-    });
-    out
+/// A row counter on standard error (so the summary on standard output stays readable by
+/// scripts), and the progress callback that feeds it.
+fn spinner(verb: &'static str) -> (indicatif::ProgressBar, Progress) {
+    let bar = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} rows {msg} ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_message(verb);
+    let counter = bar.clone();
+    (bar, Box::new(move |rows| counter.inc(rows)))
 }
 
-fn summary(per_table: &BTreeMap<String, u64>) -> String {
-    per_table
-        .iter()
-        .map(|(table, rows)| format!("{rows} {table}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Recreates the tenant a backup file holds, under its own id and slug (refused while either
-/// is registered), gives its members back their roles, and audits the restore centrally and in
-/// the tenant's chain.
+/// Recreates the tenant a backup file holds (see [`restore_backup`]).
 pub async fn restore(
     store: &dyn Store,
     master: &MasterKey,
@@ -133,63 +96,20 @@ pub async fn restore(
     actor: &Actor,
 ) -> Result<()> {
     let input = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut reader = BackupReader::new(BufReader::new(input), master)?;
-    let Some(Record::Tenant {
-        tenant,
-        members,
-        taken_at,
-        ..
-    }) = reader.next_record()?
-    else {
-        bail!("{} does not start with a tenant", file.display());
-    };
-    let (rx, reading) = reader.into_rows();
-    let rx = with_progress(rx, "restored");
-    let event = actor
-        .event("tenant.restore", Outcome::Success)
-        .details(json!({
-            "slug": tenant.slug,
-            "taken_at": taken_at,
-            "via": "cli",
-        }));
-    store
-        .restore_tenant(&tenant, rx, event)
-        .await
-        .context("restore failed; nothing was registered")?;
-    let rows = reading.await?;
-    let (mut given, mut missing) = (0, 0);
-    for member in members {
-        if store.central().user(member.user_id).await?.is_none() {
-            missing += 1;
-            continue;
-        }
-        let event = actor
-            .event("membership.restore", Outcome::Success)
-            .entity("user", member.user_id)
-            .details(json!({ "role": member.role, "via": "cli" }));
-        store
-            .central()
-            .add_membership(member.user_id, Some(tenant.id), member.role, event)
-            .await?;
-        given += 1;
-    }
-    store
-        .tenant(tenant.id)
-        .await?
-        .append_audit(
-            actor
-                .event("tenant.restore", Outcome::Success)
-                .entity("tenant", tenant.id)
-                .details(json!({ "taken_at": taken_at, "via": "cli" })),
-        )
-        .await?;
+    let (bar, progress) = spinner("restored");
+    let restored =
+        restore_backup(store, master, BufReader::new(input), actor, "cli", progress).await;
+    bar.finish_and_clear();
+    let restored = restored.context("restore failed; nothing was registered")?;
     println!(
-        "Restored {} (id {}) from {}: {rows} rows, {given} members{}",
-        tenant.slug,
-        tenant.id,
+        "Restored {} (id {}) from {}: {} rows, {} members{}",
+        restored.tenant.slug,
+        restored.tenant.id,
         file.display(),
-        if missing > 0 {
-            format!(" ({missing} without an account on this hub)")
+        restored.rows,
+        restored.members,
+        if restored.missing > 0 {
+            format!(" ({} without an account on this hub)", restored.missing)
         } else {
             String::new()
         }

@@ -33,6 +33,8 @@ pub struct HubConfig {
     pub master_key_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest backup file accepted by `POST /v1/tenants/restore`, in bytes.
+    pub restore_limit_bytes: usize,
     /// Lifetime of access tokens.
     pub access_token_ttl_secs: i64,
     /// A session with no activity for this long ends.
@@ -67,6 +69,7 @@ impl Default for HubConfig {
             database_tls_ca_file: None,
             master_key_file: None,
             body_limit_bytes: 1024 * 1024,
+            restore_limit_bytes: 16 * 1024 * 1024 * 1024,
             access_token_ttl_secs: 15 * 60,
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
@@ -167,6 +170,9 @@ database_idle_timeout_secs = 60
 # master_key_file = "/run/secrets/outpost-master.key"
 # Largest accepted request body in bytes.
 body_limit_bytes = 1048576
+# Largest backup file POST /v1/tenants/restore accepts, in bytes (16 GiB). It is spooled to a
+# temporary file in data_dir before it is read.
+restore_limit_bytes = 17179869184
 # Access token lifetime (seconds).
 access_token_ttl_secs = 900
 # Idle and absolute session lifetimes (seconds).
@@ -195,6 +201,7 @@ mod tests {
         let defaults = HubConfig::default();
         assert_eq!(parsed.listen, defaults.listen);
         assert_eq!(parsed.body_limit_bytes, defaults.body_limit_bytes);
+        assert_eq!(parsed.restore_limit_bytes, defaults.restore_limit_bytes);
         assert_eq!(parsed.offline_grant_hours, defaults.offline_grant_hours);
     }
 

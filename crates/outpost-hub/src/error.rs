@@ -66,6 +66,9 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(v) => ApiError::new(ErrorCode::ValidationFailed, v.to_string()),
             StoreError::Unsupported(why) => ApiError::new(ErrorCode::ValidationFailed, why),
+            err @ StoreError::UnusableBackup(_) => {
+                ApiError::new(ErrorCode::ValidationFailed, err.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal()

@@ -15,6 +15,7 @@ pub mod passwords;
 pub mod principal;
 pub mod routes;
 pub mod state;
+pub mod tenant_copies;
 pub mod tokens;
 
 use std::future::Future;

@@ -434,8 +434,8 @@ pub struct BackupReader<R: Read> {
     done: bool,
 }
 
-fn damaged(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("not a usable backup file: {what}"))
+fn damaged(what: &'static str) -> StoreError {
+    StoreError::UnusableBackup(what)
 }
 
 impl<R: Read> BackupReader<R> {

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The operation is not available on this backend; says why.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A backup file that cannot be restored: cut short, altered, out of order, or made under
+    /// another master key; says which.
+    #[error("not a usable backup file: {0}")]
+    UnusableBackup(&'static str),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("storage backend error: {0}")]

@@ -1,20 +1,30 @@
 //! Tenant administration (platform admins).
 
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek};
+
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
-use serde::Deserialize;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use outpost_domain::audit::Outcome;
 use outpost_domain::page::Page;
 use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
-use outpost_domain::{Permission, TenantId};
+use outpost_domain::{ErrorCode, Permission, TenantId};
+use outpost_store::StoreError;
+use outpost_store::keys::MasterKey;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::principal::Principal;
 use crate::state::AppState;
+use crate::tenant_copies::{restore_backup, write_backup};
 
 /// `POST /v1/tenants`: creates the tenant's database and registers it.
 pub async fn create(
@@ -47,9 +57,14 @@ pub async fn get(
     principal: Principal,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<Json<Tenant>> {
+    managed(&state, &principal, id).await.map(Json)
+}
+
+/// The registered tenant `id`, for a principal allowed to manage tenants; 404 when unknown.
+async fn managed(state: &AppState, principal: &Principal, id: TenantId) -> ApiResult<Tenant> {
     principal.require(Permission::TenantManage)?;
     let tenant = state.store.central().tenant(id).await?;
-    tenant.map(Json).ok_or_else(ApiError::not_found)
+    tenant.ok_or_else(ApiError::not_found)
 }
 
 /// `DELETE /v1/tenants/{id}`: removes the database and the registry entry, audited centrally.
@@ -58,13 +73,7 @@ pub async fn delete(
     principal: Principal,
     ApiPath(id): ApiPath<TenantId>,
 ) -> ApiResult<StatusCode> {
-    principal.require(Permission::TenantManage)?;
-    let tenant = state
-        .store
-        .central()
-        .tenant(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let tenant = managed(&state, &principal, id).await?;
     let mut event = principal
         .actor()
         .event("tenant.delete", Outcome::Success)
@@ -109,10 +118,7 @@ pub async fn move_to(
     ApiPath(id): ApiPath<TenantId>,
     ApiJson(req): ApiJson<MoveRequest>,
 ) -> ApiResult<Json<Value>> {
-    principal.require(Permission::TenantManage)?;
-    if state.store.central().tenant(id).await?.is_none() {
-        return Err(ApiError::not_found());
-    }
+    managed(&state, &principal, id).await?;
     let event = principal.actor().event("tenant.move", Outcome::Success);
     let location = state.store.move_tenant(id, &req.server, event).await?;
     let tenant = state.store.central().tenant(id).await?;
@@ -137,4 +143,143 @@ async fn set_status(
         .set_tenant_status(id, status, event)
         .await?;
     Ok(Json(tenant))
+}
+
+/// `POST /v1/tenants/{id}/backup`: the tenant's whole database as an encrypted backup file,
+/// the same file `outpost-hub tenant backup` writes (only a hub with this master key opens
+/// it). The file is complete before the answer starts, so a failure is an error answer, never
+/// a download cut short.
+pub async fn backup(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<TenantId>,
+) -> ApiResult<Response> {
+    let tenant = managed(&state, &principal, id).await?;
+    let master = MasterKey::load(&state.config.master_key_path())?;
+    let (out, _) = write_backup(
+        state.store.as_ref(),
+        &master,
+        &tenant,
+        BufWriter::new(spool(&state)?),
+        &principal.actor(),
+        "api",
+        Box::new(|_| {}),
+    )
+    .await?;
+    let mut file = out
+        .into_inner()
+        .map_err(|e| StoreError::Io(e.into_error()))?;
+    file.rewind().map_err(StoreError::Io)?;
+    let length = file.metadata().map_err(StoreError::Io)?.len();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(
+        tokio::fs::File::from_std(file),
+    ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, length.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}.outpost-backup\"", tenant.slug),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `POST /v1/tenants/restore`: the body is a backup file (`application/octet-stream`, at most
+/// `restore_limit_bytes`). Recreates the tenant under its own id and slug, as
+/// `outpost-hub tenant restore` does; a damaged file, or one made under another master key,
+/// is refused with 422 and registers nothing.
+pub async fn restore(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    principal.require(Permission::TenantManage)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type != Some("application/octet-stream") {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the backup file as application/octet-stream",
+        ));
+    }
+    let master = MasterKey::load(&state.config.master_key_path())?;
+    let mut file = tokio::fs::File::from_std(spool(&state)?);
+    let mut chunks = body.into_data_stream();
+    let mut size = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| ApiError::invalid("the upload was interrupted"))?;
+        size += chunk.len();
+        if size > state.config.restore_limit_bytes {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "the backup file is larger than this hub accepts (restore_limit_bytes)",
+            ));
+        }
+        file.write_all(&chunk).await.map_err(StoreError::Io)?;
+    }
+    let mut file = file.into_std().await;
+    file.rewind().map_err(StoreError::Io)?;
+    let restored = restore_backup(
+        state.store.as_ref(),
+        &master,
+        BufReader::new(file),
+        &principal.actor(),
+        "api",
+        Box::new(|_| {}),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "tenant": restored.tenant,
+            "rows": restored.rows,
+            "members": restored.members,
+            "members_without_account": restored.missing,
+        })),
+    ))
+}
+
+/// An unnamed temporary file next to the hub's data (tenant backups can be large for a
+/// memory-backed `/tmp`); it disappears when closed.
+fn spool(state: &AppState) -> ApiResult<File> {
+    tempfile::tempfile_in(&state.config.data_dir)
+        .or_else(|_| tempfile::tempfile())
+        .map_err(|e| StoreError::Io(e).into())
+}
+
+/// One tenant's line in the answer of `POST /v1/tenants/migrate`.
+#[derive(Serialize)]
+pub struct Migrated {
+    tenant_id: TenantId,
+    slug: String,
+    /// The schema version the tenant is at now; absent when it failed.
+    schema_version: Option<i64>,
+    /// Why it failed.
+    error: Option<String>,
+}
+
+/// `POST /v1/tenants/migrate`: brings every tenant's database to this hub's schema, going on
+/// past a tenant that fails; answers one line per tenant.
+pub async fn migrate_all(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Page<Migrated>>> {
+    principal.require(Permission::TenantManage)?;
+    let mut report = Vec::new();
+    for tenant in state.store.central().tenants().await? {
+        let outcome = state.store.migrate_tenant(tenant.id).await;
+        report.push(Migrated {
+            tenant_id: tenant.id,
+            slug: tenant.slug,
+            schema_version: outcome.as_ref().ok().copied(),
+            error: outcome.err().map(|e| e.to_string()),
+        });
+    }
+    Ok(Json(Page::complete(report)))
 }
