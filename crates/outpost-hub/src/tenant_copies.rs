@@ -37,8 +37,10 @@ pub struct Restored {
 pub type Progress = Box<dyn Fn(u64) + Send>;
 
 /// Writes `tenant`'s whole database to `out`, encrypted under a key derived from the master
-/// key. The backup is audited in the tenant's own chain first (`via` says how it was asked
-/// for), so the file records that it was taken. On error `out` holds an unusable partial file.
+/// key. The backup is audited first (`via` says how it was asked for), in the tenant's own
+/// chain, so that the file records that it was taken, and in the central chain, where an
+/// auditor finds every copy taken of any tenant. On error `out` holds an unusable partial
+/// file.
 pub async fn write_backup<W: Write>(
     store: &dyn Store,
     master: &MasterKey,
@@ -64,14 +66,13 @@ pub async fn write_backup<W: Write>(
             role: m.role,
         })
         .collect::<Vec<_>>();
-    tenant_store
-        .append_audit(
-            actor
-                .event("tenant.backup", Outcome::Success)
-                .entity("tenant", tenant.id)
-                .details(json!({ "via": via })),
-        )
-        .await?;
+    let mut event = actor
+        .event("tenant.backup", Outcome::Success)
+        .entity("tenant", tenant.id)
+        .details(json!({ "via": via }));
+    event.tenant_id = Some(tenant.id);
+    tenant_store.append_audit(event.clone()).await?;
+    store.central().append_audit(event).await?;
     let mut writer = BackupWriter::new(out, master)?;
     writer.tenant(tenant, schema_version, members, actor.at)?;
     let rows = counted(tenant_store.export().await?, progress);

@@ -152,8 +152,9 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
     let central = hub.store.central().verify_audit().await.expect("central");
     assert!(central.valid);
     assert_eq!(
-        hub.deletes_and_restores().await,
+        hub.copies_and_deletes().await,
         [
+            "tenant.backup",
             "tenant.delete",
             "tenant.restore",
             "membership.restore",
@@ -164,11 +165,11 @@ async fn a_restored_tenant_has_the_same_records_history_and_chain() {
 }
 
 impl TestHub {
-    /// The central chain's deletions and restores, in order.
-    async fn deletes_and_restores(&self) -> Vec<String> {
+    /// The central chain's backups, deletions and restores, in order.
+    async fn copies_and_deletes(&self) -> Vec<String> {
         let actions = self.raw_central_actions().await.into_iter();
         actions
-            .filter(|a| a == "tenant.delete" || a.ends_with(".restore"))
+            .filter(|a| a == "tenant.backup" || a == "tenant.delete" || a.ends_with(".restore"))
             .collect()
     }
 
@@ -349,8 +350,13 @@ async fn platform_admins_back_up_restore_and_migrate_tenants_through_the_api() {
     }
 
     assert_eq!(
-        hub.deletes_and_restores().await,
-        ["tenant.delete", "tenant.restore", "membership.restore"]
+        hub.copies_and_deletes().await,
+        [
+            "tenant.backup",
+            "tenant.delete",
+            "tenant.restore",
+            "membership.restore"
+        ]
     );
     hub.stop().await;
 }
