@@ -223,6 +223,8 @@ pub async fn restore(
         }
         file.write_all(&chunk).await.map_err(StoreError::Io)?;
     }
+    // The last write may still be under way; flushing waits for it and reports its error.
+    file.flush().await.map_err(StoreError::Io)?;
     let mut file = file.into_std().await;
     file.rewind().map_err(StoreError::Io)?;
     let restored = restore_backup(
