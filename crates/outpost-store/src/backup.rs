@@ -434,32 +434,29 @@ pub struct BackupReader<R: Read> {
     done: bool,
 }
 
-fn damaged(what: &'static str) -> StoreError {
-    StoreError::UnusableBackup(what)
-}
-
 impl<R: Read> BackupReader<R> {
     pub fn new(mut input: R, master: &MasterKey) -> StoreResult<Self> {
         let mut header = Vec::new();
         let mut byte = [0u8; 1];
         while header.last() != Some(&b'\n') {
             if header.len() > 200 || input.read(&mut byte)? == 0 {
-                return Err(damaged("no backup header"));
+                return Err(StoreError::UnusableBackup("no backup header"));
             }
             header.push(byte[0]);
         }
-        let text = std::str::from_utf8(&header).map_err(|_| damaged("no backup header"))?;
+        let text = std::str::from_utf8(&header)
+            .map_err(|_| StoreError::UnusableBackup("no backup header"))?;
         let mut parts = text.trim_end().split(' ');
         if parts.next() != Some(MAGIC) {
-            return Err(damaged("no backup header"));
+            return Err(StoreError::UnusableBackup("no backup header"));
         }
         if parts.next() != Some(&FORMAT_VERSION.to_string()) {
-            return Err(damaged("unknown format version"));
+            return Err(StoreError::UnusableBackup("unknown format version"));
         }
         let salt = parts
             .next()
             .and_then(|s| hex::decode(s).ok())
-            .ok_or_else(|| damaged("bad salt"))?;
+            .ok_or_else(|| StoreError::UnusableBackup("bad salt"))?;
         Ok(Self {
             input,
             cipher: cipher(master, &salt),
@@ -511,18 +508,20 @@ impl<R: Read> BackupReader<R> {
         let mut len = [0u8; 4];
         match self.input.read_exact(&mut len) {
             Err(err) if err.kind() == ErrorKind::UnexpectedEof => {
-                return Err(damaged("it ends before its last frame (truncated)"));
+                return Err(StoreError::UnusableBackup(
+                    "it ends before its last frame (truncated)",
+                ));
             }
             other => other?,
         }
         let len = u32::from_be_bytes(len) as usize;
         if !(NONCE_LEN..=MAX_FRAME).contains(&len) {
-            return Err(damaged("bad frame length"));
+            return Err(StoreError::UnusableBackup("bad frame length"));
         }
         let mut frame = vec![0u8; len];
         self.input.read_exact(&mut frame).map_err(|err| {
             if err.kind() == ErrorKind::UnexpectedEof {
-                damaged("it ends inside a frame (truncated)")
+                StoreError::UnusableBackup("it ends inside a frame (truncated)")
             } else {
                 err.into()
             }
@@ -541,21 +540,23 @@ impl<R: Read> BackupReader<R> {
             Ok(plain) => (plain, false),
             Err(_) => (
                 open(true).map_err(|_| {
-                    damaged("it was altered, or made by a hub with another master key")
+                    StoreError::UnusableBackup(
+                        "it was altered, or made by a hub with another master key",
+                    )
                 })?,
                 true,
             ),
         };
         let plain = zeroize::Zeroizing::new(plain);
-        let record: Record =
-            serde_json::from_slice(&plain).map_err(|_| damaged("a record does not parse"))?;
+        let record: Record = serde_json::from_slice(&plain)
+            .map_err(|_| StoreError::UnusableBackup("a record does not parse"))?;
         let expected_first = self.index == 0;
         self.index += 1;
         match (&record, expected_first, last) {
             (Record::Tenant { .. }, true, false) => {}
             (Record::Rows(batch), false, false) => self.rows += batch.rows.len() as u64,
             (Record::End { rows }, false, true) if *rows == self.rows => self.done = true,
-            _ => return Err(damaged("its records are out of order")),
+            _ => return Err(StoreError::UnusableBackup("its records are out of order")),
         }
         Ok(Some(record))
     }

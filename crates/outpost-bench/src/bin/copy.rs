@@ -15,9 +15,10 @@ use outpost_domain::TenantKind;
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::patient::PatientFields;
 use outpost_domain::tenant::NewTenant;
+use outpost_hub::tenant_copies::{restore_backup, write_backup};
 use outpost_store::Store;
-use outpost_store::backup::{BackupReader, BackupWriter, Record, write_rows};
 use outpost_store::keys::MasterKey;
+use outpost_store_postgres::admin::{create_database, drop_database};
 use outpost_store_postgres::{PgConfig, PgOptions, PostgresStore, RouterLimits};
 
 #[derive(Parser)]
@@ -120,12 +121,9 @@ async fn main() -> Result<()> {
             let event = Actor::system(Utc::now()).event("tenant.delete", Outcome::Success);
             store.delete_tenant(tenant.id, event).await?;
         }
-        let admin = outpost_store_postgres::admin::quote_ident(central);
         let (client, connection) = server.connect(tokio_postgres::NoTls).await?;
         tokio::spawn(connection);
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {admin} WITH (FORCE)"))
-            .await?;
+        drop_database(&client, central).await?;
     }
     outcome
 }
@@ -187,16 +185,12 @@ async fn measure(
         .connect(tokio_postgres::NoTls)
         .await?;
     tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE \"{scratch}\""))
-        .await?;
+    create_database(&client, &scratch).await?;
     let seconds = run_tool(
         "pg_restore",
         &["-d", &database_url(&args.server, &scratch)?, &dump_arg],
     )?;
-    client
-        .batch_execute(&format!("DROP DATABASE \"{scratch}\" WITH (FORCE)"))
-        .await?;
+    drop_database(&client, &scratch).await?;
     results.push(Row {
         what: "pg_restore (baseline)",
         seconds,
@@ -206,32 +200,28 @@ async fn measure(
     let file = dir.join("tenant.backup");
     let master = MasterKey::load(master_file)?;
     let started = Instant::now();
-    let mut writer = BackupWriter::new(BufWriter::new(std::fs::File::create(&file)?), &master)?;
-    let schema = store.status().await.schema_version.unwrap_or_default();
-    writer.tenant(&tenant, schema, Vec::new(), Utc::now())?;
-    let (out, per_table) = write_rows(writer, store.export().await?).await?;
+    let out = BufWriter::new(std::fs::File::create(&file)?);
+    let (out, summary) = write_backup(
+        source.as_ref(),
+        &master,
+        &tenant,
+        out,
+        &actor,
+        "bench",
+        Box::new(|_| {}),
+    )
+    .await?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     results.push(Row {
         what: "tenant backup (export, encrypt, fsync)",
         seconds: started.elapsed().as_secs_f64(),
         bytes: Some(std::fs::metadata(&file)?.len()),
     });
-    rows += per_table.values().sum::<u64>();
+    rows += summary.rows.values().sum::<u64>();
 
     let started = Instant::now();
-    let mut reader = BackupReader::new(BufReader::new(std::fs::File::open(&file)?), &master)?;
-    let Some(Record::Tenant { tenant: copy, .. }) = reader.next_record()? else {
-        bail!("the backup does not start with its tenant");
-    };
-    let (batches, reading) = reader.into_rows();
-    restored
-        .restore_tenant(
-            &copy,
-            batches,
-            actor.event("tenant.restore", Outcome::Success),
-        )
-        .await?;
-    reading.await?;
+    let input = BufReader::new(std::fs::File::open(&file)?);
+    restore_backup(restored, &master, input, &actor, "bench", Box::new(|_| {})).await?;
     results.push(Row {
         what: "tenant restore (decrypt, load, register)",
         seconds: started.elapsed().as_secs_f64(),
