@@ -37,20 +37,16 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     .map_err(|_| StoreError::WrongKey)?;
     // cipher_memory_security stays off on the hub: it mlocks and wipes every allocation,
     // which costs several times the work itself, and a server's memory is not a laptop's.
-    // A page cache of up to 64 MiB, filled only as pages are read: a push of a thousand ops
-    // touches thousands of random pages (patient rows, history and audit indexes), each
-    // decrypted on a miss, and pages that overflow the cache mid-transaction are encrypted
-    // and written to the WAL twice. At 100,000 patients, 64 MiB instead of 16 pushes ~25%
-    // more ops per second (docs/BENCHMARKS.md).
     // Large writes are checkpointed behind the writer (`Db::checkpoint_behind`); the writer
     // itself checkpoints only past 4,000 WAL pages rather than SQLite's 1,000, and the WAL
-    // file is truncated back to 16 MiB after each.
+    // file is truncated back to 16 MiB after each. The page cache stays at SQLite's default
+    // here: scans (snapshots, exports, checkpoints) read each page once; the long-lived
+    // connection of a file gets a large one in `Db::new`.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -65536;
          PRAGMA wal_autocheckpoint = 4000;
          PRAGMA journal_size_limit = 16777216;",
     )
@@ -59,6 +55,16 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
+
+/// The page cache of a file's long-lived connection, in KiB, filled only as pages are read.
+///
+/// A push of a thousand ops touches thousands of random pages (patient rows, history and
+/// audit indexes), each decrypted and authenticated on a miss, and pages that overflow the
+/// cache mid-transaction are encrypted and written to the WAL twice. A 100,000-patient
+/// tenant's hot pages fit in 256 MiB: there the push runs 6–10% faster than with 64 MiB,
+/// which itself was ~25% faster than 16 MiB (docs/BENCHMARKS.md). A small tenant's file never
+/// fills it; docs/OPERATIONS.md counts it in the hub's memory.
+pub const WRITER_CACHE_KIB: u32 = 262_144;
 
 /// One database file: a connection shared behind a mutex, used from blocking threads.
 ///
@@ -72,12 +78,16 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn new(conn: Connection, path: PathBuf) -> Self {
-        Self {
+    /// Takes over a file's long-lived connection and gives it a page cache of up to
+    /// [`WRITER_CACHE_KIB`].
+    pub fn new(conn: Connection, path: PathBuf) -> StoreResult<Self> {
+        conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))
+            .map_err(StoreError::backend)?;
+        Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
             checkpointing: Arc::new(AtomicBool::new(false)),
-        }
+        })
     }
 
     /// Copies the WAL into the database file on a connection of its own, after a large write,

@@ -78,7 +78,7 @@ impl SqliteStore {
             data_dir: data_dir.to_path_buf(),
             master,
             central: SqliteCentral {
-                db: Db::new(conn, path),
+                db: Db::new(conn, path)?,
             },
             open_tenants: Mutex::new(HashMap::new()),
         })
@@ -119,7 +119,7 @@ impl SqliteStore {
             let mut conn = open_encrypted(&path, &key)?;
             migrate::apply(&mut conn, migrate::TENANT)?;
             Ok(SqliteTenant {
-                db: Db::new(conn, path),
+                db: Db::new(conn, path)?,
                 key,
                 tenant_id: id,
                 slug,
