@@ -40,8 +40,8 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     // Large writes are checkpointed behind the writer (`Db::checkpoint_behind`); the writer
     // itself checkpoints only past 4,000 WAL pages rather than SQLite's 1,000, and the WAL
     // file is truncated back to 16 MiB after each. The page cache stays at SQLite's default
-    // here: scans (snapshots, exports, checkpoints) read each page once; the long-lived
-    // connection of a file gets a large one in `Db::new`.
+    // here: scans (snapshots, exports, checkpoints) read each page once; connections that
+    // write a file get a large one (`open_writer`).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
@@ -56,7 +56,7 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-/// The page cache of a file's long-lived connection, in KiB, filled only as pages are read.
+/// The page cache of a connection that writes a file, in KiB, filled only as pages are read.
 ///
 /// A push of a thousand ops touches thousands of random pages (patient rows, history and
 /// audit indexes), each decrypted and authenticated on a miss, and pages that overflow the
@@ -65,6 +65,15 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
 /// which itself was ~25% faster than 16 MiB (docs/BENCHMARKS.md). A small tenant's file never
 /// fills it; docs/OPERATIONS.md counts it in the hub's memory.
 pub const WRITER_CACHE_KIB: u32 = 262_144;
+
+/// [`open_encrypted`] with a page cache of up to [`WRITER_CACHE_KIB`]: for a file's long-lived
+/// connection and for a restore's, which write pages at random (rows and their indexes).
+pub fn open_writer(path: &Path, key: &Key) -> StoreResult<Connection> {
+    let conn = open_encrypted(path, key)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))
+        .map_err(StoreError::backend)?;
+    Ok(conn)
+}
 
 /// One database file: a connection shared behind a mutex, used from blocking threads.
 ///
@@ -78,16 +87,12 @@ pub struct Db {
 }
 
 impl Db {
-    /// Takes over a file's long-lived connection and gives it a page cache of up to
-    /// [`WRITER_CACHE_KIB`].
-    pub fn new(conn: Connection, path: PathBuf) -> StoreResult<Self> {
-        conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))
-            .map_err(StoreError::backend)?;
-        Ok(Self {
+    pub fn new(conn: Connection, path: PathBuf) -> Self {
+        Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
             checkpointing: Arc::new(AtomicBool::new(false)),
-        })
+        }
     }
 
     /// Copies the WAL into the database file on a connection of its own, after a large write,

@@ -37,7 +37,7 @@ pub use outpost_store::keys::{self, MasterKey};
 pub use tenant::SqliteTenant;
 
 use crate::central::read_tenant;
-use crate::conn::Db;
+use crate::conn::{Db, open_writer};
 use crate::sql::{OrBackend, ts, unique_as};
 use outpost_store::columns::TENANT;
 
@@ -72,13 +72,13 @@ impl SqliteStore {
     pub fn open(data_dir: &Path, master_key_file: &Path) -> StoreResult<Self> {
         let master = MasterKey::load(master_key_file)?;
         let path = data_dir.join(CENTRAL_FILE);
-        let mut conn = open_encrypted(&path, &master.central_key())?;
+        let mut conn = open_writer(&path, &master.central_key())?;
         migrate::apply(&mut conn, migrate::CENTRAL)?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),
             master,
             central: SqliteCentral {
-                db: Db::new(conn, path)?,
+                db: Db::new(conn, path),
             },
             open_tenants: Mutex::new(HashMap::new()),
         })
@@ -116,10 +116,10 @@ impl SqliteStore {
         let path = self.data_dir.join(location);
         let slug = tenant.slug.clone();
         let opened = tokio::task::spawn_blocking(move || -> StoreResult<SqliteTenant> {
-            let mut conn = open_encrypted(&path, &key)?;
+            let mut conn = open_writer(&path, &key)?;
             migrate::apply(&mut conn, migrate::TENANT)?;
             Ok(SqliteTenant {
-                db: Db::new(conn, path)?,
+                db: Db::new(conn, path),
                 key,
                 tenant_id: id,
                 slug,
@@ -195,7 +195,7 @@ impl Store for SqliteStore {
         let create_path = path.clone();
         let result = async {
             let mut conn = tokio::task::spawn_blocking(move || -> StoreResult<_> {
-                let mut conn = open_encrypted(&create_path, &key)?;
+                let mut conn = open_writer(&create_path, &key)?;
                 migrate::apply(&mut conn, migrate::TENANT)?;
                 Ok(conn)
             })
