@@ -39,6 +39,21 @@ type InFlightPush = (
     bool,
     tokio::task::JoinHandle<ClientResult<PushResponse>>,
 );
+
+/// A batch read from the outbox and not sent yet.
+struct PushBatch {
+    ops: Vec<Op>,
+    more: bool,
+    request: PushRequest,
+}
+
+/// Sends a batch; the answer comes on the returned handle.
+fn send_push(api: &HubApi, token: &str, batch: PushBatch) -> InFlightPush {
+    let (api, token, request) = (api.clone(), token.to_owned(), batch.request);
+    let answer = tokio::spawn(async move { api.push(&token, &request).await });
+    (batch.ops, batch.more, answer)
+}
+
 /// Ops, and separately audit events, per push: two of these stay well under the hub's default
 /// 1 MiB body limit.
 const PUSH_BATCH: Batch = Batch {
@@ -618,19 +633,24 @@ impl Client {
         if self.cache()?.cursor()?.is_none() {
             report.mirrored_rows = self.mirror(&api, &token, progress).await?;
         }
-        // Pipelined: once the hub has answered a batch, the next one goes out while this
-        // answer is applied locally. Never two batches at the hub at once: it applies them
-        // in the order they were made.
+        // Pipelined: the next batch is read from the outbox while the hub applies this one,
+        // and goes out as soon as this one is answered, while the answer is applied locally.
+        // Never two batches at the hub at once: it applies them in the order they were made.
         let pushing = std::time::Instant::now();
         let mut after = (0, 0);
-        let mut request = self.next_push(&api, &token, &mut after)?;
-        while let Some((ops, more, in_flight)) = request.take() {
-            let answer = in_flight
+        let mut in_flight = self
+            .next_push(&mut after)?
+            .map(|batch| send_push(&api, &token, batch));
+        while let Some((ops, more, answer)) = in_flight.take() {
+            let next = if more {
+                self.next_push(&mut after)?
+            } else {
+                None
+            };
+            let answer = answer
                 .await
                 .map_err(|e| ClientError::Offline(e.to_string()))??;
-            if more {
-                request = self.next_push(&api, &token, &mut after)?;
-            }
+            in_flight = next.map(|batch| send_push(&api, &token, batch));
             report.pushed += ops.len();
             self.apply_push(&ops, &answer, &mut report)?;
         }
@@ -653,15 +673,10 @@ impl Client {
         Ok(report)
     }
 
-    /// Takes the next batch of ops and offline audit events (those after the `after`
-    /// sequences: the previous batch may not be applied yet) and sends it; returns the ops,
-    /// whether more are waiting, and the answer to come.
-    fn next_push(
-        &mut self,
-        api: &HubApi,
-        token: &str,
-        after: &mut (i64, i64),
-    ) -> ClientResult<Option<InFlightPush>> {
+    /// Reads the next batch of ops and offline audit events (those after the `after`
+    /// sequences: the previous batch may not be answered or applied yet); `None` when the
+    /// outbox and the local audit log hold nothing more.
+    fn next_push(&mut self, after: &mut (i64, i64)) -> ClientResult<Option<PushBatch>> {
         let cache = self.cache()?;
         let (ops, more_ops, last_op) = cache.take_outbox(PUSH_BATCH, after.0)?;
         let (audit, more_audit, last_event) = cache.local_events(PUSH_BATCH, after.1)?;
@@ -669,14 +684,15 @@ impl Client {
         if ops.is_empty() && audit.is_empty() {
             return Ok(None);
         }
-        let body = PushRequest {
-            schema_version: SCHEMA_VERSION,
-            ops: ops.clone(),
-            audit,
-        };
-        let (api, token) = (api.clone(), token.to_owned());
-        let in_flight = tokio::spawn(async move { api.push(&token, &body).await });
-        Ok(Some((ops, more_ops || more_audit, in_flight)))
+        Ok(Some(PushBatch {
+            request: PushRequest {
+                schema_version: SCHEMA_VERSION,
+                ops: ops.clone(),
+                audit,
+            },
+            ops,
+            more: more_ops || more_audit,
+        }))
     }
 
     /// Streams the hub's snapshot into the cache in one transaction (all or nothing), the

@@ -259,6 +259,60 @@ async fn bad_ops_are_rejected_and_old_clients_are_refused_whole() {
         .await;
     assert_eq!(blocked["results"][1]["status"], "rejected");
     assert_eq!(hub.patient_count(&clinic).await, 0);
+    // A write the database refuses (a taken MRN) leaves nothing of its op behind, and the
+    // ops after it still apply.
+    let taken = PatientId::generate().to_string();
+    let other = PatientId::generate().to_string();
+    let (_, first) = hub
+        .post(
+            "/v1/sync/push",
+            &desk,
+            push_body(vec![
+                op("create", &taken, None, json!({"mrn": "U-1", "given_name": "Un", "family_name": "Ique", "birth_date": "1990-01-01"})),
+                op("create", &other, None, json!({"mrn": "U-2", "given_name": "Ot", "family_name": "Her", "birth_date": "1990-01-01"})),
+            ]),
+        )
+        .await;
+    assert_eq!(first["results"][1]["status"], "applied", "{first}");
+    let (_, clash) = hub
+        .post(
+            "/v1/sync/push",
+            &desk,
+            push_body(vec![
+                op("create", &PatientId::generate().to_string(), None, json!({"mrn": "U-1", "given_name": "Du", "family_name": "Plicate", "birth_date": "1990-01-01"})),
+                op("update", &other, Some(1), json!({"mrn": "U-1"})),
+                op("update", &taken, Some(1), json!({"phone": "+1 555 0101"})),
+            ]),
+        )
+        .await;
+    let statuses: Vec<_> = clash["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| (r["status"].clone(), r["error"]["code"].clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (json!("rejected"), json!("already_exists")),
+            (json!("rejected"), json!("already_exists")),
+            (json!("applied"), json!(null)),
+        ]
+    );
+    assert_eq!(hub.patient_count(&clinic).await, 2);
+    let (_, history) = hub
+        .get(&format!("/v1/patients/{other}/history"), &desk)
+        .await;
+    assert_eq!(
+        history["items"].as_array().expect("items").len(),
+        1,
+        "{history}"
+    );
+    let (_, still) = hub.get(&format!("/v1/patients/{other}"), &desk).await;
+    assert_eq!(
+        (still["version"].clone(), still["mrn"].clone()),
+        (json!(1), json!("U-2"))
+    );
 
     let mut old = push_body(vec![op("create", &id, None, json!({}))]);
     old["schema_version"] = json!(99);

@@ -88,9 +88,9 @@ pub fn apply_batch(
 ) -> StoreResult<Vec<OpResult>> {
     let mut blocked = BTreeSet::new();
     let mut results = Vec::with_capacity(ops.len());
-    let mut tx = conn.transaction().db()?;
+    let tx = conn.transaction().db()?;
     for op in ops {
-        let result = apply_op(&mut tx, op, rules, actor, blocked.contains(&op.record_id))?;
+        let result = apply_op(&tx, op, rules, actor, blocked.contains(&op.record_id))?;
         if matches!(result.status, OpStatus::Conflict | OpStatus::Rejected) {
             blocked.insert(op.record_id);
         }
@@ -102,7 +102,7 @@ pub fn apply_batch(
 
 /// Applies one op inside the push's transaction; a replay returns the stored answer unchanged.
 fn apply_op(
-    tx: &mut rusqlite::Transaction<'_>,
+    tx: &rusqlite::Transaction<'_>,
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
@@ -126,21 +126,25 @@ fn apply_op(
             ..op_rejected(op, "", "")
         },
         Ok(()) => {
-            // A savepoint, so that a refused write leaves nothing behind.
-            let mut sp = tx.savepoint().db()?;
+            // No savepoint per op: an op is refused before its first write or by that write's
+            // own statement, which SQLite undoes by itself. A savepoint would copy every page
+            // the op touches and cost a push ~10% of its rate (docs/BENCHMARKS.md). Should a
+            // refusal ever follow a write, the whole push fails rather than keep half an op.
+            let before = tx.total_changes();
             let outcome = match op.action {
-                OpAction::Create => create(&sp, op, rules, actor, &synced),
-                OpAction::Update => update(&sp, op, rules, actor, &synced),
-                OpAction::Delete => delete(&sp, op, actor, &synced),
+                OpAction::Create => create(tx, op, rules, actor, &synced),
+                OpAction::Update => update(tx, op, rules, actor, &synced),
+                OpAction::Delete => delete(tx, op, actor, &synced),
             };
             let result = match outcome {
                 Ok(result) => result,
                 Err(err) => op_failed(op, err)?,
             };
-            if result.status == OpStatus::Rejected {
-                sp.rollback().db()?;
+            if result.status == OpStatus::Rejected && tx.total_changes() != before {
+                return Err(StoreError::Corrupt(
+                    "an op was refused after part of it was written".into(),
+                ));
             }
-            sp.commit().db()?;
             result
         }
     };
