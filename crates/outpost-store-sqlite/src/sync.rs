@@ -76,8 +76,8 @@ fn changed_since(
     Ok(fields)
 }
 
-/// Applies a push's ops in order, in one transaction with a savepoint per op: each op lands
-/// with its history row, audit event, change-feed entry and stored answer, or not at all, and
+/// Applies a push's ops in order, in one transaction: each op lands with its history row,
+/// audit event, change-feed entry and stored answer, or not at all (see [`apply_op`]), and
 /// the whole push costs one commit. Once an op on a record conflicts or is refused, the later
 /// ops on that record in the same push are conflicts too: they were made on top of it.
 pub fn apply_batch(
