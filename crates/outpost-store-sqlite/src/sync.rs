@@ -102,7 +102,7 @@ pub fn apply_batch(
 
 /// Applies one op inside the push's transaction; a replay returns the stored answer unchanged.
 fn apply_op(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     op: &Op,
     rules: &OpRules,
     actor: &Actor,
