@@ -22,6 +22,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "postgres", 1, "0001_init"),
     migration!("tenant", "postgres", 2, "0002_sync"),
     migration!("tenant", "postgres", 3, "0003_history_client_time"),
+    migration!("tenant", "postgres", 4, "0004_audit_user_index"),
 ];
 
 /// The advisory lock that serialises migrations of a database ("outpost" in ASCII).

@@ -102,6 +102,17 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
     let outcome = async {
         let first = migrate::run(&mut scratch.owner, migrate::TENANT).await?;
         let again = migrate::run(&mut scratch.owner, migrate::TENANT).await?;
+        let audit_indexes: BTreeSet<String> = scratch
+            .owner
+            .query(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'audit_events'",
+                &[],
+            )
+            .await
+            .map_err(outpost_store::StoreError::backend)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
         let central = Scratch::new().await;
         let mut central_owner = central.owner;
         let central_version = migrate::run(&mut central_owner, migrate::CENTRAL).await;
@@ -113,19 +124,28 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
             .await
             .map_err(outpost_store::StoreError::backend)?;
         let newer = migrate::run(&mut scratch.owner, migrate::TENANT).await;
-        Ok::<_, outpost_store::StoreError>((first, again, central_version, newer))
+        Ok::<_, outpost_store::StoreError>((first, again, audit_indexes, central_version, newer))
     }
     .await;
     scratch.drop(&[]).await;
-    let (first, again, central_version, newer) = outcome.expect("migrations");
-    assert_eq!((first, again), (3, 3), "applied once, then nothing to do");
+    let (first, again, audit_indexes, central_version, newer) = outcome.expect("migrations");
+    assert_eq!((first, again), (4, 4), "applied once, then nothing to do");
+    // Migration 0004: a tenant chain indexes entities only for events about users.
+    assert!(
+        audit_indexes.contains("audit_events_user"),
+        "{audit_indexes:?}"
+    );
+    assert!(
+        !audit_indexes.contains("audit_events_entity"),
+        "{audit_indexes:?}"
+    );
     assert_eq!(central_version.expect("central migrates"), 4);
     assert!(
         matches!(
             newer,
             Err(outpost_store::StoreError::SchemaTooNew {
                 found: 99,
-                known: 3
+                known: 4
             })
         ),
         "{newer:?}"

@@ -15,6 +15,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "sqlite", 1, "0001_init"),
     migration!("tenant", "sqlite", 2, "0002_sync"),
     migration!("tenant", "sqlite", 3, "0003_history_client_time"),
+    migration!("tenant", "sqlite", 4, "0004_audit_user_index"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.
