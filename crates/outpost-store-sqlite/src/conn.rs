@@ -2,21 +2,26 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
 use outpost_store::{StoreError, StoreResult};
 
+use crate::checkpoint::{self, WAL_KEEP_BYTES};
 use crate::keys::Key;
 
 /// Opens (creating if needed) an encrypted database with a raw 256-bit key.
 ///
 /// Refuses a SQLite library that is not SQLCipher, and a key that does not open the file.
 pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(StoreError::backend)?;
+    open_with(path, key, OpenFlags::default())
+}
+
+/// [`open_encrypted`] with SQLite's open flags (a checkpoint never creates a file).
+pub(crate) fn open_with(path: &Path, key: &Key, flags: OpenFlags) -> StoreResult<Connection> {
+    let conn = Connection::open_with_flags(path, flags).map_err(StoreError::backend)?;
     // Only the hub's user may read the file; SQLite gives -wal and -shm the same mode.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let cipher_version: Option<String> = conn
@@ -37,19 +42,16 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
     .map_err(|_| StoreError::WrongKey)?;
     // cipher_memory_security stays off on the hub: it mlocks and wipes every allocation,
     // which costs several times the work itself, and a server's memory is not a laptop's.
-    // Large writes are checkpointed behind the writer (`Db::checkpoint_behind`); the writer
-    // itself checkpoints only past 4,000 WAL pages rather than SQLite's 1,000, and the WAL
-    // file is truncated back to 16 MiB after each. The page cache stays at SQLite's default
-    // here: scans (snapshots, exports, checkpoints) read each page once; connections that
-    // write a file get a large one (`open_writer`).
-    conn.execute_batch(
+    // The page cache stays at SQLite's default here: scans (snapshots, exports, checkpoints)
+    // read each page once; connections that write a file get a large one and checkpoint
+    // behind themselves (`open_writer`).
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 5000;
-         PRAGMA wal_autocheckpoint = 4000;
-         PRAGMA journal_size_limit = 16777216;",
-    )
+         PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
+    ))
     .map_err(StoreError::backend)?;
     // Updates name only their changed columns, so there are more distinct statements.
     conn.set_prepared_statement_cache_capacity(64);
@@ -66,12 +68,14 @@ pub fn open_encrypted(path: &Path, key: &Key) -> StoreResult<Connection> {
 /// fills it; docs/OPERATIONS.md counts it in the hub's memory.
 pub const WRITER_CACHE_KIB: u32 = 262_144;
 
-/// [`open_encrypted`] with a page cache of up to [`WRITER_CACHE_KIB`]: for a file's long-lived
-/// connection and for a restore's, which write pages at random (rows and their indexes).
+/// [`open_encrypted`] with a page cache of up to [`WRITER_CACHE_KIB`] and checkpoints behind
+/// the writer ([`checkpoint`](crate::checkpoint)): for a file's long-lived connection and for
+/// a restore's, which write pages at random (rows and their indexes).
 pub fn open_writer(path: &Path, key: &Key) -> StoreResult<Connection> {
-    let conn = open_encrypted(path, key)?;
+    let mut conn = open_encrypted(path, key)?;
     conn.execute_batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB};"))
         .map_err(StoreError::backend)?;
+    checkpoint::behind_writer(&mut conn, path, key)?;
     Ok(conn)
 }
 
@@ -83,7 +87,6 @@ pub fn open_writer(path: &Path, key: &Key) -> StoreResult<Connection> {
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
-    checkpointing: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -91,25 +94,7 @@ impl Db {
         Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
-            checkpointing: Arc::new(AtomicBool::new(false)),
         }
-    }
-
-    /// Copies the WAL into the database file on a connection of its own, after a large write,
-    /// so that the copy and its two fsyncs do not hold up the next write (a client pushes its
-    /// next batch as soon as it has the answer). One at a time; a failure is left to the next
-    /// one, or to the writer's own checkpoint.
-    pub fn checkpoint_behind(&self, key: &Key) {
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (path, key, flag) = (self.path.clone(), key.clone(), self.checkpointing.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Ok(conn) = open_encrypted(&path, &key) {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            }
-            flag.store(false, Ordering::Release);
-        });
     }
 
     pub fn path(&self) -> &Path {

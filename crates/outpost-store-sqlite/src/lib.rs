@@ -7,6 +7,7 @@
 
 mod audit;
 mod central;
+mod checkpoint;
 mod conn;
 mod copy;
 mod history;

@@ -527,12 +527,9 @@ impl TenantStore for SqliteTenant {
         actor: &Actor,
     ) -> StoreResult<Vec<OpResult>> {
         let actor = actor.clone();
-        let results = self
-            .db
+        self.db
             .call(move |conn| sync::apply_batch(conn, &ops, &rules, &actor))
-            .await?;
-        self.db.checkpoint_behind(&self.key);
-        Ok(results)
+            .await
     }
 
     async fn append_local_audit(
