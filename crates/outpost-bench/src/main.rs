@@ -227,6 +227,7 @@ async fn main() -> Result<()> {
     let fields = outpost_hub::demo::patients(SEED, "BN", args.patients, today);
 
     // --- (a) the ceiling ---
+    eprintln!("(a) raw SQLCipher inserts …");
     let now = chrono::Utc::now();
     let rows: Vec<_> = fields
         .iter()
@@ -263,6 +264,7 @@ async fn main() -> Result<()> {
         .login(&url, None, EMAIL, PASSWORD)
         .await
         .context("login (is a keyring available?)")?;
+    eprintln!("(b) first mirror …");
     let started = Instant::now();
     let report = client.sync(&mut |_| {}).await?;
     let mirror_secs = started.elapsed().as_secs_f64();
@@ -279,12 +281,14 @@ async fn main() -> Result<()> {
         );
         client.edit(p.id, &change)?;
     }
+    eprintln!("(c) pushing {} offline edits …", edited.len());
     let started = Instant::now();
     let pushed = client.sync(&mut |_| {}).await?;
     let push_secs = started.elapsed().as_secs_f64();
     let push_rate = pushed.pushed as f64 / pushed.push_seconds;
 
     // --- (d) local search ---
+    eprintln!("(d) {} local searches …", args.searches);
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut latencies = Vec::with_capacity(args.searches);
     for _ in 0..args.searches {
