@@ -66,7 +66,7 @@ impl Behind {
     }
 
     fn run(&self) -> StoreResult<()> {
-        // Never creates the file: it may have been deleted (tenant deleted or moved) since.
+        // Never creates the file: it may be gone since (the tenant deleted, a restore failed).
         let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
         let conn = open_with(&self.path, &self.key, flags)?;
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
