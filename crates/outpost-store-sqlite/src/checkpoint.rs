@@ -46,6 +46,14 @@ struct Behind {
 }
 
 impl Behind {
+    fn new(path: &Path, key: &Key) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            key: key.clone(),
+            running: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     /// Starts a checkpoint unless one is running; `false` when no thread could be started.
     fn request(&self) -> bool {
         if self.running.swap(true, Ordering::AcqRel) {
@@ -77,11 +85,7 @@ impl Behind {
 /// Replaces SQLite's checkpoint-at-commit on `conn` (the connection that writes `path`) with
 /// checkpoints behind it.
 pub fn behind_writer(conn: &mut Connection, path: &Path, key: &Key) -> StoreResult<()> {
-    let behind = Behind {
-        path: path.to_path_buf(),
-        key: key.clone(),
-        running: Arc::new(AtomicBool::new(false)),
-    };
+    let behind = Behind::new(path, key);
     conn.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
         if pages >= INLINE_PAGES || (pages >= BEHIND_PAGES && !behind.request()) {
             // As SQLite's own hook does: the commit has happened, so a checkpoint that could
@@ -134,18 +138,13 @@ mod tests {
         assert_eq!(rows, 3_000);
     }
 
-    /// A checkpoint that comes after its file was deleted (a tenant deleted or moved away)
+    /// A checkpoint that comes after its file is gone (a tenant deleted, a restore that failed)
     /// fails instead of leaving a new, empty file behind.
     #[test]
     fn a_late_checkpoint_does_not_bring_a_deleted_file_back() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("gone.db");
-        let behind = Behind {
-            path: path.clone(),
-            key: random_key(),
-            running: Arc::new(AtomicBool::new(false)),
-        };
-        assert!(behind.run().is_err());
+        assert!(Behind::new(&path, &random_key()).run().is_err());
         assert!(!path.exists());
     }
 }
