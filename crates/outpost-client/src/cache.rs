@@ -48,6 +48,19 @@ pub struct LocalPatient {
     pub hub_data: Option<Patient>,
 }
 
+impl LocalPatient {
+    /// A record as the hub confirmed it, with no local change pending.
+    pub fn confirmed(patient: Patient) -> Self {
+        Self {
+            hub_version: Some(patient.version),
+            patient,
+            deleted: false,
+            conflict: false,
+            hub_data: None,
+        }
+    }
+}
+
 /// The open cache.
 pub struct Cache {
     conn: Connection,
@@ -165,7 +178,9 @@ fn insert_row(
     Ok(())
 }
 
-/// Rewrites the patient row at `rowid`, moving it to `rank`.
+/// Rewrites the patient row at `rowid`, moving it to `rank`. The rowid is assigned only when
+/// it moves: assigning it, even to the same value, makes SQLite rewrite the row's entry in
+/// every index, and the entries of the random ids sit on a random page each.
 fn update_row(
     tx: &Connection,
     rowid: i64,
@@ -177,13 +192,15 @@ fn update_row(
     let assignments = ROW_COLUMNS
         .iter()
         .zip(3..)
-        .map(|(column, n)| format!(", {column} = ?{n}"))
-        .collect::<String>();
+        .map(|(column, n)| format!("{column} = ?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let moving = if rank == rowid { "" } else { "rowid = ?2, " };
     let values = [rowid.into(), rank.into()]
         .into_iter()
         .chain(row_values(local, key, text)?);
     tx.prepare_cached(&format!(
-        "UPDATE patients SET rowid = ?2{assignments} WHERE rowid = ?1"
+        "UPDATE patients SET {moving}{assignments} WHERE rowid = ?1"
     ))?
     .execute(params_from_iter(values))?;
     Ok(())
@@ -192,15 +209,16 @@ fn update_row(
 /// Writes a patient row (insert, or update by id) at its place in name order, keeping the word
 /// index in step. Single-row statements only: no statement journal, and FTS5 keeps pending
 /// terms in memory until commit.
-fn put(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
-    while !try_put(tx, local)? {
+/// With `create` false, a patient whose row is gone is left out.
+fn put(tx: &Connection, local: &LocalPatient, create: bool) -> ClientResult<()> {
+    while !try_put(tx, local, create)? {
         name_index::renumber(tx)?;
     }
     Ok(())
 }
 
 /// `put`, or `false` (nothing written) when there is no free rowid at the patient's place.
-fn try_put(tx: &Connection, local: &LocalPatient) -> ClientResult<bool> {
+fn try_put(tx: &Connection, local: &LocalPatient, create: bool) -> ClientResult<bool> {
     let p = &local.patient;
     let key = name_index::sort_key(p);
     let text = name_index::search_text(p);
@@ -210,6 +228,9 @@ fn try_put(tx: &Connection, local: &LocalPatient) -> ClientResult<bool> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
+    if existing.is_none() && !create {
+        return Ok(true);
+    }
     let rank = match &existing {
         Some((rowid, old_key, ..)) if *old_key == key => Some(*rowid),
         _ => name_index::rank(tx, &key, existing.as_ref().map(|e| e.0))?,
@@ -356,16 +377,7 @@ impl Cache {
         history: &[(PatientId, HistoryEntry)],
     ) -> ClientResult<()> {
         for p in patients {
-            put(
-                tx,
-                &LocalPatient {
-                    patient: p.clone(),
-                    hub_version: Some(p.version),
-                    deleted: false,
-                    conflict: false,
-                    hub_data: None,
-                },
-            )?;
+            put(tx, &LocalPatient::confirmed(p.clone()), true)?;
         }
         let mut stmt = tx.prepare_cached(
             "INSERT INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3)",
@@ -391,7 +403,13 @@ impl Cache {
     }
 
     pub fn put(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
-        put(tx, local)
+        put(tx, local, true)
+    }
+
+    /// Rewrites a patient's row if it is still there (it may have been removed locally since
+    /// the change was sent); reads nothing of the old record but its place in the index.
+    pub fn replace(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
+        put(tx, local, false)
     }
 
     /// Removes a patient that never reached the hub.
@@ -821,6 +839,47 @@ mod tests {
         let given: Vec<_> = found.iter().map(|p| p.fields.given_name.clone()).collect();
         assert!(given.windows(2).all(|w| w[0] < w[1]), "{given:?}");
         assert_eq!(cache.count("patients").expect("count"), 63);
+    }
+
+    #[test]
+    fn replace_rewrites_a_row_in_place_and_leaves_a_removed_patient_out() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut cache = Cache::open(&dir.path().join("c.db"), &random_key()).expect("open");
+        let mut people = vec![
+            patient("Anna", "Zimmer", "MRN-2"),
+            patient("Bob", "Annan", "MRN-4"),
+        ];
+        put_all(&mut cache, &people);
+        let rowid = |cache: &Cache, id: PatientId| -> i64 {
+            cache
+                .conn
+                .query_row(
+                    "SELECT rowid FROM patients WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .expect("rowid")
+        };
+        let place = rowid(&cache, people[0].patient.id);
+
+        people[0].patient.fields.address = Some("1 New Rd".into());
+        people[0].patient.version = 2;
+        let gone = patient("Carl", "Gone", "MRN-9");
+        let tx = cache.transaction().expect("tx");
+        Cache::replace(&tx, &people[0]).expect("replace");
+        Cache::replace(&tx, &gone).expect("replace a patient not in the cache");
+        tx.commit().expect("commit");
+
+        let stored = cache.get(people[0].patient.id).expect("get").expect("kept");
+        assert_eq!(stored.patient.fields.address.as_deref(), Some("1 New Rd"));
+        assert_eq!(stored.patient.version, 2);
+        assert_eq!(rowid(&cache, people[0].patient.id), place);
+        assert!(cache.get(gone.patient.id).expect("get").is_none());
+        assert_eq!(
+            names(&cache.search("an", 10).expect("search")),
+            ["Bob Annan", "Anna Zimmer"]
+        );
+        assert_eq!(cache.count("patients").expect("count"), 2);
     }
 
     #[test]

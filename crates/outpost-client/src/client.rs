@@ -1,7 +1,7 @@
 //! The client engine: sign-in, offline unlock, idle lock, local reads and writes through the
 //! outbox, sync (first mirror, push, pull), conflicts, and remote wipe.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -795,13 +795,13 @@ impl Client {
         report: &mut SyncReport,
     ) -> ClientResult<()> {
         let at = self.now().to_rfc3339();
+        let sent: HashMap<OpId, &Op> = ops.iter().map(|op| (op.op_id, op)).collect();
         let tx = self.cache()?.transaction()?;
         for result in &answer.results {
-            let Some(op) = ops.iter().find(|o| o.op_id == result.op_id) else {
+            let Some(&op) = sent.get(&result.op_id) else {
                 continue;
             };
             Cache::remove_op(&tx, &op.op_id.to_string())?;
-            let local = Cache::patient(&tx, op.record_id)?;
             match result.status {
                 OpStatus::Applied | OpStatus::Merged => {
                     if result.status == OpStatus::Applied {
@@ -809,23 +809,23 @@ impl Client {
                     } else {
                         report.merged += 1;
                     }
-                    let Some(local) = local else { continue };
                     let settled = Cache::pending_ops_for(&tx, op.record_id)? == 0;
+                    if let (Some(record), true) = (&result.record, settled) {
+                        // The hub's record is the whole new state: the local one is not read.
+                        Cache::replace(&tx, &LocalPatient::confirmed(record.clone()))?;
+                        continue;
+                    }
+                    let Some(local) = Cache::patient(&tx, op.record_id)? else {
+                        continue;
+                    };
                     let updated = match (&result.record, settled) {
-                        (Some(record), true) => LocalPatient {
-                            patient: record.clone(),
-                            hub_version: Some(record.version),
-                            deleted: false,
-                            conflict: false,
-                            hub_data: None,
-                        },
                         (None, true) => LocalPatient {
                             hub_version: result.version,
                             deleted: true,
                             hub_data: None,
                             ..local
                         },
-                        (record, false) => LocalPatient {
+                        (record, _) => LocalPatient {
                             hub_version: result.version,
                             hub_data: record.clone(),
                             ..local
@@ -852,7 +852,7 @@ impl Client {
                             at: at.clone(),
                         },
                     )?;
-                    if let Some(local) = local {
+                    if let Some(local) = Cache::patient(&tx, op.record_id)? {
                         Cache::put(
                             &tx,
                             &LocalPatient {
@@ -897,16 +897,7 @@ impl Client {
                 }
             }
             match (&change.record, local) {
-                (Some(record), _) => Cache::put(
-                    &tx,
-                    &LocalPatient {
-                        patient: record.clone(),
-                        hub_version: Some(record.version),
-                        deleted: false,
-                        conflict: false,
-                        hub_data: None,
-                    },
-                )?,
+                (Some(record), _) => Cache::put(&tx, &LocalPatient::confirmed(record.clone()))?,
                 (None, Some(local)) => Cache::put(
                     &tx,
                     &LocalPatient {
@@ -1115,13 +1106,7 @@ impl Client {
                     .apply(&values, now.date_naive())
                     .map_err(patch_error)?;
                 if changed.is_empty() {
-                    Some(LocalPatient {
-                        patient: hub.clone(),
-                        hub_version: Some(hub.version),
-                        deleted: false,
-                        conflict: false,
-                        hub_data: None,
-                    })
+                    Some(LocalPatient::confirmed(hub.clone()))
                 } else {
                     op = Some(self.new_op(id, OpAction::Update, Some(hub.version), values));
                     let patient = Patient {
