@@ -13,7 +13,7 @@ use serde_json::json;
 use common::{Hub, PASSWORD, client, no_progress};
 use outpost_client::SystemClock;
 use outpost_domain::audit::Actor;
-use outpost_domain::patient::PatientFields;
+use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::{Role, TenantKind};
 use outpost_store::{PatientQuery, Store};
 
@@ -53,6 +53,28 @@ fn spawn_with_password(home: &std::path::Path, args: &[&str], output: bool) -> s
     child
 }
 
+/// Queues one round of work: `CREATED` new patients and an edit of every seeded one (its phone
+/// becomes the round's number).
+fn fill_outbox(c: &mut outpost_client::Client, seeded: &[Patient], round: usize) {
+    for i in 0..CREATED {
+        let fields: PatientFields = serde_json::from_value(json!({
+            "mrn": format!("NEW-{round}-{i:05}"), "given_name": "Crash",
+            "family_name": format!("Test{i}"), "birth_date": "1970-01-01"
+        }))
+        .expect("fields");
+        c.add(fields).expect("add");
+    }
+    for p in seeded {
+        let changes = json!({ "phone": phone(round) });
+        c.edit(p.id, changes.as_object().expect("map"))
+            .expect("edit");
+    }
+}
+
+fn phone(round: usize) -> String {
+    format!("+1 555 {round:04}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     let hub = Hub::start().await;
@@ -60,46 +82,47 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     let seeded = hub.patients(&clinic, "CR", SEEDED).await;
     let email = hub.user(&clinic, Role::Doctor).await;
     let home = tempfile::tempdir().expect("home");
+    let mut rounds = 1;
     {
         let mut c = client(home.path(), Arc::new(SystemClock));
         c.login(&hub.url(), None, &email, PASSWORD)
             .await
             .expect("login");
         c.sync(&mut no_progress()).await.expect("mirror");
-        for i in 0..CREATED {
-            let fields: PatientFields = serde_json::from_value(json!({
-                "mrn": format!("NEW-{i:05}"), "given_name": "Crash", "family_name": format!("Test{i}"),
-                "birth_date": "1970-01-01"
-            }))
-            .expect("fields");
-            c.add(fields).expect("add");
-        }
-        for p in &seeded {
-            let changes = json!({"phone": "+1 555 7777"});
-            c.edit(p.id, changes.as_object().expect("map"))
-                .expect("edit");
-        }
+        fill_outbox(&mut c, &seeded, rounds);
         assert_eq!(
             c.status().expect("status").pending_ops as usize,
             CREATED + SEEDED
         );
     }
 
+    // A sync that ends before its kill has emptied the outbox, and how soon it ended depends
+    // on the machine: the next kills come no later than that, and a new round of work is
+    // queued, so that every kill finds a push to interrupt.
     let mut rng = rand::thread_rng();
     let mut killed_mid_run = 0;
+    let mut window = 400;
     for _ in 0..KILLS {
         let mut child = spawn_with_password(home.path(), &["sync"], false);
-        let delay = rng.gen_range(20..400);
+        let delay = rng.gen_range(20..window);
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         if child.try_wait().expect("try_wait").is_none() {
             killed_mid_run += 1;
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        } else {
+            window = delay.max(40);
+            rounds += 1;
+            let mut c = client(home.path(), Arc::new(SystemClock));
+            c.unlock(PASSWORD).expect("unlock");
+            fill_outbox(&mut c, &seeded, rounds);
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
     }
-    eprintln!("{killed_mid_run} of {KILLS} kills landed while the sync was running");
+    eprintln!(
+        "{killed_mid_run} of {KILLS} kills landed while the sync was running, {rounds} rounds of work"
+    );
     assert!(
-        killed_mid_run >= KILLS / 3,
+        killed_mid_run >= KILLS / 2,
         "kills must land mid-run ({killed_mid_run} of {KILLS})"
     );
 
@@ -127,7 +150,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
         .search_patients(
             &PatientQuery {
                 q: None,
-                limit: 10_000,
+                limit: 1_000_000,
                 after: None,
             },
             &actor,
@@ -136,13 +159,13 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
         .expect("all");
     assert_eq!(
         all.items.len(),
-        SEEDED + CREATED,
+        SEEDED + CREATED * rounds,
         "every create landed exactly once"
     );
     let mut mrns: Vec<_> = all.items.iter().map(|p| p.fields.mrn.clone()).collect();
     mrns.sort();
     mrns.dedup();
-    assert_eq!(mrns.len(), SEEDED + CREATED);
+    assert_eq!(mrns.len(), SEEDED + CREATED * rounds);
     for p in &all.items {
         let history = store
             .patient_history(p.id, &actor)
@@ -152,7 +175,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
         let expected = if p.fields.mrn.starts_with("NEW-") {
             1
         } else {
-            2
+            1 + rounds
         };
         assert_eq!(
             history.len(),
@@ -162,8 +185,8 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
             history.len()
         );
         assert_eq!(p.version, expected as i64);
-        if expected == 2 {
-            assert_eq!(p.fields.phone.as_deref(), Some("+1 555 7777"));
+        if !p.fields.mrn.starts_with("NEW-") {
+            assert_eq!(p.fields.phone, Some(phone(rounds)));
         }
     }
     assert!(store.verify_audit().await.expect("verify").valid);
