@@ -346,8 +346,9 @@ pub async fn cursor(client: &impl GenericClient) -> StoreResult<i64> {
 
 /// Starts a read-only, repeatable-read transaction on a connection of its own (writers go
 /// on), audits the snapshot, and streams it from a task: every live patient in name order
-/// (the client's list order, so that its rows are appended), then every version of them, in
-/// batches, then `End`. Stops early when the receiver goes away.
+/// (the client's list order, so that its rows are appended), then every version of them in
+/// the order of the client's history key (appended too), in batches, then `End`. Stops early
+/// when the receiver goes away.
 pub async fn snapshot(
     conn: Conn,
     actor: &Actor,
@@ -426,7 +427,7 @@ async fn stream(conn: &Conn, tx: &mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) 
         .query_raw(
             &format!(
                 "SELECT {} FROM patient_history h JOIN patients p ON p.id = h.patient_id \
-                 WHERE p.deleted_at IS NULL ORDER BY h.id",
+                 WHERE p.deleted_at IS NULL ORDER BY h.patient_id, h.version",
                 outpost_store::columns::history("h.")
             ),
             no_params,

@@ -379,7 +379,8 @@ pub fn begin_snapshot(path: &Path, key: &Key) -> StoreResult<(Connection, Snapsh
 }
 
 /// Sends every live patient (in name order, the client's list order, so that its rows are
-/// appended), then every version of them, in batches, then `End`. Stops early when the
+/// appended), then every version of them in the order of the client's history key, so
+/// that those are appended too, in batches, then `End`. Stops early when the
 /// receiver goes away.
 pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) {
     let send = |batch: Vec<SnapshotLine>| tx.blocking_send(Ok(batch)).is_ok();
@@ -404,7 +405,7 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {} FROM patient_history h JOIN patients p ON p.id = h.patient_id \
-                     WHERE p.deleted_at IS NULL ORDER BY h.id",
+                     WHERE p.deleted_at IS NULL ORDER BY h.patient_id, h.version",
                     outpost_store::columns::history("h.")
                 ))
                 .db()?;
