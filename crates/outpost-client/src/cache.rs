@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../../../migrations/cache/0002_search.sql"),
         Some(reindex),
     ),
+    (
+        3,
+        include_str!("../../../migrations/cache/0003_history_rows.sql"),
+        None,
+    ),
 ];
 
 /// A patient as the cache holds it.
@@ -883,7 +888,7 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_of_schema_1_is_migrated_with_its_rows_searchable() {
+    fn a_cache_of_schema_1_is_migrated_with_its_rows_searchable_and_its_versions_kept() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("c.db");
         let key = random_key();
@@ -904,12 +909,58 @@ mod tests {
                 params![old.patient.id.to_string(), to_json(&old.patient).expect("json")],
             )
             .expect("row");
+            for version in [2, 1] {
+                conn.execute(
+                    "INSERT INTO patient_history (patient_id, version, entry) VALUES (?1, ?2, ?3)",
+                    params![
+                        old.patient.id.to_string(),
+                        version,
+                        to_json(&entry(version)).expect("json")
+                    ],
+                )
+                .expect("version row");
+            }
         }
         let cache = Cache::open(&path, &key).expect("migrate");
         assert_eq!(
             names(&cache.search("old", 5).expect("search")),
             ["Olga Older"]
         );
+        let versions = |cache: &Cache| -> Vec<(i64, String)> {
+            cache
+                .history(old.patient.id)
+                .expect("history")
+                .into_iter()
+                .map(|e| (e.version, e.action))
+                .collect()
+        };
+        assert_eq!(
+            versions(&cache),
+            [(1, "update".to_owned()), (2, "update".to_owned())]
+        );
+        // The versions' key still holds: a version sent again replaces the stored one.
+        let again = HistoryEntry {
+            action: "delete".into(),
+            ..entry(2)
+        };
+        Cache::add_history(cache.conn(), old.patient.id, &again).expect("again");
+        assert_eq!(
+            versions(&cache),
+            [(1, "update".to_owned()), (2, "delete".to_owned())]
+        );
+    }
+
+    fn entry(version: i64) -> HistoryEntry {
+        HistoryEntry {
+            version,
+            action: "update".into(),
+            changes: Default::default(),
+            actor_user_id: None,
+            session_id: None,
+            device_id: None,
+            at: Utc::now(),
+            client_time: None,
+        }
     }
 
     #[test]
