@@ -160,6 +160,7 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
     }
     add_member(
         store.as_ref(),
+        &outpost_hub::passwords::PasswordWork::start(1, 1),
         Some(&tenant),
         NewAccount {
             email: EMAIL.into(),

@@ -55,6 +55,9 @@ impl ErrorCode {
 pub struct ValidationError {
     pub field: String,
     pub rule: String,
+    /// The value is malformed rather than semantically wrong (characters no text may hold):
+    /// answered as invalid input (400), not as a failed rule (422).
+    pub malformed: bool,
 }
 
 impl ValidationError {
@@ -62,6 +65,24 @@ impl ValidationError {
         Self {
             field: field.into(),
             rule: rule.into(),
+            malformed: false,
+        }
+    }
+
+    /// A value no field of its kind can hold, whatever the rules (see [`crate::text`]).
+    pub fn malformed(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            malformed: true,
+            ..Self::new(field, rule)
+        }
+    }
+
+    /// The code this error is answered with.
+    pub fn code(&self) -> ErrorCode {
+        if self.malformed {
+            ErrorCode::InvalidInput
+        } else {
+            ErrorCode::ValidationFailed
         }
     }
 }

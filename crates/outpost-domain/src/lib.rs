@@ -14,6 +14,7 @@ pub mod patient;
 pub mod roles;
 pub mod sync;
 pub mod tenant;
+pub mod text;
 pub mod user;
 
 pub use error::{ErrorCode, ValidationError};

@@ -183,7 +183,7 @@ impl PatientFields {
     /// Checks the rules JSON types cannot express: lengths, formats, plausible ranges.
     /// `today` comes from the caller's clock so that tests can pin it.
     pub fn validate(&self, today: NaiveDate) -> Result<(), ValidationError> {
-        check_text("mrn", &self.mrn, MAX_MRN)?;
+        check_line("mrn", &self.mrn, MAX_MRN)?;
         if !self
             .mrn
             .chars()
@@ -194,8 +194,8 @@ impl PatientFields {
                 "may hold only letters, digits and '-'",
             ));
         }
-        check_text("given_name", &self.given_name, MAX_NAME)?;
-        check_text("family_name", &self.family_name, MAX_NAME)?;
+        check_line("given_name", &self.given_name, MAX_NAME)?;
+        check_line("family_name", &self.family_name, MAX_NAME)?;
         let earliest = NaiveDate::from_ymd_opt(1880, 1, 1).unwrap_or(NaiveDate::MIN);
         if self.birth_date > today || self.birth_date < earliest {
             return Err(ValidationError::new(
@@ -204,7 +204,7 @@ impl PatientFields {
             ));
         }
         if let Some(phone) = &self.phone {
-            check_text("phone", phone, MAX_PHONE)?;
+            check_line("phone", phone, MAX_PHONE)?;
             if !phone
                 .chars()
                 .all(|c| c.is_ascii_digit() || " +-().".contains(c))
@@ -216,13 +216,13 @@ impl PatientFields {
             }
         }
         if let Some(email) = &self.email {
-            check_text("email", email, MAX_EMAIL)?;
+            check_line("email", email, MAX_EMAIL)?;
             if !looks_like_email(email) {
                 return Err(ValidationError::new("email", "is not an e-mail address"));
             }
         }
         if let Some(address) = &self.address {
-            check_text("address", address, MAX_ADDRESS)?;
+            check_lines("address", address, MAX_ADDRESS)?;
         }
         check_range("avg_glucose_level", self.avg_glucose_level, 20.0, 1000.0)?;
         check_range("bmi", self.bmi, 5.0, 150.0)?;
@@ -345,7 +345,19 @@ pub fn touches_clinical<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool 
     keys.any(|k| CLINICAL_FIELDS.contains(&k.as_str()))
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+/// A one-line field: not blank, at most `max` characters, no control character.
+fn check_line(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    crate::text::check_line(field, value)?;
+    check_length(field, value, max)
+}
+
+/// A multi-line field (the address): line breaks allowed, no other control character.
+fn check_lines(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    crate::text::check_text(field, value)?;
+    check_length(field, value, max)
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -353,12 +365,6 @@ fn check_text(field: &str, value: &str, max: usize) -> Result<(), ValidationErro
         return Err(ValidationError::new(
             field,
             format!("must be at most {max} characters"),
-        ));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
         ));
     }
     Ok(())

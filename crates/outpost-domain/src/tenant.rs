@@ -72,6 +72,7 @@ impl NewTenant {
                 "must be 2 to 63 lowercase letters, digits or '-', not starting or ending with '-'",
             ));
         }
+        crate::text::check_line("name", &self.name)?;
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(ValidationError::new("name", "must be 1 to 200 characters"));

@@ -56,6 +56,7 @@ pub struct UserPatch {
 
 /// Normalises an e-mail address for lookup (trimmed, lowercase) and checks its shape.
 pub fn normalize_email(email: &str) -> Result<String, ValidationError> {
+    crate::text::check_line("email", email)?;
     let email = email.trim().to_lowercase();
     let ok = email.len() <= 254
         && email
@@ -89,6 +90,7 @@ pub fn check_password(password: &str) -> Result<(), ValidationError> {
 
 /// Checks a display name.
 pub fn check_full_name(name: &str) -> Result<(), ValidationError> {
+    crate::text::check_line("full_name", name)?;
     let chars = name.trim().chars().count();
     if chars == 0 || chars > 200 {
         return Err(ValidationError::new(

@@ -9,7 +9,7 @@ use outpost_domain::{ErrorCode, Role, UserId};
 use outpost_store::{Store, StoreError, UserRecord};
 
 use crate::error::ApiError;
-use crate::passwords;
+use crate::passwords::PasswordWork;
 
 /// A user to create.
 pub struct NewAccount {
@@ -32,6 +32,7 @@ pub enum ExistingEmail {
 /// event goes to the central audit chain in the same transaction.
 pub async fn add_member(
     store: &dyn Store,
+    passwords: &PasswordWork,
     tenant: Option<&Tenant>,
     new: NewAccount,
     existing: ExistingEmail,
@@ -69,10 +70,7 @@ pub async fn add_member(
             .await?);
     }
     check_password(&new.password)?;
-    let password_hash = passwords::hash(&new.password).map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ApiError::internal()
-    })?;
+    let password_hash = passwords.hash(&new.password).await?;
     let user = UserRecord {
         id: UserId::generate(),
         email,

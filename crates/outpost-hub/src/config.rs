@@ -33,6 +33,19 @@ pub struct HubConfig {
     pub master_key_file: Option<PathBuf>,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Open client connections at most; past it new connections wait in the listen queue.
+    pub max_connections: usize,
+    /// Time a client has to send a request's head, from when the connection opens or its
+    /// previous answer was sent: slow senders and idle keep-alive connections are closed.
+    pub header_read_timeout_secs: u64,
+    /// Longest pause allowed between two parts of a request body.
+    pub body_read_timeout_secs: u64,
+    /// Threads hashing and checking passwords (each takes 19 MiB while it works); default:
+    /// the number of cores, at most 8.
+    pub password_workers: Option<usize>,
+    /// Password checks that may wait for a thread; past it sign-ins are answered 503 with
+    /// `Retry-After`.
+    pub password_queue: usize,
     /// Largest backup file accepted by `POST /v1/tenants/restore`, in bytes.
     pub restore_limit_bytes: usize,
     /// Lifetime of access tokens.
@@ -42,7 +55,8 @@ pub struct HubConfig {
     /// A session ends this long after sign-in, whatever the activity.
     pub session_absolute_timeout_secs: i64,
     /// A spent refresh token presented again this soon, before its successor was used, is a
-    /// retry of a lost answer rather than theft.
+    /// retry of a lost answer rather than theft: it is answered with the same successor, as
+    /// often as it comes. Later, or after the successor was used, it ends the session.
     pub refresh_retry_window_secs: i64,
     /// Consecutive failed sign-ins that lock an address.
     pub lockout_threshold: u32,
@@ -69,11 +83,16 @@ impl Default for HubConfig {
             database_tls_ca_file: None,
             master_key_file: None,
             body_limit_bytes: 1024 * 1024,
+            max_connections: 4096,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            password_workers: None,
+            password_queue: 16,
             restore_limit_bytes: 16 * 1024 * 1024 * 1024,
             access_token_ttl_secs: 15 * 60,
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
-            refresh_retry_window_secs: 120,
+            refresh_retry_window_secs: 15,
             lockout_threshold: 5,
             lockout_duration_secs: 15 * 60,
             offline_grant_hours: 72,
@@ -170,6 +189,19 @@ database_idle_timeout_secs = 60
 # master_key_file = "/run/secrets/outpost-master.key"
 # Largest accepted request body in bytes.
 body_limit_bytes = 1048576
+# Open client connections at most (each event stream holds one); past it new connections
+# wait in the listen queue. Keep the process's open-file limit above it.
+max_connections = 4096
+# Seconds a client has to send a request's head, counted from the connection's opening or its
+# previous answer: slow senders and idle keep-alive connections are closed after it.
+header_read_timeout_secs = 10
+# Longest pause (seconds) between two parts of a request body.
+body_read_timeout_secs = 30
+# Threads that hash and check passwords (19 MiB each while working); default: the cores, at
+# most 8. Checks beyond those wait in a queue of password_queue; past it sign-in answers 503
+# with Retry-After.
+# password_workers = 2
+password_queue = 16
 # Largest backup file POST /v1/tenants/restore accepts, in bytes (16 GiB). It is spooled to a
 # temporary file in data_dir before it is read.
 restore_limit_bytes = 17179869184
@@ -179,8 +211,9 @@ access_token_ttl_secs = 900
 session_idle_timeout_secs = 1800
 session_absolute_timeout_secs = 43200
 # A spent refresh token presented again within this many seconds, before its successor was
-# used, is treated as a retry of a lost answer (a crash mid-refresh), not as theft.
-refresh_retry_window_secs = 120
+# used, is treated as a retry of a lost answer (a dropped link mid-refresh) and answered with
+# the same successor, however often; later, or once the successor was used, it ends the session.
+refresh_retry_window_secs = 15
 # Failed sign-ins before an address is locked, and for how long (seconds).
 lockout_threshold = 5
 lockout_duration_secs = 900

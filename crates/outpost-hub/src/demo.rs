@@ -15,7 +15,7 @@ use outpost_store::Store;
 
 use crate::accounts::{ExistingEmail, NewAccount, add_member};
 use crate::error::ApiError;
-use crate::passwords;
+use crate::passwords::{self, PasswordWork};
 
 /// Synthetic patients per clinic and per hospital.
 pub const PATIENTS_PER_TENANT: usize = 5000;
@@ -493,12 +493,14 @@ pub async fn build(
         tenants.push(tenant);
     }
     let mut logins = Vec::new();
+    let hashing = PasswordWork::start(1, 1);
     for (role, slug, full_name) in USERS {
         let tenant = slug.and_then(|s| tenants.iter().find(|t| t.slug == s));
         let email = format!("{}@demo.outpost.test", role.as_str().replace('_', "."));
         let password = passwords::generate();
         add_member(
             store,
+            &hashing,
             tenant,
             NewAccount {
                 email: email.clone(),

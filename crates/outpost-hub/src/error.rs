@@ -2,12 +2,15 @@
 //! status. Messages are written for people and never contain record values, tokens or keys.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use outpost_domain::ErrorCode;
 use outpost_store::StoreError;
+
+use crate::passwords::PasswordError;
 
 /// An error answered to an API client.
 #[derive(Debug)]
@@ -16,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// Extra top-level members (e.g. `current` for a version conflict).
     pub extra: Option<(&'static str, Value)>,
+    /// Seconds after which trying again may succeed (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -24,6 +29,7 @@ impl ApiError {
             code,
             message: message.into(),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -54,6 +60,31 @@ impl ApiError {
         self.extra = Some((key, value));
         self
     }
+
+    /// Tells the client when to try again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(err: PasswordError) -> Self {
+        match err {
+            PasswordError::Busy => ApiError::new(
+                ErrorCode::Unavailable,
+                "the hub is busy checking passwords; try again in a moment",
+            )
+            .retry_after(1),
+            PasswordError::Stopped => {
+                ApiError::new(ErrorCode::Unavailable, "the hub is shutting down")
+            }
+            PasswordError::Hashing(_) => {
+                tracing::error!(error = %err, "password hashing failed");
+                ApiError::internal()
+            }
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -64,7 +95,7 @@ impl From<StoreError> for ApiError {
                 ErrorCode::AlreadyExists,
                 format!("a record with this {what} already exists"),
             ),
-            StoreError::Invalid(v) => ApiError::new(ErrorCode::ValidationFailed, v.to_string()),
+            StoreError::Invalid(v) => v.into(),
             StoreError::Unsupported(why) => ApiError::new(ErrorCode::ValidationFailed, why),
             err @ StoreError::UnusableBackup(_) => {
                 ApiError::new(ErrorCode::ValidationFailed, err.to_string())
@@ -79,7 +110,7 @@ impl From<StoreError> for ApiError {
 
 impl From<outpost_domain::ValidationError> for ApiError {
     fn from(err: outpost_domain::ValidationError) -> Self {
-        ApiError::new(ErrorCode::ValidationFailed, err.to_string())
+        ApiError::new(err.code(), err.to_string())
     }
 }
 
@@ -91,7 +122,13 @@ impl IntoResponse for ApiError {
         if let (Some((key, value)), Some(map)) = (self.extra, body.as_object_mut()) {
             map.insert(key.to_owned(), value);
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

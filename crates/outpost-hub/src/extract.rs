@@ -8,8 +8,10 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use outpost_domain::ErrorCode;
+use outpost_domain::text::CONTROL_RULE;
 
 use crate::error::ApiError;
+use crate::strict_json::Strict;
 
 /// A JSON body. Malformed JSON, unknown fields, wrong types and oversized bodies become 4xx
 /// errors naming the offending field but never echoing its value.
@@ -27,7 +29,7 @@ where
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            .is_some_and(is_json_media_type);
         if !is_json {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
@@ -45,10 +47,18 @@ where
     }
 }
 
-/// Deserialises JSON, describing failures by path and kind only.
+/// Whether a `Content-Type` names JSON: the media type `application/json` exactly (any case),
+/// with or without parameters such as a charset; not a type that merely starts the same way.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    essence.trim().eq_ignore_ascii_case("application/json")
+}
+
+/// Deserialises JSON under the [`Strict`] rules (records are objects, no control characters),
+/// describing failures by path and kind only.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(Strict(&mut de)).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -58,7 +68,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             );
         }
         let text = inner.to_string();
-        let what = if text.starts_with("unknown field") || text.starts_with("missing field") {
+        let what = if text.starts_with(CONTROL_RULE) {
+            CONTROL_RULE.to_owned()
+        } else if text.starts_with("unknown field") || text.starts_with("missing field") {
             // serde names only field names in these messages.
             text.split(" at line")
                 .next()
@@ -100,7 +112,8 @@ where
     }
 }
 
-/// Query parameters; unknown parameters and bad values are a 400.
+/// Query parameters, read under the [`Strict`] rules; unknown parameters, bad values and
+/// control characters are a 400.
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
@@ -110,12 +123,17 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|_| {
-                ApiError::invalid("the query string has an unknown parameter or a bad value")
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        T::deserialize(Strict(serde_urlencoded::Deserializer::new(pairs)))
+            .map(ApiQuery)
+            .map_err(|err| {
+                if err.to_string().starts_with(CONTROL_RULE) {
+                    ApiError::invalid(format!("the query string: a parameter {CONTROL_RULE}"))
+                } else {
+                    ApiError::invalid("the query string has an unknown parameter or a bad value")
+                }
             })
     }
 }

@@ -14,12 +14,13 @@ pub mod extract;
 pub mod passwords;
 pub mod principal;
 pub mod routes;
+pub mod server;
 pub mod state;
+pub mod strict_json;
 pub mod tenant_copies;
 pub mod tokens;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 pub use clock::{Clock, SystemClock};
 pub use config::HubConfig;
@@ -32,12 +33,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = state.shutting_down.clone();
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // End event streams, or graceful shutdown would wait for them forever.
-            stopping.send_replace(true);
-        })
-        .await
+    let limits = server::ConnectionLimits::of(&state.config);
+    let app = routes::router(state);
+    // End event streams, or the graceful shutdown would wait for them forever.
+    server::serve(listener, app, limits, shutdown, move || {
+        stopping.send_replace(true);
+    })
+    .await
 }

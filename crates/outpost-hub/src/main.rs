@@ -16,6 +16,7 @@ use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::backend::{self, Mode};
 use outpost_hub::config::DatabaseUrl;
+use outpost_hub::passwords::PasswordWork;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::keys::MasterKey;
 use outpost_store::{CentralStore, MemberUpdate, Store};
@@ -413,9 +414,11 @@ async fn main() -> Result<()> {
             let (password, generated) = read_password(password_stdin, true)?;
             let store = backend::open(&config, Mode::Create).await?;
             // Creates the first token signing key.
-            HubState::load(store.clone(), config.clone(), Arc::new(SystemClock)).await?;
+            let state =
+                HubState::load(store.clone(), config.clone(), Arc::new(SystemClock)).await?;
             add_member(
                 store.as_ref(),
+                &state.passwords,
                 None,
                 NewAccount {
                     email: email.clone(),
@@ -562,6 +565,7 @@ async fn main() -> Result<()> {
                     };
                     let member = add_member(
                         store.as_ref(),
+                        &PasswordWork::start(1, 1),
                         tenant.as_ref(),
                         NewAccount {
                             email: normalized.clone(),

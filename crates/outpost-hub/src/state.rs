@@ -9,7 +9,7 @@ use outpost_store::{Store, StoreError};
 use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::events::ChangeEvents;
-use crate::passwords;
+use crate::passwords::{self, PasswordWork};
 use crate::tokens::{TokenKeys, generate_signing_key};
 
 /// Why the hub could not start.
@@ -37,6 +37,8 @@ pub struct HubState {
     /// Hash compared against when an e-mail is unknown, so that unknown addresses and wrong
     /// passwords cost the same time.
     pub dummy_hash: String,
+    /// The bounded pool every password hash and check runs on.
+    pub passwords: PasswordWork,
     /// Live-update announcements per tenant.
     pub events: ChangeEvents,
     /// Turns `true` when the hub shuts down, so that endless streams (events) end.
@@ -66,8 +68,14 @@ impl HubState {
         for (role, permission) in central.role_permissions().await? {
             permissions.entry(role).or_default().insert(permission);
         }
-        let dummy_hash = passwords::hash(&passwords::generate())
+        let dummy_hash = passwords::hash_now(&passwords::generate())
             .map_err(|e| HubError::Hashing(e.to_string()))?;
+        let passwords = PasswordWork::start(
+            config
+                .password_workers
+                .unwrap_or_else(passwords::default_workers),
+            config.password_queue,
+        );
         let state = Arc::new(HubState {
             store,
             config,
@@ -75,6 +83,7 @@ impl HubState {
             tokens,
             permissions,
             dummy_hash,
+            passwords,
             events: ChangeEvents::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
         });

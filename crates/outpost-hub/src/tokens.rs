@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
 };
@@ -58,6 +59,8 @@ pub struct TokenKeys {
     jwks: Value,
     issuer: String,
     audience: String,
+    /// Keys the derivation of refresh tokens' successors ([`TokenKeys::successor`]).
+    successor_key: Zeroizing<[u8; 32]>,
 }
 
 impl TokenKeys {
@@ -74,7 +77,15 @@ impl TokenKeys {
                 "kid": key.kid, "x": x,
             }));
         }
+        let mut successor_key = Zeroizing::new([0u8; 32]);
+        successor_key.copy_from_slice(
+            &Sha256::new()
+                .chain_update(b"outpost refresh-token successor v1")
+                .chain_update(&newest.private_pkcs8)
+                .finalize(),
+        );
         Some(Self {
+            successor_key,
             kid: newest.kid.clone(),
             signing: EncodingKey::from_ed_der(&newest.private_pkcs8),
             verifying,
@@ -113,6 +124,16 @@ impl TokenKeys {
         claims: &OfflineGrantClaims,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         self.sign(claims)
+    }
+
+    /// The refresh token that replaces `token`: derived with a key only this hub holds, so
+    /// that every retry of a lost rotation is answered with the same successor without
+    /// storing it in clear, and nobody holding a spent token can compute its successor.
+    pub fn successor(&self, token: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.successor_key.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(token.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
     fn sign<T: serde::Serialize>(&self, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {

@@ -435,3 +435,149 @@ async fn forged_and_misused_tokens_are_refused() {
     assert_eq!(hub.get("/v1/patients", &token).await.0, StatusCode::OK);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_refresh_answer_lost_again_and_again_keeps_the_session_and_a_late_replay_ends_it() {
+    let hub = TestHub::start().await;
+    let clinic = hub.tenant("clinic-a", TenantKind::Clinic).await;
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    let first = hub.login(&email, None).await["refresh_token"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    // A cellular link loses the answer three times in a row; each retry, seconds apart and
+    // inside the window, gets the same successor.
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let (status, answer) = hub.refresh(&first).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answers.push(answer["refresh_token"].as_str().expect("r").to_owned());
+        hub.clock.advance(Duration::seconds(4));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "one successor");
+    assert_ne!(answers[0], first);
+    let (status, next) = hub.refresh(&answers[0]).await;
+    assert_eq!(status, StatusCode::OK, "the session lives on: {next}");
+    let access = next["access_token"].as_str().expect("access");
+    assert_eq!(hub.get("/v1/me", access).await.0, StatusCode::OK);
+    // Once the successor has been used, the spent token is a copy.
+    let (status, body) = hub.refresh(&first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "session_ended");
+
+    // Past the window (15 s by default) a retry is a copy too, though its successor is unused.
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    let first = hub.login(&email, None).await["refresh_token"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    assert_eq!(hub.refresh(&first).await.0, StatusCode::OK);
+    hub.clock.advance(Duration::seconds(16));
+    let (status, body) = hub.refresh(&first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "session_ended");
+    hub.stop().await;
+}
+
+/// The resident memory of this process (the hub runs in it), in MiB.
+fn resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_the_hub_answering() {
+    let hub = TestHub::start_with(HubConfig {
+        password_workers: Some(2),
+        ..HubConfig::default()
+    })
+    .await;
+    let before = resident_mib();
+    let clinic = hub.tenant("clinic-a", TenantKind::Clinic).await;
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    let token = hub.signed_in(Some(&clinic), Role::Doctor).await;
+    let peak = std::sync::Arc::new(std::sync::Mutex::new(before));
+    let sampling = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = resident_mib();
+                {
+                    let mut peak = peak.lock().expect("peak");
+                    *peak = peak.max(now);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
+    // 100 at once: half to unknown addresses, half to a real account.
+    let attempts: Vec<_> = (0..100)
+        .map(|i| {
+            let address = if i % 2 == 0 {
+                format!("nobody{i}@test.example")
+            } else {
+                email.clone()
+            };
+            let request = hub
+                .http
+                .post(format!("{}/v1/auth/login", hub.url))
+                .json(&json!({"email": address, "password": "not the password at all"}))
+                .send();
+            tokio::spawn(request)
+        })
+        .collect();
+    // Meanwhile, other requests are answered promptly.
+    let mut slowest = std::time::Duration::ZERO;
+    for _ in 0..5 {
+        for path in ["/healthz", "/v1/me"] {
+            let started = Instant::now();
+            let (status, _) = hub.get(path, &token).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            slowest = slowest.max(started.elapsed());
+        }
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for attempt in attempts {
+        let resp = attempt.await.expect("join").expect("answer");
+        let status = resp.status().as_u16();
+        if status == 503 {
+            assert_eq!(
+                resp.headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok()),
+                Some("1"),
+                "a busy answer says when to come back"
+            );
+            let body: Value = resp.json().await.expect("error shape");
+            assert_eq!(body["error"]["code"], "unavailable");
+        }
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    sampling.abort();
+    let growth = *peak.lock().expect("peak") - before;
+    eprintln!(
+        "statuses {statuses:?}, RSS growth {growth:.1} MiB, slowest other request {slowest:?}"
+    );
+    assert!(
+        statuses.keys().all(|s| [401, 423, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains_key(&503),
+        "the queue is short: {statuses:?}"
+    );
+    assert!(growth < 64.0, "RSS grew by {growth:.1} MiB");
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "other requests waited {slowest:?}"
+    );
+    // And the real password still works once the flood is over (the account's lockout aside).
+    let other = hub.user(Some(&clinic), Role::Nurse).await;
+    hub.login(&other, None).await;
+    hub.stop().await;
+}

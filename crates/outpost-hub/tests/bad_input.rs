@@ -2,11 +2,11 @@
 
 mod common;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use common::{TestHub, patient_body};
-use outpost_domain::{Role, TenantKind};
+use common::{PASSWORD, TestHub, patient_body};
+use outpost_domain::{LocalEventId, Role, TenantKind};
 use outpost_hub::HubConfig;
 
 #[tokio::test]
@@ -62,10 +62,12 @@ async fn bad_patient_requests_are_refused_and_write_nothing() {
         ),
         ("bad email", with("email", json!("not-an-address")), 422),
         ("implausible bmi", with("bmi", json!(900.0)), 422),
+        // One rule for text on both backends: characters no field can hold are malformed
+        // input (400), not a broken rule (422).
         (
             "control characters",
             with("family_name", json!("In\u{0}put")),
-            422,
+            400,
         ),
         ("array body", json!([1, 2]), 400),
     ];
@@ -210,5 +212,137 @@ async fn bad_user_and_tenant_requests_write_nothing() {
     let (_, tenants_after) = hub.get("/v1/tenants", &platform).await;
     assert_eq!(tenants_before, tenants_after);
     assert_eq!(hub.tenant_databases().await, 1, "no stray tenant databases");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn nul_records_as_arrays_and_lookalike_media_types_are_refused_before_anything_is_written() {
+    let hub = TestHub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let admin_email = hub.user(Some(&clinic), Role::TenantAdmin).await;
+    let admin = hub.token(&admin_email).await;
+    let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
+    let platform = hub.signed_in(None, Role::PlatformAdmin).await;
+    let central_before = hub.raw_central_actions().await;
+    let patients_before = hub.patient_count(&clinic).await;
+    let chain_before = hub.audit_events(&clinic).await;
+
+    let nul = "Nul\u{0}Byte";
+    let event = |entity: &str, entity_id: &str| {
+        json!({"schema_version": 1, "audit": [{
+            "event_id": LocalEventId::generate(), "action": "patient.read", "entity": entity,
+            "entity_id": entity_id, "client_time": chrono::Utc::now(), "details": {}
+        }]})
+    };
+    let login = "/v1/auth/login";
+    let cases: Vec<(&str, &str, Option<&str>, serde_json::Value)> = vec![
+        (
+            "login e-mail of no account",
+            login,
+            None,
+            json!({"email": "ghost\u{0}@test.example", "password": PASSWORD}),
+        ),
+        (
+            "login e-mail of an account",
+            login,
+            None,
+            json!({"email": format!("{admin_email}\u{0}"), "password": PASSWORD}),
+        ),
+        (
+            "device name",
+            login,
+            None,
+            json!({"email": admin_email, "password": PASSWORD, "device_name": nul}),
+        ),
+        (
+            "offline audit entity",
+            "/v1/sync/push",
+            Some(&doctor),
+            event(nul, "x"),
+        ),
+        (
+            "offline audit entity_id",
+            "/v1/sync/push",
+            Some(&doctor),
+            event("patient", nul),
+        ),
+        (
+            "user full name",
+            "/v1/users",
+            Some(&admin),
+            json!({"email": "nul.name@test.example", "full_name": nul, "role": "nurse",
+                   "password": "long enough password"}),
+        ),
+        (
+            "tenant name",
+            "/v1/tenants",
+            Some(&platform),
+            json!({"slug": "nul-name", "name": nul, "kind": "clinic"}),
+        ),
+        (
+            "a patient as an array of its field values",
+            "/v1/patients",
+            Some(&doctor),
+            json!(["ARR-1", "Ada", "Array", "1990-01-01"]),
+        ),
+        (
+            "a sign-in as an array",
+            login,
+            None,
+            json!([admin_email, PASSWORD]),
+        ),
+    ];
+    for (what, path, token, body) in cases {
+        let (status, answer) = hub.call(Method::POST, path, token, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_input", "{what}: {answer}");
+        assert!(
+            !answer.to_string().contains("Nul"),
+            "{what} echoes the value"
+        );
+    }
+    for (what, path) in [
+        ("search", "/v1/patients?q=Nul%00Byte"),
+        ("cursor", "/v1/patients?cursor=%00"),
+    ] {
+        let (status, answer) = hub.get(path, &doctor).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_input", "{what}: {answer}");
+    }
+    let create = |content_type: &'static str, mrn: &str| {
+        hub.http
+            .post(format!("{}/v1/patients", hub.url))
+            .bearer_auth(&doctor)
+            .header("content-type", content_type)
+            .body(patient_body(mrn, "Media", "Type").to_string())
+            .send()
+    };
+    for lookalike in ["application/jsonx", "application/json-seq", "text/json"] {
+        let resp = create(lookalike, "MT-0").await.expect("send");
+        assert_eq!(
+            resp.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{lookalike}"
+        );
+    }
+
+    assert_eq!(
+        hub.raw_central_actions().await,
+        central_before,
+        "no sign-in attempt counted, no user or tenant created"
+    );
+    assert_eq!(hub.audit_events(&clinic).await, chain_before);
+    assert_eq!(hub.patient_count(&clinic).await, patients_before);
+
+    // The media type itself, in any case and with parameters, is still JSON.
+    for (n, content_type) in ["application/json; charset=utf-8", "Application/JSON"]
+        .into_iter()
+        .enumerate()
+    {
+        let resp = create(content_type, &format!("MT-{}", n + 1))
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::CREATED, "{content_type}");
+    }
     hub.stop().await;
 }

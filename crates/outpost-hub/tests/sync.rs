@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 use common::{PASSWORD, TestHub, patient_body};
 use outpost_domain::clock::Clock;
+use outpost_domain::patient::Patient;
+use outpost_domain::tenant::Tenant;
 use outpost_domain::{DeviceId, OpId, PatientId, Role, TenantKind};
 
 fn op(action: &str, record: &str, base: Option<i64>, fields: Value) -> Value {
@@ -20,6 +22,25 @@ fn op(action: &str, record: &str, base: Option<i64>, fields: Value) -> Value {
 
 fn push_body(ops: Vec<Value>) -> Value {
     json!({ "schema_version": 1, "ops": ops })
+}
+
+/// Creates `count` patients straight in the tenant's store (MRNs `PREFIX-n`).
+async fn seed(hub: &TestHub, tenant: &Tenant, prefix: &str, count: usize) -> Vec<Patient> {
+    let fields: Vec<_> = (0..count)
+        .map(|i| {
+            serde_json::from_value(patient_body(&format!("{prefix}-{i}"), "Seeded", "Patient"))
+                .expect("fields")
+        })
+        .collect();
+    let mut actor = hub.actor();
+    actor.tenant_id = Some(tenant.id);
+    hub.store
+        .tenant(tenant.id)
+        .await
+        .expect("store")
+        .create_patients(fields, &actor)
+        .await
+        .expect("create")
 }
 
 #[tokio::test]
@@ -396,22 +417,7 @@ async fn the_snapshot_is_a_complete_stream_with_its_cursor() {
     let hub = TestHub::start().await;
     let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
     let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
-    let fields: Vec<_> = (0..1200)
-        .map(|i| {
-            serde_json::from_value(patient_body(&format!("SN-{i}"), "Snap", "Shot"))
-                .expect("fields")
-        })
-        .collect();
-    let mut actor = hub.actor();
-    actor.tenant_id = Some(clinic.id);
-    let created = hub
-        .store
-        .tenant(clinic.id)
-        .await
-        .expect("store")
-        .create_patients(fields, &actor)
-        .await
-        .expect("create");
+    let created = seed(&hub, &clinic, "SN", 1200).await;
     let gone = created[0].id;
     hub.delete(
         &format!("/v1/patients/{gone}"),
@@ -441,6 +447,73 @@ async fn the_snapshot_is_a_complete_stream_with_its_cursor() {
     let history = lines.iter().filter(|l| l["type"] == "history").count();
     assert_eq!((patients, history), (1199, 1199));
     assert!(!text.contains(&gone.to_string()));
+    hub.stop().await;
+}
+
+/// Four workstations making their first mirror at once is an ordinary morning: on PostgreSQL,
+/// where a tenant has a few pooled connections, twenty at once must all complete (each holds
+/// one connection and never waits for a second) and agree, while the tenant's other requests
+/// are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_first_mirrors_at_once_complete_and_agree_while_the_tenant_answers() {
+    let hub = TestHub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let doctor = hub.signed_in(Some(&clinic), Role::Doctor).await;
+    seed(&hub, &clinic, "MO", 2000).await;
+    let mirrors: Vec<_> = (0..20)
+        .map(|_| {
+            let request = hub
+                .http
+                .get(format!("{}/v1/sync/snapshot", hub.url))
+                .bearer_auth(&doctor)
+                .send();
+            tokio::spawn(async move {
+                let resp = request.await.expect("snapshot");
+                assert_eq!(resp.status(), StatusCode::OK);
+                resp.text().await.expect("body")
+            })
+        })
+        .collect();
+    let meanwhile = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        hub.get("/v1/patients?limit=5", &doctor),
+    )
+    .await
+    .expect("the tenant answers while the mirrors run");
+    assert_eq!(meanwhile.0, StatusCode::OK);
+    let texts = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        futures_util::future::join_all(mirrors),
+    )
+    .await
+    .expect("every mirror completes");
+    let texts: Vec<String> = texts.into_iter().map(|t| t.expect("join")).collect();
+    assert!(texts.windows(2).all(|w| w[0] == w[1]), "they agree");
+    let lines: Vec<Value> = texts[0]
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines[0]["patients"], 2000);
+    assert_eq!(lines.last().expect("last")["type"], "end");
+    assert_eq!(lines.len(), 2 + 2 * 2000);
+    // Each mirror is audited once, and the chain verifies.
+    let snapshots = hub
+        .raw_tenant_sql(
+            clinic.id,
+            "SELECT action FROM audit_events WHERE action = 'sync.snapshot'",
+        )
+        .await
+        .expect("audit");
+    assert_eq!(snapshots.len(), 20);
+    let report = hub
+        .store
+        .tenant(clinic.id)
+        .await
+        .expect("store")
+        .verify_audit()
+        .await
+        .expect("verify");
+    assert!(report.valid);
     hub.stop().await;
 }
 

@@ -13,6 +13,7 @@ use outpost_domain::tenant::{Tenant, TenantStatus};
 use outpost_domain::user::Member;
 use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
 use outpost_store::columns::{DEVICE, MEMBER_QUERY, SESSION, TENANT, USER};
+use outpost_store::refresh::{self, PresentedToken, RefreshStep};
 use outpost_store::{
     CentralStore, DatabaseStatus, DeviceRecord, MemberUpdate, Membership, RefreshOutcome,
     SessionRecord, SigningKeyRecord, StoreError, StoreResult, UserRecord,
@@ -599,51 +600,53 @@ impl CentralStore for PgCentral {
         let Some(session) = session_by_id(&tx, session_id).await? else {
             return Ok(RefreshOutcome::Unknown);
         };
-        // The token to spend now: the presented one, or (for a retry) its successor.
-        let mut spend = old_hash.to_owned();
-        if let Some(spent_at) = spent_at {
-            let successor_unused = match &replaced_by {
-                Some(next) => tx
-                    .query_opt(
-                        "SELECT spent_at IS NULL FROM refresh_tokens WHERE token_hash = $1",
-                        &[next],
-                    )
-                    .await
-                    .db()?
-                    .map(|row| col::<bool>(&row, 0))
-                    .transpose()?
-                    .unwrap_or(false),
-                None => false,
-            };
-            let retry = at - spent_at <= retry_window && successor_unused;
-            if !retry || session.ended_at.is_some() {
-                if session.ended_at.is_none() {
-                    end_sessions(&tx, Sessions::One(session_id), "refresh_token_reused", at)
-                        .await?;
-                }
+        let successor_unused = match &replaced_by {
+            Some(next) => tx
+                .query_opt(
+                    "SELECT spent_at IS NULL FROM refresh_tokens WHERE token_hash = $1",
+                    &[next],
+                )
+                .await
+                .db()?
+                .map(|row| col::<bool>(&row, 0))
+                .transpose()?
+                .unwrap_or(false),
+            None => false,
+        };
+        let presented = PresentedToken {
+            spent_at,
+            replaced_by,
+            successor_unused,
+            session_ended: session.ended_at.is_some(),
+        };
+        let step = refresh::step(&presented, new_hash, at, retry_window);
+        match step {
+            RefreshStep::Refuse { spent: false } => return Ok(RefreshOutcome::Ended(session)),
+            RefreshStep::Refuse { spent: true } => return Ok(RefreshOutcome::Reused(session)),
+            RefreshStep::Revoke => {
+                end_sessions(&tx, Sessions::One(session_id), "refresh_token_reused", at).await?;
                 let session = session_by_id(&tx, session_id)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 tx.commit().await.db()?;
                 return Ok(RefreshOutcome::Reused(session));
             }
-            spend = replaced_by.unwrap_or_default();
+            RefreshStep::Rotate => {
+                tx.execute(
+                    "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2 WHERE token_hash = $3",
+                    &[&at, &new_hash, &old_hash],
+                )
+                .await
+                .db()?;
+                tx.execute(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+                    &[&new_hash, &session_id, &at],
+                )
+                .await
+                .db()?;
+            }
+            RefreshStep::Repeat => {}
         }
-        if session.ended_at.is_some() {
-            return Ok(RefreshOutcome::Ended(session));
-        }
-        tx.execute(
-            "UPDATE refresh_tokens SET spent_at = $1, replaced_by = $2 WHERE token_hash = $3",
-            &[&at, &new_hash, &spend],
-        )
-        .await
-        .db()?;
-        tx.execute(
-            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-            &[&new_hash, &session_id, &at],
-        )
-        .await
-        .db()?;
         tx.execute(
             "UPDATE sessions SET last_activity_at = $1 WHERE id = $2",
             &[&at, &session_id],

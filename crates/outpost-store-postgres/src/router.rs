@@ -7,8 +7,10 @@
 //! serves another tenant.
 //!
 //! Waiting is first come, first served: a request first takes one of its database's
-//! `per_database` slots, then one of `cap` checkouts (connections in use), both FIFO
-//! semaphores. Holding a checkout, it reuses an idle connection of its database or opens one;
+//! `per_database` slots (a stream, one of its `streams_per_database`), then one of `cap`
+//! checkouts (connections in use), all FIFO semaphores. Streams (a first mirror's snapshot, a
+//! backup) hold their connection for as long as the client reads, so they have slots of their
+//! own: however many workstations mirror at once, the tenant's other requests keep theirs. Holding a checkout, it reuses an idle connection of its database or opens one;
 //! at the cap it closes the least recently used idle connection, of which there is always one
 //! (fewer than `cap` others are in use) unless another request is closing it, whose permit
 //! it then waits for. Connections idle longer than `idle_timeout` are closed by a sweeper,
@@ -34,9 +36,11 @@ use crate::tls::Transport;
 pub struct RouterLimits {
     /// Open connections across every database.
     pub cap: usize,
-    /// Open connections to any one database: requests to one tenant are serialised by the
-    /// tenant's write lock anyway, so a few are enough (one more serves a snapshot stream).
+    /// Connections to any one database for requests: writers of one tenant are serialised by
+    /// the tenant's write lock anyway, so a few are enough.
     pub per_database: usize,
+    /// Connections to any one database for streams (snapshots, backups), besides those.
+    pub streams_per_database: usize,
     /// An idle connection older than this is closed.
     pub idle_timeout: Duration,
 }
@@ -46,6 +50,7 @@ impl Default for RouterLimits {
         Self {
             cap: 64,
             per_database: 3,
+            streams_per_database: 2,
             idle_timeout: Duration::from_secs(60),
         }
     }
@@ -98,13 +103,26 @@ struct Pool {
     open: usize,
     /// The database's request slots (`per_database`), handed out in arrival order.
     slots: Arc<Semaphore>,
+    /// Its stream slots (`streams_per_database`).
+    streams: Arc<Semaphore>,
 }
 
 impl Pool {
     /// Nothing open and nobody holding or awaiting a slot: the entry can go.
     fn unused(&self) -> bool {
-        self.open == 0 && Arc::strong_count(&self.slots) == 1
+        self.open == 0
+            && Arc::strong_count(&self.slots) == 1
+            && Arc::strong_count(&self.streams) == 1
     }
+}
+
+/// What a connection is checked out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A request: answered, then the connection goes back.
+    Request,
+    /// A stream held for as long as its client reads.
+    Stream,
 }
 
 /// The per-database pools and the global cap.
@@ -130,6 +148,10 @@ pub struct Conn {
     router: Arc<Router>,
     /// Pooled connections go back to their database's idle list; owner connections close.
     pooled: bool,
+    /// Statements run with [`Conn::enter`] whose end ([`Conn::leave`]) has not run yet: a
+    /// transaction begun by hand, a session-level lock. Dropped with any, the connection is
+    /// closed rather than handed to the next request in that state.
+    entered: u32,
     /// Released after the connection is back (fields drop after `Drop::drop`).
     _checkout: OwnedSemaphorePermit,
     _slot: Option<OwnedSemaphorePermit>,
@@ -159,15 +181,34 @@ impl Conn {
     pub fn target(&self) -> &Target {
         &self.target
     }
+
+    /// Runs `sql` that leaves state in the session for later statements (`BEGIN`, a
+    /// session-level advisory lock). Until the matching [`Conn::leave`] succeeds, dropping
+    /// this connection (a request cancelled mid-way) closes it instead of pooling it, so no
+    /// request ever inherits an open transaction or a lock.
+    pub async fn enter(&mut self, sql: &str) -> StoreResult<()> {
+        self.entered += 1;
+        self.batch_execute(sql).await.db()
+    }
+
+    /// Runs `sql` that ends what an [`Conn::enter`] began (`COMMIT`, an unlock).
+    pub async fn leave(&mut self, sql: &str) -> StoreResult<()> {
+        self.batch_execute(sql).await.db()?;
+        self.entered = self.entered.saturating_sub(1);
+        Ok(())
+    }
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(open) = self.open.take() {
-            if self.pooled {
+            if self.pooled && self.entered == 0 {
                 self.router.give_back(&self.target, open);
             } else {
                 tokio::spawn(open.close());
+                if self.pooled {
+                    self.router.forget_one(&self.target);
+                }
             }
         }
     }
@@ -227,21 +268,26 @@ impl Router {
         self.limits.cap.max(1) - self.permits.available_permits()
     }
 
-    /// A pooled connection to `target` (as the runtime role when one is configured), in
-    /// arrival order when the database's slots or the cap are all taken.
+    /// A pooled connection to `target` for a request (as the runtime role when one is
+    /// configured), in arrival order when the database's slots or the cap are all taken.
     pub async fn get(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
+        self.get_for(target, Use::Request).await
+    }
+
+    /// A pooled connection to `target` for `usage`: each use waits for a slot of its own kind.
+    pub async fn get_for(self: &Arc<Self>, target: &Target, usage: Use) -> StoreResult<Conn> {
         let slots = {
             let mut pools = self.lock();
-            let per_database = self.limits.per_database.max(1);
-            pools
-                .entry(target.clone())
-                .or_insert_with(|| Pool {
-                    idle: Vec::new(),
-                    open: 0,
-                    slots: Arc::new(Semaphore::new(per_database)),
-                })
-                .slots
-                .clone()
+            let pool = pools.entry(target.clone()).or_insert_with(|| Pool {
+                idle: Vec::new(),
+                open: 0,
+                slots: Arc::new(Semaphore::new(self.limits.per_database.max(1))),
+                streams: Arc::new(Semaphore::new(self.limits.streams_per_database.max(1))),
+            });
+            match usage {
+                Use::Request => pool.slots.clone(),
+                Use::Stream => pool.streams.clone(),
+            }
         };
         let slot = slots.acquire_owned().await.map_err(closed_semaphore)?;
         let checkout = self.checkout().await?;
@@ -412,6 +458,7 @@ impl Router {
             target: target.clone(),
             router: self.clone(),
             pooled: slot.is_some(),
+            entered: 0,
             _checkout: checkout,
             _slot: slot,
         }

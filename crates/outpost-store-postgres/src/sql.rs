@@ -11,6 +11,7 @@ use outpost_domain::{DeviceId, LocalEventId, OpId, PatientId, SessionId, TenantI
 use outpost_store::{StoreError, StoreResult};
 
 use crate::OrBackend;
+use crate::router::Conn;
 
 /// The transaction-level advisory lock that serialises the writers of one database
 /// ("outwrite" in ASCII). Every chain append reads the last hash and every change-feed entry
@@ -25,6 +26,21 @@ pub async fn begin(conn: &mut tokio_postgres::Client) -> StoreResult<Transaction
         .await
         .db()?;
     Ok(tx)
+}
+
+/// Takes the write lock for the session of `conn` (not only a transaction): the writers of the
+/// database wait until [`unlock_writers`], while `conn` itself may still write (advisory locks
+/// are re-entrant within a session). Entered on the connection, so that a connection dropped
+/// while holding it is closed, which frees the lock, rather than pooled.
+pub async fn lock_writers(conn: &mut Conn) -> StoreResult<()> {
+    conn.enter(&format!("SELECT pg_advisory_lock({WRITE_LOCK})"))
+        .await
+}
+
+/// Frees what [`lock_writers`] took.
+pub async fn unlock_writers(conn: &mut Conn) -> StoreResult<()> {
+    conn.leave(&format!("SELECT pg_advisory_unlock({WRITE_LOCK})"))
+        .await
 }
 
 /// Begins a transaction on `conn` that takes the write lock and is left open: every writer of

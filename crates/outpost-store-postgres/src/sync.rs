@@ -10,7 +10,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Transaction};
 
 use outpost_domain::audit::Actor;
-use outpost_domain::patient::PatientFields;
+use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::sync::{
     Change, Entity, LocalAuditEvent, Op, OpAction, OpResult, OpRules, OpStatus, PullResponse,
     SnapshotLine,
@@ -20,13 +20,11 @@ use outpost_store::changes::{
     Synced, offline_event, op_conflict, op_done, op_failed, op_failure_event, op_rejected,
     patch_error, pull_event, snapshot_event,
 };
-use outpost_store::{StoreError, StoreResult, TenantStore};
+use outpost_store::{StoreError, StoreResult, merge};
 
 use crate::router::Conn;
-use crate::sql::{begin, col, json, to_json};
-use crate::tenant::{
-    PgTenant, insert_patient, load, read_patient, save_delete, save_update, select_patient,
-};
+use crate::sql::{begin, col, json, lock_writers, to_json, unlock_writers};
+use crate::tenant::{insert_patient, load, read_patient, save_delete, save_update, select_patient};
 use crate::{OrBackend, audit, history};
 
 /// Rows per snapshot batch: large enough to amortise channel and chunk overhead.
@@ -70,6 +68,20 @@ async fn changed_since(
         }
     }
     Ok(fields)
+}
+
+/// Fields others changed on the hub after the op's base version (none when the op has no
+/// base or its base is current).
+async fn changed_by_others(
+    tx: &impl GenericClient,
+    op: &Op,
+    current: &Patient,
+    actor: &Actor,
+) -> StoreResult<BTreeSet<String>> {
+    match op.base_version {
+        Some(base) if base != current.version => changed_since(tx, op.record_id, base, actor).await,
+        _ => Ok(BTreeSet::new()),
+    }
 }
 
 /// Applies a push's ops in order, in one transaction with a savepoint per op: each op lands
@@ -203,15 +215,9 @@ async fn update(
     if deleted_at.is_some() {
         return Ok(op_conflict(op, current, true));
     }
-    let base = op.base_version.unwrap_or_default();
-    let status = if base == current.version {
-        OpStatus::Applied
-    } else {
-        let moved = changed_since(tx, op.record_id, base, actor).await?;
-        if op.fields.keys().any(|k| moved.contains(k)) {
-            return Ok(op_conflict(op, current, false));
-        }
-        OpStatus::Merged
+    let others = changed_by_others(tx, op, &current, actor).await?;
+    let Some(status) = merge::update_status(&others, op.fields.keys()) else {
+        return Ok(op_conflict(op, current, false));
     };
     let (fields, changed) = current
         .fields
@@ -239,7 +245,7 @@ async fn delete(
             ..op_done(op, OpStatus::Applied, current)
         });
     }
-    if op.base_version.is_some_and(|base| base != current.version) {
+    if !merge::delete_applies(&changed_by_others(tx, op, &current, actor).await?) {
         return Ok(op_conflict(op, current, false));
     }
     let patient = save_delete(tx, current, actor, Some(synced)).await?;
@@ -344,52 +350,59 @@ pub async fn cursor(client: &impl GenericClient) -> StoreResult<i64> {
     col(&row, 0)
 }
 
-/// Starts a read-only, repeatable-read transaction on a connection of its own (writers go
-/// on), audits the snapshot, and streams it from a task: every live patient in name order
-/// (the client's list order, so that its rows are appended), then every version of them in
-/// the order of the client's history key (appended too), in batches, then `End`. Stops early
-/// when the receiver goes away.
+/// Audits the snapshot and starts it: with the writers held off for a moment (a session lock
+/// on this connection), the audit event is appended and the read-only, repeatable-read
+/// transaction begun, so that both see the same cursor; then writers go on while a task
+/// streams every live patient in name order (the client's list order, so that its rows are
+/// appended), then every version of them in the order of the client's history key (appended
+/// too), in batches, then `End`. Stops early when the receiver goes away.
+///
+/// Everything runs on this one connection: a snapshot never waits for a second connection of
+/// its database while holding one (four at once would take every slot of a tenant and wait
+/// for each other), and a snapshot cancelled at any point leaves no transaction or lock behind
+/// ([`Conn::enter`]).
 pub async fn snapshot(
-    conn: Conn,
+    mut conn: Conn,
     actor: &Actor,
-    tenant: &PgTenant,
 ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
-    conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .db()?;
-    let begin = async {
-        let cursor = cursor(&*conn).await?;
-        let counts = conn
-            .query_one(
-                "SELECT (SELECT count(*) FROM patients WHERE deleted_at IS NULL), \
-                 (SELECT count(*) FROM patient_history h JOIN patients p ON p.id = h.patient_id \
-                  WHERE p.deleted_at IS NULL)",
+    lock_writers(&mut conn).await?;
+    let (cursor, patients) = {
+        let tx = begin(&mut conn).await?;
+        let cursor = cursor(&tx).await?;
+        let patients: i64 = col(
+            &tx.query_one(
+                "SELECT count(*) FROM patients WHERE deleted_at IS NULL",
                 &[],
             )
             .await
-            .db()?;
-        StoreResult::Ok(SnapshotLine::Begin {
-            cursor,
-            patients: col::<i64>(&counts, 0)?.unsigned_abs(),
-            history: col::<i64>(&counts, 1)?.unsigned_abs(),
-        })
-    }
-    .await;
-    let begin = match begin {
-        Ok(begin) => begin,
-        Err(err) => {
-            let _ = conn.batch_execute("ROLLBACK").await;
-            return Err(err);
-        }
+            .db()?,
+            0,
+        )?;
+        let patients = patients.unsigned_abs();
+        audit::append(&tx, &snapshot_event(actor, cursor, patients)).await?;
+        tx.commit().await.db()?;
+        (cursor, patients)
     };
-    if let SnapshotLine::Begin {
-        cursor, patients, ..
-    } = &begin
-    {
-        tenant
-            .append_audit(snapshot_event(actor, *cursor, *patients))
-            .await?;
-    }
+    // The first query takes the transaction's snapshot, before writers are let go.
+    conn.enter("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
+        .await?;
+    unlock_writers(&mut conn).await?;
+    let history: i64 = col(
+        &conn
+            .query_one(
+                "SELECT count(*) FROM patient_history h JOIN patients p ON p.id = h.patient_id \
+                 WHERE p.deleted_at IS NULL",
+                &[],
+            )
+            .await
+            .db()?,
+        0,
+    )?;
+    let begin = SnapshotLine::Begin {
+        cursor,
+        patients,
+        history: history.unsigned_abs(),
+    };
     let (tx, rx) = mpsc::channel(8);
     tx.send(Ok(vec![begin]))
         .await
@@ -398,7 +411,7 @@ pub async fn snapshot(
         if let Err(err) = stream(&conn, &tx).await {
             let _ = tx.send(Err(err)).await;
         }
-        let _ = conn.batch_execute("COMMIT").await;
+        let _ = conn.leave("COMMIT").await;
     });
     Ok(rx)
 }

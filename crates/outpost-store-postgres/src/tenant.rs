@@ -22,7 +22,7 @@ use outpost_store::{
     StoreResult, TenantStore, WriteOutcome,
 };
 
-use crate::router::{Conn, Router, Target};
+use crate::router::{Conn, Router, Target, Use};
 use crate::sql::{begin, col, id, opt_id, unique_as};
 use crate::{OrBackend, audit, copy, history, status, sync};
 use outpost_store::backup::Batch;
@@ -74,7 +74,11 @@ pub struct PgTenant {
 
 impl PgTenant {
     pub(crate) async fn conn(&self) -> StoreResult<Conn> {
-        let conn = self.router.get(&self.target).await;
+        self.conn_for(Use::Request).await
+    }
+
+    pub(crate) async fn conn_for(&self, usage: Use) -> StoreResult<Conn> {
+        let conn = self.router.get_for(&self.target, usage).await;
         if let Err(err) = &conn
             && missing_database(err)
             && let Some(open) = self.open_tenants.upgrade()
@@ -607,21 +611,20 @@ impl TenantStore for PgTenant {
         &self,
         actor: &Actor,
     ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
-        let conn = self.conn().await?;
-        sync::snapshot(conn, actor, self).await
+        let conn = self.conn_for(Use::Stream).await?;
+        sync::snapshot(conn, actor).await
     }
 
     async fn export(&self) -> StoreResult<mpsc::Receiver<StoreResult<Batch>>> {
-        let conn = self.conn().await?;
-        conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
-            .db()?;
+        let mut conn = self.conn_for(Use::Stream).await?;
+        conn.enter("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await?;
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             if let Err(err) = copy::send_all(&*conn, &tx).await {
                 let _ = tx.send(Err(err)).await;
             }
-            let _ = conn.batch_execute("COMMIT").await;
+            let _ = conn.leave("COMMIT").await;
         });
         Ok(rx)
     }

@@ -9,6 +9,7 @@ use outpost_domain::tenant::{Tenant, TenantStatus};
 use outpost_domain::user::Member;
 use outpost_domain::{DeviceId, Permission, Role, SessionId, TenantId, UserId};
 use outpost_store::columns::{DEVICE, MEMBER_QUERY, SESSION, TENANT, USER};
+use outpost_store::refresh::{self, PresentedToken, RefreshStep};
 use outpost_store::{
     CentralStore, DatabaseStatus, DeviceRecord, MemberUpdate, Membership, RefreshOutcome,
     SessionRecord, SigningKeyRecord, StoreError, StoreResult, UserRecord,
@@ -598,52 +599,55 @@ impl CentralStore for SqliteCentral {
                 let Some(session) = session_by_id(&tx, &session_id)? else {
                     return Ok(RefreshOutcome::Unknown);
                 };
-                // The token to spend now: the presented one, or (for a retry) its successor.
-                let mut spend = old_hash.clone();
-                if let Some(spent_at) = spent_at {
-                    let successor_unused = match &replaced_by {
-                        Some(next) => tx
-                            .query_row(
-                                "SELECT spent_at IS NULL FROM refresh_tokens WHERE token_hash = ?1",
-                                [next],
-                                |row| row.get::<_, bool>(0),
-                            )
-                            .optional()
-                            .db()?
-                            .unwrap_or(false),
-                        None => false,
-                    };
-                    let retry = at - spent_at <= retry_window && successor_unused;
-                    if !retry || session.ended_at.is_some() {
-                        if session.ended_at.is_none() {
-                            end_sessions_where(&tx, "id = ?3", &session_id, "refresh_token_reused", at)?;
-                        }
+                let successor_unused = match &replaced_by {
+                    Some(next) => tx
+                        .query_row(
+                            "SELECT spent_at IS NULL FROM refresh_tokens WHERE token_hash = ?1",
+                            [next],
+                            |row| row.get::<_, bool>(0),
+                        )
+                        .optional()
+                        .db()?
+                        .unwrap_or(false),
+                    None => false,
+                };
+                let presented = PresentedToken {
+                    spent_at,
+                    replaced_by,
+                    successor_unused,
+                    session_ended: session.ended_at.is_some(),
+                };
+                match refresh::step(&presented, &new_hash, at, retry_window) {
+                    RefreshStep::Refuse { spent: false } => Ok(RefreshOutcome::Ended(session)),
+                    RefreshStep::Refuse { spent: true } => Ok(RefreshOutcome::Reused(session)),
+                    RefreshStep::Revoke => {
+                        end_sessions_where(&tx, "id = ?3", &session_id, "refresh_token_reused", at)?;
                         let session = session_by_id(&tx, &session_id)?.ok_or(StoreError::NotFound)?;
                         tx.commit().db()?;
-                        return Ok(RefreshOutcome::Reused(session));
+                        Ok(RefreshOutcome::Reused(session))
                     }
-                    spend = replaced_by.unwrap_or_default();
+                    step @ (RefreshStep::Rotate | RefreshStep::Repeat) => {
+                        if step == RefreshStep::Rotate {
+                            tx.execute(
+                                "UPDATE refresh_tokens SET spent_at = ?1, replaced_by = ?2 WHERE token_hash = ?3",
+                                params![ts(at), new_hash, old_hash],
+                            )
+                            .db()?;
+                            tx.execute(
+                                "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+                                params![new_hash, session_id, ts(at)],
+                            )
+                            .db()?;
+                        }
+                        tx.execute(
+                            "UPDATE sessions SET last_activity_at = ?1 WHERE id = ?2",
+                            params![ts(at), session_id],
+                        )
+                        .db()?;
+                        tx.commit().db()?;
+                        Ok(RefreshOutcome::Rotated(session))
+                    }
                 }
-                if session.ended_at.is_some() {
-                    return Ok(RefreshOutcome::Ended(session));
-                }
-                tx.execute(
-                    "UPDATE refresh_tokens SET spent_at = ?1, replaced_by = ?2 WHERE token_hash = ?3",
-                    params![ts(at), new_hash, spend],
-                )
-                .db()?;
-                tx.execute(
-                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
-                    params![new_hash, session_id, ts(at)],
-                )
-                .db()?;
-                tx.execute(
-                    "UPDATE sessions SET last_activity_at = ?1 WHERE id = ?2",
-                    params![ts(at), session_id],
-                )
-                .db()?;
-                tx.commit().db()?;
-                Ok(RefreshOutcome::Rotated(session))
             })
             .await
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use outpost_domain::audit::Actor;
-use outpost_domain::patient::PatientFields;
+use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::sync::{
     Change, Entity, LocalAuditEvent, Op, OpAction, OpResult, OpRules, OpStatus, PullResponse,
     SnapshotLine,
@@ -19,7 +19,7 @@ use outpost_store::changes::{
     Synced, offline_event, op_conflict, op_done, op_failed, op_failure_event, op_rejected,
     patch_error, pull_event,
 };
-use outpost_store::{StoreError, StoreResult};
+use outpost_store::{StoreError, StoreResult, merge};
 
 use crate::audit;
 use crate::conn::open_encrypted;
@@ -74,6 +74,20 @@ fn changed_since(
         }
     }
     Ok(fields)
+}
+
+/// Fields others changed on the hub after the op's base version (none when the op has no
+/// base or its base is current).
+fn changed_by_others(
+    conn: &Connection,
+    op: &Op,
+    current: &Patient,
+    actor: &Actor,
+) -> StoreResult<BTreeSet<String>> {
+    match op.base_version {
+        Some(base) if base != current.version => changed_since(conn, op.record_id, base, actor),
+        _ => Ok(BTreeSet::new()),
+    }
 }
 
 /// Applies a push's ops in order, in one transaction: each op lands with its history row,
@@ -210,15 +224,9 @@ fn update(
     if deleted_at.is_some() {
         return Ok(op_conflict(op, current, true));
     }
-    let base = op.base_version.unwrap_or_default();
-    let status = if base == current.version {
-        OpStatus::Applied
-    } else {
-        let moved = changed_since(conn, op.record_id, base, actor)?;
-        if op.fields.keys().any(|k| moved.contains(k)) {
-            return Ok(op_conflict(op, current, false));
-        }
-        OpStatus::Merged
+    let others = changed_by_others(conn, op, &current, actor)?;
+    let Some(status) = merge::update_status(&others, op.fields.keys()) else {
+        return Ok(op_conflict(op, current, false));
     };
     let (fields, changed) = current
         .fields
@@ -241,7 +249,7 @@ fn delete(conn: &Connection, op: &Op, actor: &Actor, synced: &Synced) -> StoreRe
             ..op_done(op, OpStatus::Applied, current)
         });
     }
-    if op.base_version.is_some_and(|base| base != current.version) {
+    if !merge::delete_applies(&changed_by_others(conn, op, &current, actor)?) {
         return Ok(op_conflict(op, current, false));
     }
     let patient = save_delete(conn, current, actor, Some(synced))?;

@@ -92,10 +92,11 @@ pub trait CentralStore: Send + Sync {
     ) -> StoreResult<()>;
     async fn session(&self, id: SessionId) -> StoreResult<Option<SessionRecord>>;
     async fn touch_session(&self, id: SessionId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Spends `old_hash` and stores `new_hash` in its place. A spent token presented again
-    /// within `retry_window` of its spending, while its successor is still unused, is a retry
-    /// of a lost answer: the successor is spent instead. Any other spent token revokes the
-    /// session.
+    /// Spends `old_hash` and stores `new_hash`, the successor the hub derives from it, in its
+    /// place. A spent token presented again within `retry_window` of its spending, while that
+    /// same successor is still unused, is a retry of a lost answer: `Rotated`, with nothing
+    /// changed, so the caller answers with the same successor. Any other spent token revokes
+    /// the session ([`crate::refresh::step`] decides).
     async fn rotate_refresh(
         &self,
         old_hash: &str,

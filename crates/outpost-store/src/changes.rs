@@ -163,7 +163,14 @@ pub fn op_conflict(op: &Op, current: Patient, deleted: bool) -> OpResult {
 /// the device can show; anything else is the backend's error.
 pub fn op_failed(op: &Op, err: StoreError) -> Result<OpResult, StoreError> {
     match err {
-        StoreError::Invalid(v) => Ok(op_rejected(op, "validation_failed", v.to_string())),
+        StoreError::Invalid(v) => {
+            let code = if v.malformed {
+                "invalid_input"
+            } else {
+                "validation_failed"
+            };
+            Ok(op_rejected(op, code, v.to_string()))
+        }
         StoreError::AlreadyExists(what) => Ok(op_rejected(
             op,
             "already_exists",

@@ -17,8 +17,10 @@ pub mod changes;
 pub mod columns;
 mod error;
 pub mod keys;
+pub mod merge;
 mod migration;
 mod records;
+pub mod refresh;
 mod tenant;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

@@ -115,6 +115,7 @@ impl Hub {
         let email = format!("{}.{}@test.example", role.as_str(), uuid_like());
         add_member(
             self.store(),
+            &outpost_hub::passwords::PasswordWork::start(1, 1),
             Some(tenant),
             NewAccount {
                 email: email.clone(),
@@ -180,4 +181,38 @@ pub fn client(home: &std::path::Path, clock: Arc<dyn Clock>) -> Client {
 
 pub fn no_progress() -> impl FnMut(outpost_client::MirrorProgress) + Send {
     |_| {}
+}
+
+/// The `outpost` binary over the client directory `home`.
+pub fn outpost(home: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"));
+    cmd.arg("--home").arg(home);
+    cmd
+}
+
+/// Starts `cmd --password-stdin` and feeds it the password; its output is kept when `output`.
+pub fn spawn_with_password(cmd: &mut std::process::Command, output: bool) -> std::process::Child {
+    use std::io::Write;
+    use std::process::Stdio;
+    let pipe = || {
+        if output {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut child = cmd
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(pipe())
+        .stderr(pipe())
+        .spawn()
+        .expect("spawn outpost");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("password");
+    child
 }

@@ -17,7 +17,6 @@ use outpost_store::{Membership, RefreshOutcome, SessionRecord, UserRecord};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ClientInfo};
-use crate::passwords;
 use crate::principal::{Principal, device_revoked, ended, expire, session_end_reason};
 use crate::state::{AppState, HubState};
 use crate::tokens::{new_refresh_token, refresh_token_hash};
@@ -42,16 +41,24 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let email = normalize_email(&req.email).map_err(|_| bad_credentials())?;
+    // A malformed address (control characters) is bad input; any other is just not an account.
+    let email = normalize_email(&req.email).map_err(|e| {
+        if e.malformed {
+            ApiError::from(e)
+        } else {
+            bad_credentials()
+        }
+    })?;
     if req.password.len() > 1024 {
         return Err(bad_credentials());
     }
-    if let Some(name) = &req.device_name
-        && name.chars().count() > 200
-    {
-        return Err(ApiError::invalid(
-            "field `device_name`: at most 200 characters",
-        ));
+    if let Some(name) = &req.device_name {
+        outpost_domain::text::check_line("device_name", name)?;
+        if name.chars().count() > 200 {
+            return Err(ApiError::invalid(
+                "field `device_name`: at most 200 characters",
+            ));
+        }
     }
     let central = state.store.central();
     let now = state.clock.now();
@@ -66,11 +73,8 @@ pub async fn login(
     // Always pay for one Argon2 verification, so timing does not tell whether the address exists.
     let hash = user
         .as_ref()
-        .map_or(state.dummy_hash.clone(), |u| u.password_hash.clone());
-    let password = req.password.clone();
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, &hash))
-        .await
-        .map_err(|_| ApiError::internal())?;
+        .map_or(state.dummy_hash.as_str(), |u| u.password_hash.as_str());
+    let matches = state.passwords.verify(&req.password, hash).await?;
     let user = match user {
         Some(user) if matches && !user.disabled => user,
         other => {
@@ -256,7 +260,8 @@ fn summary(user: &UserRecord) -> UserSummary {
     }
 }
 
-/// `POST /v1/auth/refresh`: rotates the refresh token; a replayed one revokes the session.
+/// `POST /v1/auth/refresh`: rotates the refresh token; a retry of a lost answer within the
+/// window gets the same successor again; any other replay revokes the session.
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -264,7 +269,7 @@ pub async fn refresh(
 ) -> ApiResult<Json<LoginResponse>> {
     let central = state.store.central();
     let now = state.clock.now();
-    let new_token = new_refresh_token();
+    let new_token = state.tokens.successor(&req.refresh_token);
     let outcome = central
         .rotate_refresh(
             &refresh_token_hash(&req.refresh_token),

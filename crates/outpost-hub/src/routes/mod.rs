@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::routing::{get, post};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use audit::verify_all;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 /// The router over the hub's state.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
+    let body_timeout = std::time::Duration::from_secs(state.config.body_read_timeout_secs.max(1));
     Router::new()
         .route("/healthz", get(reports::health))
         .route("/v1/status", get(reports::status))
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::invalid("this method is not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(
             // Log method and path only: query strings can hold search terms (PHI).
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -15,7 +15,6 @@ use outpost_store::MemberUpdate;
 use crate::accounts::{ExistingEmail, NewAccount, add_member};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
-use crate::passwords;
 use crate::principal::Principal;
 use crate::state::AppState;
 
@@ -49,6 +48,7 @@ pub async fn create(
     };
     let member = add_member(
         state.store.as_ref(),
+        &state.passwords,
         tenant.as_ref(),
         account,
         ExistingEmail::Refuse,
@@ -100,7 +100,7 @@ pub async fn update(
     let password_hash = match &patch.password {
         Some(password) => {
             check_password(password)?;
-            Some(passwords::hash(password).map_err(|_| ApiError::internal())?)
+            Some(state.passwords.hash(password).await?)
         }
         None => None,
     };

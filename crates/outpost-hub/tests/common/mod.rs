@@ -238,6 +238,7 @@ impl TestHub {
         );
         add_member(
             self.store.as_ref(),
+            &self.state.passwords,
             tenant,
             NewAccount {
                 email: email.clone(),
