@@ -11,6 +11,8 @@ use outpost_client::ClientError;
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     NoKeyring,
+    /// The keyring did not answer in time; the message says what to unlock.
+    KeyringTimeout,
     WrongPassword,
     NotSignedIn,
     Locked,
@@ -49,6 +51,7 @@ impl From<&ClientError> for IpcError {
     fn from(err: &ClientError) -> Self {
         let code = match err {
             ClientError::NoKeyring(_) => ErrorCode::NoKeyring,
+            ClientError::KeyringTimeout(_) => ErrorCode::KeyringTimeout,
             ClientError::WrongPassword => ErrorCode::WrongPassword,
             ClientError::NotSignedIn => ErrorCode::NotSignedIn,
             ClientError::Locked => ErrorCode::Locked,

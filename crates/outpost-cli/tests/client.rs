@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use common::{FakeClock, Hub, PASSWORD, client, no_progress};
 use outpost_client::{Backoff, ClientError, Resolution, SystemClock};
 use outpost_domain::audit::Actor;
+use outpost_domain::clock::Clock;
 use outpost_domain::patient::PatientFields;
 use outpost_domain::{Role, TenantKind};
 use outpost_store::Store;
@@ -77,8 +78,8 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     .expect("edit");
     assert_eq!(
         c.status().expect("status").pending_ops,
-        2,
-        "the create and its edit travel as one op"
+        3,
+        "every change is an op of its own: the create, its edit, the other edit"
     );
     assert!(matches!(
         c.sync(&mut no_progress()).await,
@@ -86,7 +87,7 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     ));
     assert_eq!(
         c.status().expect("status").pending_ops,
-        2,
+        3,
         "nothing lost while offline"
     );
     drop(c);
@@ -97,7 +98,7 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
     let second = c.add(new_patient("OFF-2", "Otto", "Offline")).expect("add");
     hub.resume().await;
     let report = c.sync(&mut no_progress()).await.expect("sync");
-    assert_eq!(report.applied, 3, "{report:?}");
+    assert_eq!(report.applied, 4, "{report:?}");
     assert!(report.audit_uploaded >= 2);
     assert_eq!(c.status().expect("status").pending_ops, 0);
 
@@ -171,6 +172,81 @@ async fn offline_work_lands_on_the_hub_with_history_and_audit() {
         .expect("offline write in the hub chain");
     assert!(sync_write.event.details["client_time"].is_string());
     assert!(store.verify_audit().await.expect("verify").valid);
+    hub.pause().await;
+}
+
+#[tokio::test]
+async fn each_offline_edit_reaches_the_hub_as_a_version_of_its_own() {
+    let mut hub = Hub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let seeded = hub.patients(&clinic, "ED", 5).await;
+    let doctor = hub.user(&clinic, Role::Doctor).await;
+    let home = tempfile::tempdir().expect("home");
+    let clock = FakeClock::starting_now();
+    let mut c = client(home.path(), Arc::new(clock.clone()));
+    c.login(&hub.url(), None, &doctor, PASSWORD)
+        .await
+        .expect("login");
+    c.sync(&mut no_progress()).await.expect("mirror");
+    let id = seeded[0].id;
+
+    hub.pause().await;
+    let phones = ["+1 555 0001", "+1 555 0002", "+1 555 0003"];
+    let mut device_times = Vec::new();
+    for phone in phones {
+        clock.advance(Duration::minutes(7));
+        device_times.push(clock.now());
+        c.edit(id, &changes(json!({ "phone": phone })))
+            .expect("edit offline");
+    }
+    assert_eq!(c.status().expect("status").pending_ops, 3);
+    hub.resume().await;
+    let report = c.sync(&mut no_progress()).await.expect("sync");
+    assert_eq!(report.applied, 3, "{report:?}");
+
+    let store = hub.store().tenant(clinic.id).await.expect("store");
+    let actor = Actor::system(chrono::Utc::now());
+    let history = store
+        .patient_history(id, &actor)
+        .await
+        .expect("history")
+        .expect("exists");
+    assert_eq!(
+        history.iter().map(|h| h.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    for ((entry, phone), at) in history[1..].iter().zip(phones).zip(&device_times) {
+        assert_eq!(
+            entry.changes["phone"].new,
+            json!(phone),
+            "version {}",
+            entry.version
+        );
+        assert_eq!(
+            entry.client_time.as_ref(),
+            Some(at),
+            "version {}",
+            entry.version
+        );
+    }
+    assert_eq!(history[2].changes["phone"].old, json!(phones[0]));
+    let report = store
+        .patient_report(id, &actor)
+        .await
+        .expect("report")
+        .expect("exists");
+    let updates: Vec<_> = report
+        .accesses
+        .iter()
+        .filter(|e| e.event.action == "patient.update" && e.event.details["via"] == "sync")
+        .collect();
+    assert_eq!(updates.len(), 3, "one audit event per offline edit");
+    for ((event, phone), at) in updates.iter().zip(phones).zip(&device_times) {
+        assert_eq!(event.event.details["changes"]["phone"]["new"], json!(phone));
+        assert_eq!(event.event.details["client_time"], json!(at));
+    }
+    assert!(store.verify_audit().await.expect("verify").valid);
+    assert_eq!(c.history(id).expect("local history"), history);
     hub.pause().await;
 }
 

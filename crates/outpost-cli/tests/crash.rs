@@ -4,13 +4,13 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::json;
 
-use common::{Hub, PASSWORD, client, no_progress};
+use common::{Hub, PASSWORD, client, no_progress, outpost, spawn_with_password};
 use outpost_client::SystemClock;
 use outpost_domain::audit::Actor;
 use outpost_domain::patient::{Patient, PatientFields};
@@ -20,38 +20,6 @@ use outpost_store::{PatientQuery, Store};
 const SEEDED: usize = 800;
 const CREATED: usize = 1500;
 const KILLS: usize = 24;
-
-fn outpost(home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outpost"));
-    cmd.arg("--home").arg(home);
-    cmd
-}
-
-/// Starts `outpost ARGS --password-stdin` and feeds it the password.
-fn spawn_with_password(home: &std::path::Path, args: &[&str], output: bool) -> std::process::Child {
-    let pipe = || {
-        if output {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        }
-    };
-    let mut child = outpost(home)
-        .args(args)
-        .arg("--password-stdin")
-        .stdin(Stdio::piped())
-        .stdout(pipe())
-        .stderr(pipe())
-        .spawn()
-        .expect("spawn outpost");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("password");
-    child
-}
 
 /// Queues one round of work: `CREATED` new patients and an edit of every seeded one (its phone
 /// becomes the round's number).
@@ -103,7 +71,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
     let mut killed_mid_run = 0;
     let mut window = 400;
     for _ in 0..KILLS {
-        let mut child = spawn_with_password(home.path(), &["sync"], false);
+        let mut child = spawn_with_password(outpost(home.path()).arg("sync"), false);
         let delay = rng.gen_range(20..window);
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
         if child.try_wait().expect("try_wait").is_none() {
@@ -128,7 +96,7 @@ async fn killing_a_sync_at_random_points_loses_nothing_and_doubles_nothing() {
 
     // Finish without interruption.
     for _ in 0..3 {
-        let out = spawn_with_password(home.path(), &["--json", "sync"], true)
+        let out = spawn_with_password(outpost(home.path()).args(["--json", "sync"]), true)
             .wait_with_output()
             .expect("wait");
         assert!(

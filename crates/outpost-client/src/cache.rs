@@ -4,13 +4,15 @@ use std::path::Path;
 
 use rusqlite::config::DbConfig;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
 use outpost_domain::PatientId;
 use outpost_domain::patient::{HistoryEntry, Patient};
-use outpost_domain::sync::{LocalAuditEvent, Op, OpAction};
+use outpost_domain::sync::{LocalAuditEvent, Op};
 
 use crate::error::{ClientError, ClientResult};
 use crate::keywrap::Key;
@@ -41,6 +43,9 @@ const MIGRATIONS: &[Migration] = &[
         None,
     ),
 ];
+
+/// How long a write waits for another process's write to the same cache to finish.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A patient as the cache holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -297,8 +302,15 @@ impl Cache {
     /// that does not open the file; memory security on; WAL with `synchronous=FULL`; a 64 MiB
     /// page cache, since every page read from the file is decrypted and authenticated again
     /// (searches and the mirror revisit the same index pages).
+    ///
+    /// Several processes may have the cache open at once (the desktop app and `outpost`
+    /// commands): every write transaction takes the write lock when it begins (`IMMEDIATE`),
+    /// waiting up to [`LOCK_WAIT`] for another writer to finish. A deferred transaction that
+    /// read first could not wait: in WAL mode SQLite refuses it at once when another writer
+    /// committed since its read began.
     pub fn open(path: &Path, key: &Key) -> ClientResult<Self> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
@@ -323,9 +335,9 @@ impl Cache {
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000;
              PRAGMA cache_size = -65536;",
         )?;
+        conn.busy_timeout(LOCK_WAIT)?;
         // Plans never depend on bound values: otherwise every search with a new query would be
         // compiled again (the full-text MATCH and LIMIT values reach the planner).
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
@@ -334,12 +346,16 @@ impl Cache {
         Ok(cache)
     }
 
+    /// Brings the cache to the newest schema, each step in a transaction with its version.
+    /// The version is read inside the step's transaction: another process opening the same
+    /// cache may have taken the step meanwhile.
     fn migrate(&mut self) -> ClientResult<()> {
-        let current: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (version, sql, step) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+        for (version, sql, step) in MIGRATIONS {
             let tx = self.conn.transaction()?;
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if *version <= current {
+                continue;
+            }
             tx.execute_batch(sql)?;
             if let Some(step) = step {
                 step(&tx)?;
@@ -355,6 +371,14 @@ impl Cache {
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Sets a meta value on its own (in a transaction of its own, taking the lock first).
+    pub fn store_meta(&mut self, key: &str, value: &str) -> ClientResult<()> {
+        let tx = self.conn.transaction()?;
+        Self::set_meta(&tx, key, value)?;
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn set_meta(tx: &Connection, key: &str, value: &str) -> ClientResult<()> {
@@ -478,53 +502,17 @@ impl Cache {
 
     // --- outbox ---
 
-    /// Records a local change in the outbox, folding it into an unsent op on the same record
-    /// when there is one (so one record travels as one op). Returns `false` when the change
-    /// cancelled an unsent create (the record never reaches the hub).
-    pub fn enqueue(tx: &Connection, op: Op) -> ClientResult<bool> {
-        let last: Option<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT seq, op FROM outbox WHERE record_id = ?1 AND sent = 0 ORDER BY seq DESC LIMIT 1",
-            )?
-            .query_row([op.record_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((seq, text)) = last {
-            let mut previous: Op = from_json(&text)?;
-            match (previous.action, op.action) {
-                (OpAction::Create | OpAction::Update, OpAction::Update) => {
-                    previous.fields.extend(op.fields);
-                    previous.client_time = op.client_time;
-                    tx.execute(
-                        "UPDATE outbox SET op = ?1 WHERE seq = ?2",
-                        params![to_json(&previous)?, seq],
-                    )?;
-                    return Ok(true);
-                }
-                (OpAction::Create, OpAction::Delete) => {
-                    tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
-                    return Ok(false);
-                }
-                (OpAction::Update, OpAction::Delete) => {
-                    let replaced = Op {
-                        base_version: previous.base_version,
-                        ..op
-                    };
-                    tx.execute(
-                        "UPDATE outbox SET op = ?1 WHERE seq = ?2",
-                        params![to_json(&replaced)?, seq],
-                    )?;
-                    return Ok(true);
-                }
-                _ => {}
-            }
-        }
+    /// Records a local change in the outbox, as an op of its own: every change reaches the
+    /// hub, in order, with its own version, history entry and audit event (the push batches
+    /// them; it does not fold them).
+    pub fn enqueue(tx: &Connection, op: &Op) -> ClientResult<()> {
         tx.prepare_cached("INSERT INTO outbox (op_id, record_id, op) VALUES (?1, ?2, ?3)")?
             .execute(params![
                 op.op_id.to_string(),
                 op.record_id.to_string(),
-                to_json(&op)?
+                to_json(op)?
             ])?;
-        Ok(true)
+        Ok(())
     }
 
     /// The oldest ops after sequence `after`, at most `batch` (count and bytes), marked as
@@ -697,6 +685,14 @@ impl Cache {
             params![hub_record.map(to_json).transpose()?, hub_version, id.to_string()],
         )?;
         Ok(())
+    }
+
+    /// Whether a record has a conflict waiting for the user.
+    pub fn has_conflict(tx: &Connection, id: PatientId) -> ClientResult<bool> {
+        Ok(tx
+            .prepare_cached("SELECT count(*) FROM conflicts WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get::<_, i64>(0))?
+            > 0)
     }
 
     pub fn remove_conflict(tx: &Connection, id: PatientId) -> ClientResult<()> {

@@ -459,7 +459,7 @@ impl Client {
                 hub_data: None,
             },
         )?;
-        Cache::enqueue(&tx, op)?;
+        Cache::enqueue(&tx, &op)?;
         tx.commit()?;
         Ok(patient)
     }
@@ -492,7 +492,7 @@ impl Client {
             .iter()
             .map(|(k, c)| (k.clone(), c.new.clone()))
             .collect();
-        let op = self.new_op(id, OpAction::Update, Some(local.patient.version), op_fields);
+        let op = self.new_op(id, OpAction::Update, Some(base_version(&local)), op_fields);
         let hub_data = local.hub_data.clone().or_else(|| {
             (local.hub_version == Some(local.patient.version)).then(|| local.patient.clone())
         });
@@ -512,7 +512,7 @@ impl Client {
                 ..local
             },
         )?;
-        Cache::enqueue(&tx, op)?;
+        Cache::enqueue(&tx, &op)?;
         tx.commit()?;
         Ok(patient)
     }
@@ -525,32 +525,24 @@ impl Client {
             .get(id)?
             .filter(|p| !p.deleted)
             .ok_or(ClientError::NotFound)?;
-        let op = self.new_op(
-            id,
-            OpAction::Delete,
-            Some(local.patient.version),
-            Map::new(),
-        );
+        let op = self.new_op(id, OpAction::Delete, Some(base_version(&local)), Map::new());
+        let hub_data = local
+            .hub_data
+            .clone()
+            .or_else(|| Some(local.patient.clone()));
+        let mut patient = local.patient.clone();
+        patient.version += 1;
         let tx = self.cache()?.transaction()?;
-        if Cache::enqueue(&tx, op)? {
-            let hub_data = local
-                .hub_data
-                .clone()
-                .or_else(|| Some(local.patient.clone()));
-            let mut patient = local.patient.clone();
-            patient.version += 1;
-            Cache::put(
-                &tx,
-                &LocalPatient {
-                    patient,
-                    deleted: true,
-                    hub_data,
-                    ..local
-                },
-            )?;
-        } else {
-            Cache::remove(&tx, id)?;
-        }
+        Cache::enqueue(&tx, &op)?;
+        Cache::put(
+            &tx,
+            &LocalPatient {
+                patient,
+                deleted: true,
+                hub_data,
+                ..local
+            },
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -669,7 +661,7 @@ impl Client {
         }
         report.pull_seconds = pulling.elapsed().as_secs_f64();
         let now = self.now().to_rfc3339();
-        Cache::set_meta(self.cache()?.conn(), "last_sync", &now)?;
+        self.cache()?.store_meta("last_sync", &now)?;
         Ok(report)
     }
 
@@ -810,7 +802,11 @@ impl Client {
                         report.merged += 1;
                     }
                     let settled = Cache::pending_ops_for(&tx, op.record_id)? == 0;
-                    if let (Some(record), true) = (&result.record, settled) {
+                    // An earlier op on the record, answered in an earlier push, is waiting for
+                    // the user: the local copy stays as it is and the conflict's hub side
+                    // follows this newer hub version.
+                    let conflicted = Cache::has_conflict(&tx, op.record_id)?;
+                    if let (Some(record), true, false) = (&result.record, settled, conflicted) {
                         // The hub's record is the whole new state: the local one is not read.
                         Cache::replace(&tx, &LocalPatient::confirmed(record.clone()))?;
                         continue;
@@ -818,7 +814,15 @@ impl Client {
                     let Some(local) = Cache::patient(&tx, op.record_id)? else {
                         continue;
                     };
-                    let updated = match (&result.record, settled) {
+                    if conflicted && let Some(version) = result.version {
+                        Cache::refresh_conflict(
+                            &tx,
+                            op.record_id,
+                            result.record.as_ref(),
+                            version,
+                        )?;
+                    }
+                    let updated = match (&result.record, settled && !conflicted) {
                         (None, true) => LocalPatient {
                             hub_version: result.version,
                             deleted: true,
@@ -1130,7 +1134,7 @@ impl Client {
             Some(local) => Cache::put(&tx, &local)?,
             None => Cache::remove(&tx, id)?,
         }
-        if let Some(op) = op {
+        if let Some(op) = &op {
             Cache::enqueue(&tx, op)?;
         }
         Cache::remove_conflict(&tx, id)?;
@@ -1207,6 +1211,15 @@ impl Client {
         self.profile = None;
         Ok(())
     }
+}
+
+/// The hub version a local change builds on: the last one the hub confirmed for the record,
+/// or, for a record created here and not confirmed yet, the version its create gets (1). Every
+/// change of a record made before the hub answers names the same base: the hub leaves the
+/// versions this user made on this device out of its comparison, so the changes stack on
+/// each other without conflicting, while any change made elsewhere since is still seen.
+fn base_version(local: &LocalPatient) -> i64 {
+    local.hub_version.unwrap_or(1)
 }
 
 fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {

@@ -9,6 +9,14 @@ pub enum ClientError {
     /// a key anywhere else.
     #[error("no OS keyring is available ({0}); Outpost will not store keys anywhere else")]
     NoKeyring(String),
+    /// The keyring did not answer in time (locked, restarting, or waiting on a prompt nobody
+    /// can see).
+    #[error(
+        "the OS keyring did not answer within {0} s: it may be locked or restarting. Unlock it \
+         (sign in to the desktop session, or open GNOME Keyring, KDE Wallet or KeePassXC) and \
+         try again"
+    )]
+    KeyringTimeout(u64),
     #[error("the password is not correct")]
     WrongPassword,
     #[error("not signed in on this computer: run `outpost login` first")]
@@ -56,6 +64,7 @@ impl ClientError {
     pub fn code(&self) -> &str {
         match self {
             ClientError::NoKeyring(_) => "no_keyring",
+            ClientError::KeyringTimeout(_) => "keyring_timeout",
             ClientError::WrongPassword => "wrong_password",
             ClientError::NotSignedIn => "not_signed_in",
             ClientError::Locked => "locked",
