@@ -19,6 +19,10 @@ pub enum ErrorCode {
     OfflineGrantExpired,
     OfflineGrantInvalid,
     Offline,
+    /// The hub's certificate is not trusted (give the authority's CA file).
+    TlsUntrusted,
+    /// Plain http:// to another computer.
+    InsecureHubUrl,
     /// The hub refused the request (wrong credentials, forbidden, invalid); see the message.
     HubRefused,
     DeviceRevoked,
@@ -58,6 +62,8 @@ impl From<&ClientError> for IpcError {
             ClientError::OfflineGrantExpired => ErrorCode::OfflineGrantExpired,
             ClientError::OfflineGrantInvalid => ErrorCode::OfflineGrantInvalid,
             ClientError::Offline(_) => ErrorCode::Offline,
+            ClientError::TlsUntrusted(_) => ErrorCode::TlsUntrusted,
+            ClientError::InsecureHubUrl => ErrorCode::InsecureHubUrl,
             ClientError::Hub { .. } => ErrorCode::HubRefused,
             ClientError::DeviceRevoked => ErrorCode::DeviceRevoked,
             ClientError::NotEncrypted => ErrorCode::NotEncrypted,

@@ -37,6 +37,14 @@ describe("status bar", () => {
     expect(text.lastSync).toBe("Last sync: 5 min ago");
     expect(text.conflicts).toBe("No conflicts");
   });
+  it("tells an untrusted hub certificate from being offline", () => {
+    const text = statusText(
+      { ...base, last_error: { code: "tls_untrusted", message: "not trusted", field: null } },
+      new Date(),
+    );
+    expect(text.link).toBe("untrusted");
+    expect(text.linkLabel).toBe("Hub certificate not trusted");
+  });
   it("shows mirror progress and syncing", () => {
     const text = statusText({ ...base, syncing: true, mirror: { done: 500, total: 1000 } }, new Date());
     expect(text.link).toBe("syncing");

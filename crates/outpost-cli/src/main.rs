@@ -13,7 +13,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use outpost_client::{
-    Backoff, Client, ClientError, ClientOptions, Home, MirrorProgress, Resolution, SystemClock,
+    Backoff, Client, ClientError, ClientOptions, Home, HubAddress, MirrorProgress, Resolution,
+    SystemClock,
 };
 use outpost_domain::PatientId;
 use outpost_domain::patient::PatientFields;
@@ -52,6 +53,10 @@ enum Command {
         /// A name for this computer, shown to administrators.
         #[arg(long)]
         device_name: Option<String>,
+        /// The PEM certificate of the authority that signs the hub's certificate, when this
+        /// computer does not trust it (a hospital's own); remembered for this hub.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
     },
     /// Check that the local copy unlocks offline with your password.
     Unlock,
@@ -233,6 +238,7 @@ async fn run(cli: Cli) -> Result<()> {
             tenant,
             email,
             device_name,
+            ca_file,
         } => {
             let mut client = Client::new(ClientOptions {
                 device_name,
@@ -240,7 +246,12 @@ async fn run(cli: Cli) -> Result<()> {
             })?;
             let password = password(cli.password_stdin)?;
             let profile = client
-                .login(&hub, tenant.as_deref(), &email, &password)
+                .login(
+                    HubAddress::new(&hub).with_ca_file(ca_file),
+                    tenant.as_deref(),
+                    &email,
+                    &password,
+                )
                 .await?;
             print(json, &profile, |p| {
                 println!(
@@ -496,7 +507,10 @@ fn patient(client: &mut Client, command: PatientCommand, json: bool) -> Result<(
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // rustls' verifier logs a refused certificate as an error of its own; the client
+            // reports it (tls_untrusted) with what to do.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,rustls_platform_verifier=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -540,7 +540,7 @@ async fn a_client_follows_live_announcements() {
     let url = hub.url();
     let writer = async move {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let http = reqwest::Client::new();
+        let http = common::http_client();
         let login: Value = http
             .post(format!("{url}/v1/auth/login"))
             .json(&json!({"email": doctor, "password": PASSWORD}))

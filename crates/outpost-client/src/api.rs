@@ -9,6 +9,7 @@ use outpost_domain::auth::{LoginRequest, LoginResponse, RefreshRequest};
 use outpost_domain::sync::{PullResponse, PushRequest, PushResponse, SnapshotLine};
 
 use crate::error::{ClientError, ClientResult};
+use crate::transport::{self, HubAddress};
 
 /// A hub at a base URL.
 #[derive(Clone)]
@@ -18,15 +19,11 @@ pub struct HubApi {
 }
 
 impl HubApi {
-    pub fn new(base: &str) -> ClientResult<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .user_agent(concat!("outpost-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ClientError::Offline(e.to_string()))?;
+    /// The API of the hub at `address` (checked: `https://`, or `http://` to this computer).
+    pub fn new(address: &HubAddress) -> ClientResult<Self> {
         Ok(Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http,
+            base: address.url.trim_end_matches('/').to_owned(),
+            http: transport::http_client(address)?,
         })
     }
 
@@ -39,10 +36,7 @@ impl HubApi {
     }
 
     async fn send(req: RequestBuilder) -> ClientResult<Response> {
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ClientError::Offline(without_url(&e)))?;
+        let resp = req.send().await.map_err(|e| transport::failure(&e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -71,7 +65,7 @@ impl HubApi {
             .await?
             .json()
             .await
-            .map_err(|e| ClientError::Offline(without_url(&e)))
+            .map_err(|e| transport::failure(&e))
     }
 
     pub async fn login(&self, req: &LoginRequest) -> ClientResult<LoginResponse> {
@@ -124,7 +118,7 @@ impl HubApi {
         let resp = Self::send(self.request(Method::GET, "/v1/sync/snapshot", Some(token))).await?;
         let mut pending: Vec<u8> = Vec::new();
         Ok(resp.bytes_stream().map(move |chunk| {
-            let chunk = chunk.map_err(|e| ClientError::Offline(without_url(&e)))?;
+            let chunk = chunk.map_err(|e| transport::failure(&e))?;
             pending.extend_from_slice(&chunk);
             let Some(last_newline) = pending.iter().rposition(|b| *b == b'\n') else {
                 return Ok(Vec::new());
@@ -141,13 +135,21 @@ impl HubApi {
         }))
     }
 
-    /// Whether the hub answers its health check within a few seconds.
-    pub async fn reachable(&self) -> bool {
-        self.request(Method::GET, "/healthz", None)
+    /// Whether the hub answers its health check within a few seconds; a hub that answers with
+    /// a certificate this computer does not trust is that error, not "unreachable".
+    pub async fn reachable(&self) -> ClientResult<bool> {
+        let answer = self
+            .request(Method::GET, "/healthz", None)
             .timeout(std::time::Duration::from_secs(3))
             .send()
-            .await
-            .is_ok_and(|resp| resp.status().is_success())
+            .await;
+        match answer {
+            Ok(resp) => Ok(resp.status().is_success()),
+            Err(err) => match transport::failure(&err) {
+                ClientError::Offline(_) => Ok(false),
+                refused => Err(refused),
+            },
+        }
     }
 
     /// Server-sent events: yields, for each chunk the hub sends, the cursor of the last
@@ -160,7 +162,7 @@ impl HubApi {
         let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
         let mut pending = String::new();
         Ok(resp.bytes_stream().map(move |chunk| {
-            let bytes = chunk.map_err(|e| ClientError::Offline(without_url(&e)))?;
+            let bytes = chunk.map_err(|e| transport::failure(&e))?;
             pending.push_str(&String::from_utf8_lossy(&bytes));
             let mut cursor = None;
             while let Some(end) = pending.find("\n\n") {
@@ -174,18 +176,5 @@ impl HubApi {
             }
             Ok(cursor)
         }))
-    }
-}
-
-/// A transport error described without its URL (which may carry query parameters).
-fn without_url(err: &reqwest::Error) -> String {
-    if err.is_connect() {
-        "cannot connect".into()
-    } else if err.is_timeout() {
-        "timed out".into()
-    } else if err.is_decode() {
-        "unexpected answer".into()
-    } else {
-        "network error".into()
     }
 }

@@ -29,6 +29,7 @@ use crate::grant;
 use crate::home::{Home, Profile, remove_if_present};
 use crate::keywrap::{self, Key};
 use crate::retry::Backoff;
+use crate::transport::HubAddress;
 use crate::vault::{self, VaultRecord};
 
 /// Ops and events per push; pulled changes per request.
@@ -158,6 +159,8 @@ pub struct Client {
     cache: Option<Cache>,
     access_token: Option<Zeroizing<String>>,
     last_activity: DateTime<Utc>,
+    /// The hub's API and the address it was built for.
+    api: Option<(HubAddress, HubApi)>,
 }
 
 fn json_map<T: Serialize>(value: &T) -> ClientResult<Map<String, Value>> {
@@ -185,6 +188,7 @@ impl Client {
             cache: None,
             access_token: None,
             last_activity: now,
+            api: None,
         })
     }
 
@@ -196,8 +200,17 @@ impl Client {
         self.profile.as_ref().ok_or(ClientError::NotSignedIn)
     }
 
-    fn api(&self) -> ClientResult<HubApi> {
-        HubApi::new(&self.profile_or_err()?.hub)
+    /// The signed-in hub's API, built once per address (building it loads the trusted roots).
+    fn api(&mut self) -> ClientResult<HubApi> {
+        let address = self.profile_or_err()?.address();
+        match &self.api {
+            Some((built_for, api)) if *built_for == address => Ok(api.clone()),
+            _ => {
+                let api = HubApi::new(&address)?;
+                self.api = Some((address, api.clone()));
+                Ok(api)
+            }
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -207,15 +220,20 @@ impl Client {
     // --- sign-in, unlock, lock ---
 
     /// Signs in online: creates the cache (and its key, wrapped by `password`, in the keyring)
-    /// on first sign-in, or opens the existing one.
+    /// on first sign-in, or opens the existing one. A hub given without a CA file uses the one
+    /// last used with it on this computer.
     pub async fn login(
         &mut self,
-        hub: &str,
+        hub: impl Into<HubAddress>,
         tenant: Option<&str>,
         email: &str,
         password: &str,
     ) -> ClientResult<Profile> {
-        let api = HubApi::new(hub)?;
+        let mut address = hub.into();
+        if address.ca_file.is_none() {
+            address.ca_file = self.options.home.remembered_ca_file(&address.url);
+        }
+        let api = HubApi::new(&address)?;
         let device_id = self.options.home.device_id()?;
         let login = api
             .login(&LoginRequest {
@@ -226,7 +244,7 @@ impl Client {
                 device_name: self.options.device_name.clone(),
             })
             .await?;
-        let profile = Profile::from_login(hub.trim_end_matches('/'), &login)?;
+        let profile = Profile::from_login(&address, &login)?;
         let jwks = api.jwks().await?;
         let existing = vault::load(&profile.id)?;
         let cache_path = self.options.home.cache_path(&profile.id);
@@ -258,6 +276,9 @@ impl Client {
             },
         )?;
         self.options.home.save_profile(&profile)?;
+        self.options
+            .home
+            .remember_ca_file(&address.url, address.ca_file.as_deref())?;
         self.open_cache(&profile, &key)?;
         self.profile = Some(profile.clone());
         self.access_token = Some(Zeroizing::new(login.access_token));
@@ -1173,9 +1194,10 @@ impl Client {
         })
     }
 
-    /// Whether the hub answers its health check (a few seconds at most).
-    pub async fn hub_reachable(&self) -> ClientResult<bool> {
-        Ok(self.api()?.reachable().await)
+    /// Whether the hub answers its health check (a few seconds at most); `TlsUntrusted` when it
+    /// answers with a certificate this computer does not trust.
+    pub async fn hub_reachable(&mut self) -> ClientResult<bool> {
+        self.api()?.reachable().await
     }
 
     /// The user did something (typed, clicked): pushes back the idle lock.

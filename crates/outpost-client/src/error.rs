@@ -29,6 +29,18 @@ pub enum ClientError {
     OfflineGrantInvalid,
     #[error("the hub cannot be reached ({0})")]
     Offline(String),
+    /// The hub answered, but with a certificate this computer does not trust.
+    #[error(
+        "the hub's certificate is not trusted: {0}. If your organisation runs its own \
+         certificate authority, give its certificate (a PEM file from your IT department) with \
+         --ca-file, or in the sign-in screen"
+    )]
+    TlsUntrusted(String),
+    /// Plain HTTP to another computer would carry passwords and records in clear.
+    #[error(
+        "plain http:// is only allowed to a hub on this computer; use the hub's https:// address"
+    )]
+    InsecureHubUrl,
     #[error("{message}")]
     Hub {
         status: u16,
@@ -71,6 +83,8 @@ impl ClientError {
             ClientError::OfflineGrantExpired => "offline_grant_expired",
             ClientError::OfflineGrantInvalid => "offline_grant_invalid",
             ClientError::Offline(_) => "offline",
+            ClientError::TlsUntrusted(_) => "tls_untrusted",
+            ClientError::InsecureHubUrl => "insecure_hub_url",
             ClientError::Hub { code, .. } => code,
             ClientError::DeviceRevoked => "device_revoked",
             ClientError::NotEncrypted => "not_encrypted",

@@ -1,6 +1,7 @@
 //! Where the client keeps its files: profiles (no secrets), this installation's device id,
 //! and the encrypted caches. `OUTPOST_HOME` overrides the platform data directory.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -13,6 +14,7 @@ use outpost_domain::auth::LoginResponse;
 use outpost_domain::{DeviceId, Permission, Role, TenantId, UserId};
 
 use crate::error::{ClientError, ClientResult};
+use crate::transport::HubAddress;
 
 /// Who is signed in where, remembered between runs. Holds nothing secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -26,11 +28,16 @@ pub struct Profile {
     pub full_name: String,
     pub role: Role,
     pub permissions: Vec<Permission>,
+    /// The PEM file of the authority that signs the hub's certificate, when the system does not
+    /// trust it.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 impl Profile {
     /// The profile of a successful login (one per hub, tenant and user).
-    pub fn from_login(hub: &str, login: &LoginResponse) -> ClientResult<Self> {
+    pub fn from_login(address: &HubAddress, login: &LoginResponse) -> ClientResult<Self> {
+        let hub = address.url.as_str();
         let tenant = login.tenant.as_ref().ok_or_else(|| {
             ClientError::InvalidInput(
                 "the desktop client works within a tenant; sign in with one".into(),
@@ -46,7 +53,13 @@ impl Profile {
             full_name: login.user.full_name.clone(),
             role: login.role,
             permissions: login.permissions.clone(),
+            ca_file: address.ca_file.as_ref().map(|p| p.display().to_string()),
         })
+    }
+
+    /// Where this profile's hub is, and what its certificate is trusted through.
+    pub fn address(&self) -> HubAddress {
+        HubAddress::new(&self.hub).with_ca_file(self.ca_file.as_ref().map(PathBuf::from))
     }
 
     pub fn can(&self, permission: Permission) -> bool {
@@ -147,6 +160,31 @@ impl Home {
                 .map_err(|e| ClientError::Corrupt(e.to_string())),
             Err(_) => Ok(None),
         }
+    }
+
+    /// The CA file last used with `hub` on this computer, remembered so that signing in there
+    /// again needs no option.
+    pub fn remembered_ca_file(&self, hub: &str) -> Option<PathBuf> {
+        let bytes = fs::read(self.root.join("hubs.json")).ok()?;
+        let hubs: BTreeMap<String, PathBuf> = serde_json::from_slice(&bytes).ok()?;
+        hubs.get(hub).cloned()
+    }
+
+    /// Remembers (or, with `None`, forgets) the CA file of `hub`.
+    pub fn remember_ca_file(&self, hub: &str, ca_file: Option<&Path>) -> ClientResult<()> {
+        let path = self.root.join("hubs.json");
+        let mut hubs: BTreeMap<String, PathBuf> = fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        match ca_file {
+            Some(file) => hubs.insert(hub.to_owned(), file.to_path_buf()),
+            None => hubs.remove(hub),
+        };
+        self.ensure(&self.root)?;
+        let json =
+            serde_json::to_vec_pretty(&hubs).map_err(|e| ClientError::Corrupt(e.to_string()))?;
+        write_private(&path, &json)
     }
 
     /// Forgets a profile (after a wipe).

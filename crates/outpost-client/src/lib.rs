@@ -14,6 +14,7 @@ mod home;
 mod keywrap;
 mod name_index;
 mod retry;
+mod transport;
 mod vault;
 
 pub use cache::LocalPatient;
@@ -22,3 +23,4 @@ pub use error::{ClientError, ClientResult};
 pub use home::{Home, Profile};
 pub use outpost_domain::clock::{Clock, SystemClock};
 pub use retry::Backoff;
+pub use transport::HubAddress;

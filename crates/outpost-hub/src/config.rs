@@ -6,12 +6,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::forwarded::ProxyNet;
+
 /// Everything the hub needs to run. No secrets live here: the master key is a file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// PEM certificate chain to serve HTTPS with (a clinic without a TLS proxy); with
+    /// `tls_key_file`. Both are read again on SIGHUP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Proxies in front of the hub (addresses or networks): only from these are the
+    /// `Forwarded` / `X-Forwarded-For` headers believed, for the address sessions and audit
+    /// events record.
+    pub trusted_proxies: Vec<ProxyNet>,
     /// Data directory of the embedded backend (with PostgreSQL it holds only the master key).
     pub data_dir: PathBuf,
     /// The central PostgreSQL database (`postgres://user:password@host/outpost`); unset means
@@ -74,6 +85,9 @@ impl Default for HubConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert_file: None,
+            tls_key_file: None,
+            trusted_proxies: Vec::new(),
             data_dir: PathBuf::from("outpost-data"),
             database_url: None,
             database_servers: Vec::new(),
@@ -165,6 +179,13 @@ pub const EXAMPLE: &str = r#"# Outpost hub configuration. Every key is optional;
 
 # Address to listen on (OUTPOST_LISTEN, --listen).
 listen = "127.0.0.1:8080"
+# Serve HTTPS directly (a clinic without a TLS proxy): the certificate chain and its key, in
+# PEM. Both are read again when the hub receives SIGHUP (renewed certificates).
+# tls_cert_file = "/etc/outpost/tls/hub.crt"
+# tls_key_file = "/etc/outpost/tls/hub.key"
+# Proxies in front of the hub, by address or network: the client address sessions and audit
+# events record comes from Forwarded / X-Forwarded-For only when one of these sent the request.
+trusted_proxies = []
 # Data directory of the embedded backend (OUTPOST_DATA_DIR, --data-dir).
 data_dir = "outpost-data"
 # PostgreSQL instead of the embedded backend: the central database (OUTPOST_DATABASE_URL,

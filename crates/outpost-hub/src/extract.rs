@@ -11,6 +11,8 @@ use outpost_domain::ErrorCode;
 use outpost_domain::text::CONTROL_RULE;
 
 use crate::error::ApiError;
+use crate::forwarded;
+use crate::state::AppState;
 use crate::strict_json::Strict;
 
 /// A JSON body. Malformed JSON, unknown fields, wrong types and oversized bodies become 4xx
@@ -145,14 +147,21 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    /// The client's address: the connection's, or the one a trusted proxy forwarded.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| {
+                forwarded::client_address(c.0.ip(), &parts.headers, &state.config.trusted_proxies)
+                    .to_string()
+            });
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod forwarded;
 pub mod passwords;
 pub mod principal;
 pub mod routes;
@@ -26,17 +27,29 @@ pub use clock::{Clock, SystemClock};
 pub use config::HubConfig;
 pub use state::{AppState, HubError, HubState};
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests;
+/// over HTTPS when the configuration names a certificate.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = server::Tls::from_config(&state.config)?;
+    serve_with(listener, state, tls, shutdown).await
+}
+
+/// [`serve`] with TLS loaded by the caller, which keeps it to reload it (SIGHUP).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Option<std::sync::Arc<server::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = state.shutting_down.clone();
     let limits = server::ConnectionLimits::of(&state.config);
     let app = routes::router(state);
     // End event streams, or the graceful shutdown would wait for them forever.
-    server::serve(listener, app, limits, shutdown, move || {
+    server::serve(listener, app, limits, tls, shutdown, move || {
         stopping.send_replace(true);
     })
     .await

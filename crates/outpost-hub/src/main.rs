@@ -17,6 +17,7 @@ use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::backend::{self, Mode};
 use outpost_hub::config::DatabaseUrl;
 use outpost_hub::passwords::PasswordWork;
+use outpost_hub::server::Tls;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::keys::MasterKey;
 use outpost_store::{CentralStore, MemberUpdate, Store};
@@ -381,15 +382,38 @@ async fn shutdown_signal() {
 
 async fn serve(config: HubConfig, store: Arc<dyn Store>, listen: Option<SocketAddr>) -> Result<()> {
     let addr = listen.unwrap_or(config.listen);
+    let tls = Tls::from_config(&config).context("cannot load the TLS certificate")?;
     let state = HubState::load(store, config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    println!("outpost-hub listening on http://{local}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("outpost-hub listening on {scheme}://{local}");
     std::io::stdout().flush()?;
-    outpost_hub::serve(listener, state, shutdown_signal()).await?;
+    if let Some(tls) = &tls {
+        tokio::spawn(reload_on_hangup(tls.clone()));
+    }
+    outpost_hub::serve_with(listener, state, tls, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Reads the certificate and key again at every SIGHUP (a renewed certificate); a file that
+/// does not load is logged and the current certificate kept.
+async fn reload_on_hangup(tls: Arc<Tls>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate is read at start only");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(err) => {
+                tracing::error!(error = %err, "TLS certificate not reloaded; keeping the current one")
+            }
+        }
+    }
 }
 
 #[tokio::main]

@@ -2,6 +2,8 @@
 //! On the embedded backend, or on PostgreSQL with `OUTPOST_TEST_BACKEND=postgres` (fresh
 //! databases per test, dropped afterwards).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -225,7 +227,7 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let status = runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = common::http_client();
         let login: serde_json::Value = http
             .post(format!("{url}/v1/auth/login"))
             .json(&serde_json::json!({"email": "desk@example.org", "password": "front desk password"}))

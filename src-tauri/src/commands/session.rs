@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use outpost_client::{ClientError, Profile};
+use outpost_client::{ClientError, HubAddress, Profile};
 
 use crate::error::IpcResult;
 use crate::state::{Desktop, SyncState};
@@ -24,6 +24,10 @@ pub struct SignIn {
     pub tenant: String,
     pub email: String,
     pub password: String,
+    /// A PEM file of the authority that signs the hub's certificate (a hospital's own), when
+    /// the system does not trust it; empty for none. Remembered for this hub.
+    #[serde(default)]
+    pub ca_file: String,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -52,8 +56,12 @@ pub async fn sign_in(desktop: &Desktop, req: SignIn) -> IpcResult<SignedIn> {
     let mut client = desktop.client.lock().await;
     let tenant = Some(req.tenant.trim()).filter(|t| !t.is_empty());
     let hub = req.hub.trim().trim_end_matches('/');
+    let ca_file = Some(req.ca_file.trim())
+        .filter(|f| !f.is_empty())
+        .map(std::path::PathBuf::from);
+    let address = HubAddress::new(hub).with_ca_file(ca_file);
     let online = client
-        .login(hub, tenant, req.email.trim(), &req.password)
+        .login(address, tenant, req.email.trim(), &req.password)
         .await;
     let (profile, offline) = match online {
         Ok(profile) => (profile, false),

@@ -7,4 +7,9 @@ import type { UserId } from "./UserId";
 /**
  * Who is signed in where, remembered between runs. Holds nothing secret.
  */
-export type Profile = { id: string, hub: string, tenant: string, tenant_id: TenantId, email: string, user_id: UserId, full_name: string, role: Role, permissions: Array<Permission>, };
+export type Profile = { id: string, hub: string, tenant: string, tenant_id: TenantId, email: string, user_id: UserId, full_name: string, role: Role, permissions: Array<Permission>, 
+/**
+ * The PEM file of the authority that signs the hub's certificate, when the system does not
+ * trust it.
+ */
+ca_file: string | null, };

@@ -4,4 +4,9 @@ export type SignIn = { hub: string,
 /**
  * The tenant's slug; empty when the user belongs to one tenant only.
  */
-tenant: string, email: string, password: string, };
+tenant: string, email: string, password: string, 
+/**
+ * A PEM file of the authority that signs the hub's certificate (a hospital's own), when
+ * the system does not trust it; empty for none. Remembered for this hub.
+ */
+ca_file: string, };

@@ -2,7 +2,7 @@
 import type { SyncState } from "../bindings/SyncState";
 
 export interface StatusText {
-  link: "online" | "offline" | "syncing";
+  link: "online" | "offline" | "syncing" | "untrusted";
   linkLabel: string;
   pending: string;
   conflicts: string;
@@ -29,11 +29,14 @@ export function statusText(state: SyncState, now: Date): StatusText {
   const local = state.local;
   const pending = Number(local?.pending_ops ?? 0);
   const conflicts = Number(local?.conflicts ?? 0);
-  const link = state.syncing ? "syncing" : state.online ? "online" : "offline";
+  // A hub whose certificate is not trusted answers, but is not reachable either: say which.
+  const untrusted = state.last_error?.code === "tls_untrusted";
+  const link = state.syncing ? "syncing" : untrusted ? "untrusted" : state.online ? "online" : "offline";
+  const labels = { syncing: "Syncing…", online: "Online", offline: "Offline", untrusted: "Hub certificate not trusted" };
   const mirror = state.mirror;
   return {
     link,
-    linkLabel: link === "syncing" ? "Syncing…" : link === "online" ? "Online" : "Offline",
+    linkLabel: labels[link],
     pending: pending === 0 ? "All changes synced" : `${plural(pending, "change", "changes")} pending`,
     conflicts: conflicts === 0 ? "No conflicts" : plural(conflicts, "conflict", "conflicts"),
     lastSync: `Last sync: ${ago(local?.last_sync, now)}`,

@@ -12,6 +12,10 @@ function messageFor(err: IpcError): string {
       return "The password is not correct.";
     case "offline_grant_expired":
       return "Offline access has expired: connect to the hub to sign in.";
+    case "tls_untrusted":
+      return "The hub's certificate is not trusted by this computer. If your organisation runs its own certificate authority, enter the path of its certificate file (PEM, from your IT department) below and sign in again.";
+    case "insecure_hub_url":
+      return "Use the hub's https:// address: plain http:// is only for a hub on this computer.";
     default:
       return err.message;
   }
@@ -23,6 +27,7 @@ export function signInScreen(info: AppInfo, done: (offline: boolean) => void): H
   const tenant = h("input", { type: "text", value: p?.tenant ?? "", autocomplete: "organization" });
   const email = h("input", { type: "email", value: p?.email ?? "", required: true, autocomplete: "username" });
   const password = h("input", { type: "password", required: true, autocomplete: "current-password" });
+  const caFile = h("input", { type: "text", value: p?.ca_file ?? "", autocomplete: "off", spellcheck: "false" });
   const error = h("div", { class: "form-error", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
   const form = h(
@@ -33,6 +38,7 @@ export function signInScreen(info: AppInfo, done: (offline: boolean) => void): H
     field("signin-tenant", "Organisation (slug, optional)", tenant),
     field("signin-email", "Email", email),
     field("signin-password", "Password", password),
+    field("signin-ca-file", "Your organisation's CA certificate (PEM file; only if IT gave you one)", caFile),
     error,
     submit,
   );
@@ -47,6 +53,7 @@ export function signInScreen(info: AppInfo, done: (offline: boolean) => void): H
         tenant: (tenant as HTMLInputElement).value,
         email: (email as HTMLInputElement).value,
         password: (password as HTMLInputElement).value,
+        ca_file: (caFile as HTMLInputElement).value,
       });
       (password as HTMLInputElement).value = "";
       done(signed.offline);

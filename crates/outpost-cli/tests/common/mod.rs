@@ -29,6 +29,8 @@ pub type FakeClock = outpost_domain::clock::ManualClock;
 pub struct Hub {
     pub dir: tempfile::TempDir,
     pub addr: SocketAddr,
+    /// The certificate and key it serves HTTPS with, if any.
+    pub tls: Option<(PathBuf, PathBuf)>,
     pub store: Option<Arc<SqliteStore>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -40,16 +42,25 @@ impl Hub {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     /// A new hub on an ephemeral port.
     pub async fn start() -> Self {
+        Self::start_with_tls(None).await
+    }
+
+    /// A new hub serving HTTPS with `tls` (certificate and key files) when given.
+    pub async fn start_with_tls(tls: Option<(PathBuf, PathBuf)>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         SqliteStore::create(&data, &data.join("master.key")).expect("create");
         let mut hub = Self {
             dir,
+            tls,
             addr: "127.0.0.1:0".parse().expect("addr"),
             store: None,
             stop: None,
@@ -65,6 +76,8 @@ impl Hub {
         let store = Arc::new(SqliteStore::open(&data, &data.join("master.key")).expect("open"));
         let config = HubConfig {
             data_dir: data,
+            tls_cert_file: self.tls.as_ref().map(|t| t.0.clone()),
+            tls_key_file: self.tls.as_ref().map(|t| t.1.clone()),
             ..HubConfig::default()
         };
         let state = HubState::load(store.clone(), config, Arc::new(SystemClock))
@@ -215,4 +228,56 @@ pub fn spawn_with_password(cmd: &mut std::process::Command, output: bool) -> std
         .write_all(format!("{PASSWORD}\n").as_bytes())
         .expect("password");
     child
+}
+
+/// A certificate authority made for one test, and the hub's certificate it signed (for
+/// `localhost` and 127.0.0.1), as PEM files.
+pub struct TestAuthority {
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl TestAuthority {
+    pub fn new(dir: &std::path::Path) -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Outpost test hospital authority");
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key"))
+            .expect("authority");
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("params")
+            .signed_by(&key, &ca)
+            .expect("certificate");
+        let authority = Self {
+            ca_file: dir.join("hospital-ca.pem"),
+            cert_file: dir.join("hub.crt"),
+            key_file: dir.join("hub.key"),
+        };
+        std::fs::write(&authority.ca_file, ca.pem()).expect("write");
+        std::fs::write(&authority.cert_file, cert.pem()).expect("write");
+        std::fs::write(&authority.key_file, key.serialize_pem()).expect("write");
+        authority
+    }
+
+    /// The hub's certificate and key, for [`Hub::start_with_tls`].
+    pub fn hub_files(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((self.cert_file.clone(), self.key_file.clone()))
+    }
+}
+
+/// An HTTP client for talking to the hub directly. reqwest is built with rustls and no crypto
+/// provider of its own (the client core configures ring itself), so the process gets ring's as
+/// its default first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

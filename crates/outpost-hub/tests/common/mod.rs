@@ -150,7 +150,7 @@ impl TestHub {
             owns_store,
             state,
             dir,
-            http: reqwest::Client::new(),
+            http: http_client(),
             shutdown: Some(tx),
             server: Some(server),
         };
@@ -527,4 +527,12 @@ impl TestHub {
                 .collect(),
         }
     }
+}
+
+/// An HTTP client for talking to the hub directly. reqwest is built with rustls and no crypto
+/// provider of its own (the client core configures ring itself), so the process gets ring's as
+/// its default first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }
