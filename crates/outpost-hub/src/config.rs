@@ -51,6 +51,11 @@ pub struct HubConfig {
     pub header_read_timeout_secs: u64,
     /// Longest pause allowed between two parts of a request body.
     pub body_read_timeout_secs: u64,
+    /// Time to answer a request (503 past it), except the event stream, snapshots, backups,
+    /// restores, moves and migrations.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM, how long requests in flight may take before the hub exits anyway.
+    pub shutdown_timeout_secs: u64,
     /// Threads hashing and checking passwords (each takes 19 MiB while it works); default:
     /// the number of cores, at most 8.
     pub password_workers: Option<usize>,
@@ -69,6 +74,11 @@ pub struct HubConfig {
     /// retry of a lost answer rather than theft: it is answered with the same successor, as
     /// often as it comes. Later, or after the successor was used, it ends the session.
     pub refresh_retry_window_secs: i64,
+    /// Sign-ins accepted from one client address per minute (a burst of as many, refilled
+    /// evenly); past it 429 with `Retry-After`. 0 turns the limit off.
+    pub sign_in_per_minute: u32,
+    /// Token refreshes accepted from one client address per minute; 0 turns the limit off.
+    pub refresh_per_minute: u32,
     /// Consecutive failed sign-ins that lock an address.
     pub lockout_threshold: u32,
     /// How long a locked address stays locked.
@@ -100,6 +110,8 @@ impl Default for HubConfig {
             max_connections: 4096,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
+            request_timeout_secs: 30,
+            shutdown_timeout_secs: 30,
             password_workers: None,
             password_queue: 16,
             restore_limit_bytes: 16 * 1024 * 1024 * 1024,
@@ -107,6 +119,8 @@ impl Default for HubConfig {
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
             refresh_retry_window_secs: 15,
+            sign_in_per_minute: 30,
+            refresh_per_minute: 120,
             lockout_threshold: 5,
             lockout_duration_secs: 15 * 60,
             offline_grant_hours: 72,
@@ -218,6 +232,11 @@ max_connections = 4096
 header_read_timeout_secs = 10
 # Longest pause (seconds) between two parts of a request body.
 body_read_timeout_secs = 30
+# Seconds to answer a request, else 503 (the event stream, snapshots, backups, restores, moves
+# and migrations have no such deadline).
+request_timeout_secs = 30
+# On SIGTERM: seconds requests in flight may take before the hub exits anyway.
+shutdown_timeout_secs = 30
 # Threads that hash and check passwords (19 MiB each while working); default: the cores, at
 # most 8. Checks beyond those wait in a queue of password_queue; past it sign-in answers 503
 # with Retry-After.
@@ -235,6 +254,11 @@ session_absolute_timeout_secs = 43200
 # used, is treated as a retry of a lost answer (a dropped link mid-refresh) and answered with
 # the same successor, however often; later, or once the successor was used, it ends the session.
 refresh_retry_window_secs = 15
+# Sign-ins and token refreshes accepted from one client address per minute (a burst of as
+# many, refilled evenly); beyond, 429 with Retry-After. 0 turns a limit off. A clinic whose
+# workstations share one public address behind NAT needs the sign-in limit above its staff.
+sign_in_per_minute = 30
+refresh_per_minute = 120
 # Failed sign-ins before an address is locked, and for how long (seconds).
 lockout_threshold = 5
 lockout_duration_secs = 900

@@ -143,6 +143,9 @@ where
 /// Where a request came from, for sessions and audit events.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    /// The client's address (through trusted proxies), for rate limits.
+    pub address: Option<std::net::IpAddr>,
+    /// The same as text, as sessions and audit events record it.
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -155,18 +158,21 @@ impl FromRequestParts<AppState> for ClientInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        let address = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| {
                 forwarded::client_address(c.0.ip(), &parts.headers, &state.config.trusted_proxies)
-                    .to_string()
             });
         let user_agent = parts
             .headers
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(200).collect());
-        Ok(ClientInfo { ip, user_agent })
+        Ok(ClientInfo {
+            address,
+            ip: address.map(|a| a.to_string()),
+            user_agent,
+        })
     }
 }

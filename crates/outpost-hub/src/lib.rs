@@ -14,6 +14,7 @@ pub mod extract;
 pub mod forwarded;
 pub mod passwords;
 pub mod principal;
+pub mod rate;
 pub mod routes;
 pub mod server;
 pub mod state;

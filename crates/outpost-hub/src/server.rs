@@ -33,6 +33,8 @@ use crate::config::HubConfig;
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// How long connections may take to finish once shutdown begins.
+    pub shutdown_deadline: Duration,
 }
 
 impl ConnectionLimits {
@@ -40,13 +42,15 @@ impl ConnectionLimits {
         Self {
             max_connections: config.max_connections.max(1),
             header_read_timeout: Duration::from_secs(config.header_read_timeout_secs.max(1)),
+            shutdown_deadline: Duration::from_secs(config.shutdown_timeout_secs),
         }
     }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets every
-/// connection finish its request in flight, and returns once all are closed. `closing` runs
-/// first, to end what would otherwise never finish (event streams).
+/// connection finish its request in flight, and returns once all are closed or the shutdown
+/// deadline has passed. `closing` runs first, to end what would otherwise never finish (event
+/// streams).
 pub async fn serve(
     mut listener: tokio::net::TcpListener,
     router: Router,
@@ -104,7 +108,15 @@ pub async fn serve(
     drop(listener);
     closing();
     stop.send_replace(true);
-    open.closed().await;
+    if tokio::time::timeout(limits.shutdown_deadline, open.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = open.receiver_count(),
+            "connections still open at the shutdown deadline are closed"
+        );
+    }
     Ok(())
 }
 

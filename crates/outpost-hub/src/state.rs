@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::events::ChangeEvents;
 use crate::passwords::{self, PasswordWork};
+use crate::rate::AddressLimits;
 use crate::tokens::{TokenKeys, generate_signing_key};
 
 /// Why the hub could not start.
@@ -39,6 +40,8 @@ pub struct HubState {
     pub dummy_hash: String,
     /// The bounded pool every password hash and check runs on.
     pub passwords: PasswordWork,
+    /// Per-address limits on sign-in and refresh.
+    pub address_limits: AddressLimits,
     /// Live-update announcements per tenant.
     pub events: ChangeEvents,
     /// Turns `true` when the hub shuts down, so that endless streams (events) end.
@@ -70,6 +73,7 @@ impl HubState {
         }
         let dummy_hash = passwords::hash_now(&passwords::generate())
             .map_err(|e| HubError::Hashing(e.to_string()))?;
+        let address_limits = AddressLimits::new(&config);
         let passwords = PasswordWork::start(
             config
                 .password_workers
@@ -84,6 +88,7 @@ impl HubState {
             permissions,
             dummy_hash,
             passwords,
+            address_limits,
             events: ChangeEvents::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
         });

@@ -494,6 +494,9 @@ fn resident_mib() -> f64 {
 async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_the_hub_answering() {
     let hub = TestHub::start_with(HubConfig {
         password_workers: Some(2),
+        // The per-address limit (tested on its own) would answer most of these 429 before
+        // they reach the password pool; a flood from many addresses reaches it, as here.
+        sign_in_per_minute: 0,
         ..HubConfig::default()
     })
     .await;
@@ -579,5 +582,102 @@ async fn a_flood_of_wrong_sign_ins_keeps_memory_bounded_and_the_hub_answering() 
     // And the real password still works once the flood is over (the account's lockout aside).
     let other = hub.user(Some(&clinic), Role::Nurse).await;
     hub.login(&other, None).await;
+    hub.stop().await;
+}
+
+/// Signs in (or refreshes) as if from `address`, through a proxy the hub trusts.
+async fn from_address(hub: &TestHub, path: &str, address: &str, body: Value) -> reqwest::Response {
+    hub.http
+        .post(format!("{}{path}", hub.url))
+        .header("x-forwarded-for", address)
+        .json(&body)
+        .send()
+        .await
+        .expect("send")
+}
+
+#[tokio::test]
+async fn one_address_is_rate_limited_on_sign_in_and_refresh_and_others_are_not() {
+    let hub = TestHub::start_with(HubConfig {
+        trusted_proxies: vec!["127.0.0.1".parse().expect("net")],
+        refresh_per_minute: 5,
+        ..HubConfig::default()
+    })
+    .await;
+    let clinic = hub.tenant("clinic-a", TenantKind::Clinic).await;
+    let email = hub.user(Some(&clinic), Role::Nurse).await;
+    // 50 rapid failed sign-ins from one address, each to another unknown account (so that no
+    // account lockout answers them): the first 30 are checked, the rest refused at once.
+    let mut statuses = Vec::new();
+    for n in 0..50 {
+        let resp = from_address(
+            &hub,
+            "/v1/auth/login",
+            "198.51.100.1",
+            json!({"email": format!("guess{n}@test.example"), "password": "guessing"}),
+        )
+        .await;
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            let wait: u64 = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("Retry-After");
+            assert!((1..=60).contains(&wait), "{wait}");
+            let body: Value = resp.json().await.expect("error shape");
+            assert_eq!(body["error"]["code"], "rate_limited");
+            statuses.push(429);
+        } else {
+            statuses.push(resp.status().as_u16());
+        }
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Another address signs in as usual.
+    let resp = from_address(
+        &hub,
+        "/v1/auth/login",
+        "198.51.100.2",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let login: Value = resp.json().await.expect("login");
+
+    // Refreshes: five from one address, then refused; another address still refreshes.
+    let mut token = login["refresh_token"].as_str().expect("r").to_owned();
+    for _ in 0..5 {
+        let resp = from_address(
+            &hub,
+            "/v1/auth/refresh",
+            "198.51.100.3",
+            json!({ "refresh_token": token }),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let answer: Value = resp.json().await.expect("json");
+        token = answer["refresh_token"].as_str().expect("r").to_owned();
+    }
+    let resp = from_address(
+        &hub,
+        "/v1/auth/refresh",
+        "198.51.100.3",
+        json!({ "refresh_token": token }),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let resp = from_address(
+        &hub,
+        "/v1/auth/refresh",
+        "198.51.100.4",
+        json!({ "refresh_token": token }),
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the refused refresh spent nothing"
+    );
     hub.stop().await;
 }

@@ -116,3 +116,32 @@ async fn past_the_connection_cap_a_new_client_waits_for_a_free_place() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_waits_for_requests_in_flight_only_until_its_deadline() {
+    let hub = TestHub::start_with(HubConfig {
+        body_read_timeout_secs: 120,
+        shutdown_timeout_secs: 1,
+        ..HubConfig::default()
+    })
+    .await;
+    // A request in flight that will not finish: its body stops halfway.
+    let mut stream = TcpStream::connect(hub.addr).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /v1/auth/login HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\": ",
+        )
+        .await
+        .expect("write");
+    // Let the hub take the request in before it is told to stop.
+    let (health, _) = hub.get("/healthz", "no token").await;
+    assert_eq!(health, reqwest::StatusCode::OK);
+    let started = Instant::now();
+    hub.stop().await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "stopped after {took:?}"
+    );
+}

@@ -41,6 +41,7 @@ pub async fn login(
     client: ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    state.address_limits.sign_in(client.address)?;
     // A malformed address (control characters) is bad input; any other is just not an account.
     let email = normalize_email(&req.email).map_err(|e| {
         if e.malformed {
@@ -267,6 +268,7 @@ pub async fn refresh(
     client: ClientInfo,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
+    state.address_limits.refresh(client.address)?;
     let central = state.store.central();
     let now = state.clock.now();
     let new_token = state.tokens.successor(&req.refresh_token);
