@@ -79,8 +79,16 @@ impl AuditEvent {
         self
     }
 
+    /// Sets the event's details; members already there (the request id) are kept unless the
+    /// new details name them too.
     pub fn details(mut self, details: Value) -> Self {
-        self.details = details;
+        self.details = match (std::mem::take(&mut self.details), details) {
+            (Value::Object(mut kept), Value::Object(new)) => {
+                kept.extend(new);
+                Value::Object(kept)
+            }
+            (_, new) => new,
+        };
         self
     }
 }
@@ -95,6 +103,9 @@ pub struct Actor {
     pub device_id: Option<DeviceId>,
     pub ip: Option<String>,
     pub at: DateTime<Utc>,
+    /// The id of the HTTP request acting (also in the hub's log lines), recorded in the
+    /// details of every event it causes.
+    pub request_id: Option<String>,
 }
 
 impl Actor {
@@ -109,6 +120,7 @@ impl Actor {
             device_id: None,
             ip: None,
             at,
+            request_id: None,
         }
     }
 
@@ -121,6 +133,10 @@ impl Actor {
             session_id: self.session_id,
             device_id: self.device_id,
             ip: self.ip.clone(),
+            details: match &self.request_id {
+                Some(id) => serde_json::json!({ "request_id": id }),
+                None => Value::Null,
+            },
             ..AuditEvent::new(self.at, action, outcome)
         }
     }

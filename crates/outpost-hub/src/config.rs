@@ -21,8 +21,15 @@ pub struct HubConfig {
     pub tls_key_file: Option<PathBuf>,
     /// Proxies in front of the hub (addresses or networks): only from these are the
     /// `Forwarded` / `X-Forwarded-For` headers believed, for the address sessions and audit
-    /// events record.
+    /// events record, and their `X-Request-Id` kept.
     pub trusted_proxies: Vec<ProxyNet>,
+    /// `text` (default) or `json` (one JSON object per line) log lines.
+    pub log_format: LogFormat,
+    /// An address of its own for `GET /metrics`, without authentication (reachable by the
+    /// monitoring system only).
+    pub metrics_listen: Option<SocketAddr>,
+    /// A bearer token that opens `GET /metrics` on the API's own address.
+    pub metrics_token: Option<Secret>,
     /// Data directory of the embedded backend (with PostgreSQL it holds only the master key).
     pub data_dir: PathBuf,
     /// The central PostgreSQL database (`postgres://user:password@host/outpost`); unset means
@@ -98,6 +105,9 @@ impl Default for HubConfig {
             tls_cert_file: None,
             tls_key_file: None,
             trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
+            metrics_listen: None,
+            metrics_token: None,
             data_dir: PathBuf::from("outpost-data"),
             database_url: None,
             database_servers: Vec::new(),
@@ -127,6 +137,37 @@ impl Default for HubConfig {
             issuer: "outpost-hub".into(),
             audience: "outpost".into(),
         }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A secret (a token) from the configuration: never printed, compared in constant time.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl Secret {
+    /// Whether `presented` is this secret, in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (Sha256::digest(&self.0), Sha256::digest(presented));
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 }
 
@@ -198,8 +239,16 @@ listen = "127.0.0.1:8080"
 # tls_cert_file = "/etc/outpost/tls/hub.crt"
 # tls_key_file = "/etc/outpost/tls/hub.key"
 # Proxies in front of the hub, by address or network: the client address sessions and audit
-# events record comes from Forwarded / X-Forwarded-For only when one of these sent the request.
+# events record comes from Forwarded / X-Forwarded-For only when one of these sent the request,
+# and so does a request id (X-Request-Id) the hub keeps rather than makes.
 trusted_proxies = []
+# Log lines as text or as one JSON object per line ("json"). RUST_LOG sets the levels.
+log_format = "text"
+# GET /metrics (Prometheus text): on an address of its own, without authentication
+# (metrics_listen = "127.0.0.1:9090"), or on the API's address to the bearer of a token
+# (metrics_token; OUTPOST_METRICS_TOKEN). Neither: not served.
+# metrics_listen = "127.0.0.1:9090"
+# metrics_token = "a long random string"
 # Data directory of the embedded backend (OUTPOST_DATA_DIR, --data-dir).
 data_dir = "outpost-data"
 # PostgreSQL instead of the embedded backend: the central database (OUTPOST_DATABASE_URL,

@@ -147,6 +147,8 @@ pub struct ClientInfo {
     pub address: Option<std::net::IpAddr>,
     /// The same as text, as sessions and audit events record it.
     pub ip: Option<String>,
+    /// The request's id ([`crate::observe`]).
+    pub request_id: Option<String>,
     pub user_agent: Option<String>,
 }
 
@@ -173,6 +175,10 @@ impl FromRequestParts<AppState> for ClientInfo {
             address,
             ip: address.map(|a| a.to_string()),
             user_agent,
+            request_id: parts
+                .extensions
+                .get::<crate::observe::RequestId>()
+                .map(|id| id.0.clone()),
         })
     }
 }

@@ -12,6 +12,8 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod forwarded;
+pub mod metrics;
+pub mod observe;
 pub mod passwords;
 pub mod principal;
 pub mod rate;

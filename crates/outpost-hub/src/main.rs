@@ -15,7 +15,7 @@ use outpost_domain::user::normalize_email;
 use outpost_domain::{DeviceId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::backend::{self, Mode};
-use outpost_hub::config::DatabaseUrl;
+use outpost_hub::config::{DatabaseUrl, LogFormat};
 use outpost_hub::passwords::PasswordWork;
 use outpost_hub::server::Tls;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
@@ -380,6 +380,48 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Tells whoever started the hub where it listens, on standard output. A reader that has gone
+/// (a script that read the first line) must not stop the hub: write errors are ignored.
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// Log lines on standard error, as text or JSON; `RUST_LOG` sets the levels (default `info`,
+/// which includes one access-log line per request).
+fn init_logging(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_span_list(false).init(),
+    }
+}
+
+/// Serves `GET /metrics` alone on `addr` until the hub shuts down.
+async fn serve_metrics(addr: SocketAddr, state: outpost_hub::AppState) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    let mut stopping = state.shutting_down.subscribe();
+    let app = routes::metrics_router(state);
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        if let Err(err) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %err, "the metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
 async fn serve(config: HubConfig, store: Arc<dyn Store>, listen: Option<SocketAddr>) -> Result<()> {
     let addr = listen.unwrap_or(config.listen);
     let tls = Tls::from_config(&config).context("cannot load the TLS certificate")?;
@@ -389,10 +431,13 @@ async fn serve(config: HubConfig, store: Arc<dyn Store>, listen: Option<SocketAd
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!("outpost-hub listening on {scheme}://{local}");
-    std::io::stdout().flush()?;
+    announce(&format!("outpost-hub listening on {scheme}://{local}"));
     if let Some(tls) = &tls {
         tokio::spawn(reload_on_hangup(tls.clone()));
+    }
+    if let Some(addr) = state.config.metrics_listen {
+        serve_metrics(addr, state.clone()).await?;
+        announce(&format!("metrics on http://{addr}/metrics"));
     }
     outpost_hub::serve_with(listener, state, tls, shutdown_signal()).await?;
     Ok(())
@@ -418,15 +463,9 @@ async fn reload_on_hangup(tls: Arc<Tls>) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let config = load_config(&cli)?;
+    init_logging(config.log_format);
     let now = SystemClock.now();
     match cli.command {
         Command::Init {

@@ -83,6 +83,7 @@ impl Principal {
             device_id: self.device_id,
             ip: self.client.ip.clone(),
             at: self.now,
+            request_id: self.client.request_id.clone(),
         }
     }
 }
@@ -126,8 +127,14 @@ pub fn session_end_reason(
     }
 }
 
-/// Ends an expired session with its audit event, then answers `session_ended`.
-pub async fn expire(state: &HubState, session: &SessionRecord, reason: &str) -> ApiError {
+/// Ends an expired session with its audit event (of the request `client` made), then answers
+/// `session_ended`.
+pub async fn expire(
+    state: &HubState,
+    session: &SessionRecord,
+    reason: &str,
+    client: &ClientInfo,
+) -> ApiError {
     if session.ended_at.is_none() {
         let now = state.clock.now();
         let event = Actor {
@@ -136,8 +143,9 @@ pub async fn expire(state: &HubState, session: &SessionRecord, reason: &str) -> 
             tenant_id: session.tenant_id,
             session_id: Some(session.id),
             device_id: session.device_id,
-            ip: None,
+            ip: client.ip.clone(),
             at: now,
+            request_id: client.request_id.clone(),
         }
         .event("auth.session_expired", Outcome::Success)
         .details(json!({ "reason": reason }));
@@ -185,7 +193,7 @@ impl FromRequestParts<AppState> for Principal {
             return Err(ended(&session));
         }
         if let Some(reason) = session_end_reason(state, &session, now) {
-            return Err(expire(state, &session, reason).await);
+            return Err(expire(state, &session, reason, &client).await);
         }
         if now - session.last_activity_at >= Duration::seconds(TOUCH_INTERVAL_SECS) {
             central.touch_session(session.id, now).await?;

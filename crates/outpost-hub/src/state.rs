@@ -71,6 +71,7 @@ impl HubState {
         for (role, permission) in central.role_permissions().await? {
             permissions.entry(role).or_default().insert(permission);
         }
+        crate::metrics::install();
         let dummy_hash = passwords::hash_now(&passwords::generate())
             .map_err(|e| HubError::Hashing(e.to_string()))?;
         let address_limits = AddressLimits::new(&config);

@@ -212,11 +212,26 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
         ok(&hub(&data, &["user", "list", "--tenant", "north"], None)).contains("desk@example.org")
     );
 
+    // Served with JSON logs and metrics on an address of their own; the log of the run is
+    // scanned for what must never be in it.
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let config = data.data.join("hub.toml");
+    std::fs::write(
+        &config,
+        format!("log_format = \"json\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n"),
+    )
+    .expect("config");
+    let log = data.data.join("hub.log");
     let mut server = Command::new(env!("CARGO_BIN_EXE_outpost-hub"))
+        .args(["--config", config.to_str().expect("path")])
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(data.args())
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("serve");
     let mut line = String::new();
@@ -226,7 +241,7 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
     let url = line.trim().rsplit(' ').next().expect("url").to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let status = runtime.block_on(async {
+    let (status, secrets, metrics) = runtime.block_on(async {
         let http = common::http_client();
         let login: serde_json::Value = http
             .post(format!("{url}/v1/auth/login"))
@@ -237,14 +252,47 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
             .json()
             .await
             .expect("json");
-        http.get(format!("{url}/v1/patients"))
-            .bearer_auth(login["access_token"].as_str().expect("token"))
+        let token = login["access_token"].as_str().expect("token").to_owned();
+        let created = http
+            .post(format!("{url}/v1/patients"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"mrn": "LOG-1", "given_name": "Augusta",
+                "family_name": "Lovelace", "birth_date": "1980-12-10"}))
+            .send()
+            .await
+            .expect("create")
+            .status();
+        assert_eq!(created, reqwest::StatusCode::CREATED);
+        let status = http
+            .get(format!("{url}/v1/patients?q=Lovelace"))
+            .bearer_auth(&token)
             .send()
             .await
             .expect("patients")
-            .status()
+            .status();
+        let metrics = http
+            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let secrets = vec![
+            token,
+            login["refresh_token"].as_str().expect("refresh").to_owned(),
+            "front desk password".to_owned(),
+            "Lovelace".to_owned(),
+            "Augusta".to_owned(),
+        ];
+        (status, secrets, metrics)
     });
     assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(
+        metrics.contains("outpost_http_requests_total{")
+            && metrics.contains("route=\"/v1/patients\""),
+        "{metrics}"
+    );
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -254,6 +302,24 @@ fn an_operator_sets_up_a_hub_and_serves_it_until_sigterm() {
         server.wait().expect("wait").success(),
         "graceful exit on SIGTERM"
     );
+    let log = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
+        .collect();
+    let access: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "outpost_hub::access")
+        .collect();
+    assert!(
+        access.iter().any(|l| l["fields"]["route"] == "/v1/patients"
+            && l["fields"]["status"] == 200
+            && l["span"]["request_id"].is_string()),
+        "{log}"
+    );
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "the log holds {secret}");
+    }
 
     ok(&hub(
         &data,

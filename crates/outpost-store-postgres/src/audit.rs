@@ -29,6 +29,7 @@ pub async fn append(tx: &impl GenericClient, event: &AuditEvent) -> StoreResult<
         None => (1, GENESIS_HASH.to_owned()),
     };
     let hash = chain_hash(&prev, seq, event);
+    outpost_store::metrics::audit_event_appended();
     let details = event.details.to_string();
     tx.execute(
         &format!(

@@ -37,7 +37,7 @@ use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
 use outpost_store::backup::Batch;
 use outpost_store::keys::{self, MasterKey};
-use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
+use outpost_store::{CentralStore, Store, StoreError, StoreGauges, StoreResult, TenantStore};
 
 pub use central::PgCentral;
 pub use router::{Router, RouterLimits, Target};
@@ -306,6 +306,13 @@ fn parse_location(location: &str) -> StoreResult<(String, String)> {
 impl Store for PostgresStore {
     fn central(&self) -> &dyn CentralStore {
         &self.central
+    }
+
+    fn gauges(&self) -> StoreGauges {
+        StoreGauges {
+            tenant_handles_open: self.cache().len(),
+            connections: Some(self.router.gauges()),
+        }
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>> {

@@ -197,12 +197,11 @@ async fn copy_and_switch(
     }
     drop(dest);
 
-    let mut audit = outpost_store::tenant_audit(audit, id);
-    audit.details = json!({
+    let audit = outpost_store::tenant_audit(audit, id).details(json!({
         "from": source.location(),
         "to": target.location(),
         "audit_events": now.audit,
-    });
+    }));
     let mut central = store.central.conn().await?;
     let tx = begin(&mut central).await?;
     tx.execute(

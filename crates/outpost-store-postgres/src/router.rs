@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client, Config, Notification};
 
-use outpost_store::{StoreError, StoreResult};
+use outpost_store::{ConnectionGauges, StoreError, StoreResult};
 
 use crate::OrBackend;
 use crate::admin::quote_ident;
@@ -138,6 +139,24 @@ pub struct Router {
     /// One per connection in use (or being opened for a request).
     checkouts: Arc<Semaphore>,
     pools: Mutex<HashMap<Target, Pool>>,
+    /// Requests waiting for a slot or a checkout.
+    waiting: AtomicUsize,
+}
+
+/// Counts a request as waiting for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A connection checked out of the router; it goes back to its database's idle list when
@@ -238,6 +257,7 @@ impl Router {
             runtime_role,
             transport,
             pools: Mutex::new(HashMap::new()),
+            waiting: AtomicUsize::new(0),
         });
         let weak = Arc::downgrade(&router);
         let period = (router.limits.idle_timeout / 2).max(Duration::from_millis(100));
@@ -268,6 +288,16 @@ impl Router {
         self.limits.cap.max(1) - self.permits.available_permits()
     }
 
+    /// The router's connections against its cap, for the hub's metrics.
+    pub fn gauges(&self) -> ConnectionGauges {
+        ConnectionGauges {
+            cap: self.limits.cap.max(1),
+            open: self.open_connections(),
+            idle: self.lock().values().map(|pool| pool.idle.len()).sum(),
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
+    }
+
     /// A pooled connection to `target` for a request (as the runtime role when one is
     /// configured), in arrival order when the database's slots or the cap are all taken.
     pub async fn get(self: &Arc<Self>, target: &Target) -> StoreResult<Conn> {
@@ -289,8 +319,10 @@ impl Router {
                 Use::Stream => pool.streams.clone(),
             }
         };
+        let waiting = Waiting::new(&self.waiting);
         let slot = slots.acquire_owned().await.map_err(closed_semaphore)?;
         let checkout = self.checkout().await?;
+        drop(waiting);
         if let Some(open) = self.take_idle(target) {
             return Ok(self.checked_out(target, open, checkout, Some(slot)));
         }

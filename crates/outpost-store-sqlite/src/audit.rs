@@ -28,6 +28,7 @@ pub fn append(conn: &Connection, event: &AuditEvent) -> StoreResult<i64> {
         None => (1, GENESIS_HASH.to_owned()),
     };
     let hash = chain_hash(&prev, seq, event);
+    outpost_store::metrics::audit_event_appended();
     conn.prepare_cached(&format!(
         "INSERT INTO audit_events ({AUDIT}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     ))

@@ -30,7 +30,7 @@ use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
 use outpost_store::backup::Batch;
-use outpost_store::{CentralStore, Store, StoreError, StoreResult, TenantStore};
+use outpost_store::{CentralStore, Store, StoreError, StoreGauges, StoreResult, TenantStore};
 
 pub use central::SqliteCentral;
 pub use conn::open_encrypted;
@@ -158,6 +158,13 @@ fn remove_database_files(path: &Path) -> StoreResult<()> {
 impl Store for SqliteStore {
     fn central(&self) -> &dyn CentralStore {
         &self.central
+    }
+
+    fn gauges(&self) -> StoreGauges {
+        StoreGauges {
+            tenant_handles_open: self.cache().map_or(0, |cache| cache.len()),
+            connections: None,
+        }
     }
 
     async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>> {

@@ -21,6 +21,13 @@ pub async fn of(db: &Db, name: &str, tenant_id: Option<TenantId>) -> DatabaseSta
         .await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let path = db.path();
+    // An open connection keeps answering from a file that is gone (deleted, its volume
+    // unmounted): the file itself must still be there.
+    let probe = probe.and_then(|version| {
+        std::fs::metadata(path)
+            .map(|_| version)
+            .map_err(outpost_store::StoreError::backend)
+    });
     let wal = path.with_extension("db-wal");
     let size = [path.to_path_buf(), wal]
         .iter()

@@ -103,15 +103,16 @@ pub fn snapshot_event(actor: &Actor, cursor: i64, patients: u64) -> AuditEvent {
 /// An event recorded offline, as the hub appends it: stamped with the hub's time, keeping the
 /// device's time and details.
 pub fn offline_event(actor: &Actor, event: &LocalAuditEvent) -> AuditEvent {
-    let mut record = actor.event(event.action.clone(), Outcome::Success);
+    let mut record = actor
+        .event(event.action.clone(), Outcome::Success)
+        .details(json!({
+            "offline": true,
+            "local_event_id": event.event_id,
+            "client_time": event.client_time,
+            "details": event.details,
+        }));
     record.entity.clone_from(&event.entity);
     record.entity_id.clone_from(&event.entity_id);
-    record.details = json!({
-        "offline": true,
-        "local_event_id": event.event_id,
-        "client_time": event.client_time,
-        "details": event.details,
-    });
     record
 }
 

@@ -18,6 +18,7 @@ pub mod columns;
 mod error;
 pub mod keys;
 pub mod merge;
+pub mod metrics;
 mod migration;
 mod records;
 pub mod refresh;
@@ -95,6 +96,12 @@ pub trait Store: Send + Sync + 'static {
     /// instances; `None` when there is only this one.
     async fn change_announcements(&self) -> Option<tokio::sync::mpsc::Receiver<(TenantId, i64)>> {
         None
+    }
+
+    /// What the hub's operators watch of this store right now: open tenant handles and, with
+    /// PostgreSQL, the connection router against its cap.
+    fn gauges(&self) -> StoreGauges {
+        StoreGauges::default()
     }
 
     /// Reachability, schema version, size and latency of the central and every tenant database.

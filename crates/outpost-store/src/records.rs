@@ -67,6 +67,26 @@ pub struct SessionRecord {
     pub end_reason: Option<String>,
 }
 
+/// A store's state for the hub's metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreGauges {
+    /// Tenant databases with an open handle in this process.
+    pub tenant_handles_open: usize,
+    /// The PostgreSQL connection router's connections; `None` on the embedded backend.
+    pub connections: Option<ConnectionGauges>,
+}
+
+/// The PostgreSQL router's connections against its cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionGauges {
+    pub cap: usize,
+    /// Open connections, idle or in use.
+    pub open: usize,
+    pub idle: usize,
+    /// Requests waiting for a connection (a slot of their database or one under the cap).
+    pub waiting: usize,
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {

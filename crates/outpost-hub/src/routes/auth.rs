@@ -144,6 +144,7 @@ async fn fail(
     actor.role = None;
     actor.user_id = user.map(|u| u.id);
     actor.ip = client.ip.clone();
+    actor.request_id = client.request_id.clone();
     let event = actor
         .event("auth.login_failed", Outcome::Failure)
         .details(json!({ "email": email, "reason": reason }));
@@ -193,6 +194,7 @@ fn session_actor(session: &SessionRecord, client: &ClientInfo) -> Actor {
         device_id: session.device_id,
         ip: client.ip.clone(),
         at: session.last_activity_at,
+        request_id: client.request_id.clone(),
     }
 }
 
@@ -297,7 +299,7 @@ pub async fn refresh(
         RefreshOutcome::Unknown => return Err(ApiError::unauthenticated()),
     };
     if let Some(reason) = session_end_reason(&state, &session, now) {
-        return Err(expire(&state, &session, reason).await);
+        return Err(expire(&state, &session, reason, &client).await);
     }
     let user = central
         .user(session.user_id)

@@ -19,8 +19,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use outpost_domain::ErrorCode;
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub use audit::verify_all;
 
@@ -32,31 +32,52 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let body_timeout = Duration::from_secs(state.config.body_read_timeout_secs.max(1));
     let request_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
-    quick_routes()
+    let metrics_token = state.config.metrics_token.is_some();
+    let mut app = quick_routes()
+        .merge(compressed(
+            Router::new().route("/v1/sync/pull", get(sync::pull)),
+        ))
         .route_layer(middleware::from_fn_with_state(
             request_timeout,
             answer_within,
         ))
         .merge(long_routes())
-        .fallback(|| async { ApiError::new(outpost_domain::ErrorCode::NotFound, "no such route") })
+        .merge(compressed(
+            Router::new().route("/v1/sync/snapshot", get(sync::snapshot)),
+        ));
+    if metrics_token {
+        app = app.route("/metrics", get(crate::metrics::with_token));
+    }
+    app.fallback(|| async { ApiError::new(outpost_domain::ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::invalid("this method is not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
-        .layer(
-            // Log method and path only: query strings can hold search terms (PHI).
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            }),
-        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::observe::observe,
+        ))
         .with_state(state)
+}
+
+/// The routes of `metrics_listen`: `GET /metrics` alone, without authentication.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::open))
+        .with_state(state)
+}
+
+/// Answers compressed (gzip or zstd) when the client asks: the bulk of sync, never sign-in.
+fn compressed(routes: Router<AppState>) -> Router<AppState> {
+    routes.layer(CompressionLayer::new())
 }
 
 /// Routes answered within `request_timeout_secs`.
 fn quick_routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(reports::health))
+        .route("/readyz", get(reports::ready))
         .route("/v1/status", get(reports::status))
         .route("/v1/auth/login", post(auth::login))
         .route("/v1/auth/refresh", post(auth::refresh))
@@ -81,7 +102,6 @@ fn quick_routes() -> Router<AppState> {
         )
         .route("/v1/patients/{id}/history", get(patients::history))
         .route("/v1/sync/push", post(sync::push))
-        .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/reports/activity", get(reports::activity))
         .route("/v1/reports/patients/{id}", get(reports::patient))
@@ -92,7 +112,6 @@ fn quick_routes() -> Router<AppState> {
 /// migration of every tenant. No request deadline (the body and head limits still apply).
 fn long_routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/sync/snapshot", get(sync::snapshot))
         .route("/v1/events", get(sync::events))
         .route("/v1/tenants/{id}/move", post(tenants::move_to))
         .route("/v1/tenants/{id}/backup", post(tenants::backup))

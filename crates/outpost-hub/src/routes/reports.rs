@@ -165,3 +165,18 @@ pub async fn status(
 pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
+
+/// `GET /readyz`: ready when the central store answers (a load balancer sends requests only
+/// to an instance that can serve them); 503 otherwise.
+pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let central = state.store.central().status().await;
+    if central.reachable {
+        Ok(Json(json!({ "status": "ready" })))
+    } else {
+        Err(ApiError::new(
+            outpost_domain::ErrorCode::Unavailable,
+            "the central store does not answer",
+        )
+        .retry_after(5))
+    }
+}

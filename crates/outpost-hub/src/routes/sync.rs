@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 
 use outpost_domain::sync::{
@@ -21,6 +21,7 @@ use outpost_domain::{ErrorCode, Permission};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::metrics::OpenStream;
 use crate::principal::Principal;
 use crate::routes::patients::{patient_view, tenant_store, view_history};
 use crate::state::AppState;
@@ -96,6 +97,15 @@ pub async fn push(
         store.apply_ops(req.ops, rules, &actor).await?
     };
     let cursor = store.cursor().await?;
+    for result in &results {
+        let outcome = match result.status {
+            OpStatus::Applied => "applied",
+            OpStatus::Merged => "merged",
+            OpStatus::Conflict => "conflict",
+            OpStatus::Rejected => "rejected",
+        };
+        metrics::counter!("outpost_sync_push_ops_total", "outcome" => outcome).increment(1);
+    }
     if results
         .iter()
         .any(|r| matches!(r.status, OpStatus::Applied | OpStatus::Merged))
@@ -156,6 +166,13 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
         let batch = rx.recv().await?;
         let chunk = match batch {
             Ok(lines) => {
+                let rows = lines
+                    .iter()
+                    .filter(|l| {
+                        matches!(l, SnapshotLine::Patient(_) | SnapshotLine::History { .. })
+                    })
+                    .count();
+                metrics::counter!("outpost_sync_snapshot_rows_total").increment(rows as u64);
                 let mut out = Vec::with_capacity(lines.len() * 320);
                 for line in lines {
                     let line = match line {
@@ -184,7 +201,8 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
     });
     Ok((
         [(CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(body),
+        // Fused: a compressing layer may poll the body once more after its end.
+        Body::from_stream(body.fuse()),
     )
         .into_response())
 }
@@ -203,9 +221,10 @@ pub async fn events(
         .ok_or_else(ApiError::internal)?;
     let stopping = state.shutting_down.subscribe();
     let first = Some(cursor);
+    let open = OpenStream::new();
     let stream = stream::unfold(
-        (receiver, stopping, first),
-        |(mut rx, mut stopping, first)| async move {
+        (receiver, stopping, first, open),
+        |(mut rx, mut stopping, first, open)| async move {
             let cursor = match first {
                 Some(cursor) => cursor,
                 None => loop {
@@ -223,7 +242,7 @@ pub async fn events(
                 .event("changes")
                 .json_data(ChangesAvailable { cursor })
                 .unwrap_or_default();
-            Some((Ok(event), (rx, stopping, None)))
+            Some((Ok(event), (rx, stopping, None, open)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
