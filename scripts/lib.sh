@@ -75,7 +75,7 @@ ensure_e2e_deps() {
     fi
     local venv="$ROOT/target/e2e-venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/e2e/requirements.txt"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/tests/desktop/requirements.txt"
     E2E_PYTHON="$venv/bin/python"
 }
 
@@ -117,4 +117,16 @@ ensure_second_postgres() {
         psql "$url" -Atc 'SELECT 1' >/dev/null
     fi
     export OUTPOST_TEST_POSTGRES_SECOND="$url"
+}
+
+# Runs a command inside a private D-Bus session whose Secret Service is gnome-keyring, unlocked,
+# over a throwaway data directory: the client's keyring is real, and no daemon is left behind.
+with_keyring() {
+    local data status=0
+    data="$(mktemp -d -t outpost-keyring.XXXXXX)"
+    XDG_DATA_HOME="$data" dbus-run-session -- bash -c '
+        printf "%s" "test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+        exec "$@"' with_keyring "$@" || status=$?
+    rm -rf "$data"
+    return "$status"
 }

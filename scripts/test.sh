@@ -1,52 +1,96 @@
 #!/usr/bin/env bash
-# Runs every check and test of Outpost: formatting, clippy with warnings as errors, the UI's
-# type check and Vitest tests, the whole Rust test suite (unit, store suite, real hub over HTTP,
-# the CLI binary) with nextest, the hub's integration tests a second time on PostgreSQL (the
-# store suite and routing tests run on PostgreSQL in the first pass), a check that the generated TypeScript bindings are current, and
-# the end-to-end tests of the real desktop app (Xvfb, tauri-driver, WebKitWebDriver) against a
-# real hub. Screenshots of the E2E run go to target/e2e-screenshots (OUTPOST_SCREENSHOTS=dir
-# to write them elsewhere, e.g. docs/screenshots to refresh the README's).
+# Runs Outpost's checks and tests in stages, all of them by default, in this order:
+#
+#   lint  formatting, clippy with warnings as errors
+#   ui    the UI's type check and build (the desktop app embeds it) and its Vitest tests
+#   unit  one build of every target, then every Rust test (unit, the store suite on both
+#         backends, the real hub over HTTP on the embedded backend, the client and the `outpost`
+#         binary against it) under a real Secret Service, and a check that the generated
+#         TypeScript bindings are current
+#   pg    the hub's tests again on PostgreSQL
+#   e2e   the real desktop app under Xvfb, driven through tauri-driver, against a real hub
+#
+# `scripts/test.sh unit pg` runs only those. Every cargo command names the whole workspace, so
+# that features resolve once and nothing is built twice. Screenshots of the end-to-end run go
+# to target/e2e-screenshots (OUTPOST_SCREENSHOTS=dir to write them elsewhere, e.g.
+# docs/screenshots to refresh the README's). Prints how long each stage took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL=(lint ui unit pg e2e)
+STAGES=("$@")
+[ ${#STAGES[@]} -gt 0 ] || STAGES=("${ALL[@]}")
+for stage in "${STAGES[@]}"; do
+    case " ${ALL[*]} " in
+        *" $stage "*) ;;
+        *) echo "unknown stage '$stage': choose from ${ALL[*]}" >&2; exit 2 ;;
+    esac
+done
+
+# CI builds from scratch: incremental compilation would only write files nobody reads again.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+
 ensure_build_deps
-# A real Secret Service for the client's keyring tests.
-ensure_apt_packages gnome-keyring dbus
-ensure_cargo_tool cargo-nextest cargo-nextest
-ensure_postgres
-ensure_second_postgres
-ensure_desktop_deps
-ensure_e2e_deps
 cd "$ROOT"
-log "UI: type check, build (embedded by the desktop app) and Vitest"
-npm --prefix ui run build
-npm --prefix ui test
-log "cargo fmt --check"
-cargo fmt --all -- --check
-log "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-log "building everything (the tests, the hub and the desktop app the end-to-end tests drive)"
-# One build of every target: building packages one by one would resolve features differently
-# and build many dependencies a second time.
-cargo build --workspace --all-targets --locked
-log "tests (inside a private D-Bus session with gnome-keyring as the Secret Service)"
-KEYRING_DATA="$(mktemp -d -t outpost-keyring.XXXXXX)"
-trap 'rm -rf "$KEYRING_DATA"' EXIT
-XDG_DATA_HOME="$KEYRING_DATA" dbus-run-session -- bash -c '
-    set -euo pipefail
-    printf "%s" "test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    cargo nextest run --workspace --locked --no-fail-fast
-'
-log "the hub's integration tests again, on PostgreSQL (fresh databases per test, dropped after)"
-OUTPOST_TEST_BACKEND=postgres cargo nextest run -p outpost-hub --locked --no-fail-fast
-log "the TypeScript bindings in ui/src/bindings match the Rust types"
-if ! git diff --exit-code --stat -- ui/src/bindings || [ -n "$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then
-    echo "ui/src/bindings changed when regenerated: run the tests and commit the result" >&2
-    exit 1
-fi
-log "end-to-end: the built app under Xvfb, driven through tauri-driver, against a real hub"
-E2E_KEYRING="$(mktemp -d -t outpost-e2e-keyring.XXXXXX)"
-trap 'rm -rf "$KEYRING_DATA" "$E2E_KEYRING"' EXIT
-XDG_DATA_HOME="$E2E_KEYRING" xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
-    set -euo pipefail
-    printf "%s" "test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-    "$0" -m pytest e2e -v -p no:cacheprovider
-' "$E2E_PYTHON"
+
+# What compiling the workspace needs: WebKitGTK for the desktop app, and the UI's bundle,
+# which the app embeds (built here when no earlier stage has).
+prepare_build() {
+    ensure_desktop_deps
+    [ -d ui/dist ] || npm --prefix ui run build
+}
+
+stage_lint() {
+    prepare_build
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+stage_ui() {
+    ensure_desktop_deps
+    npm --prefix ui run build
+    npm --prefix ui test
+}
+
+stage_unit() {
+    ensure_apt_packages gnome-keyring dbus
+    ensure_cargo_tool cargo-nextest cargo-nextest
+    ensure_postgres
+    ensure_second_postgres
+    prepare_build
+    cargo build --workspace --all-targets --locked
+    with_keyring cargo nextest run --workspace --locked --no-fail-fast
+    log "the TypeScript bindings in ui/src/bindings match the Rust types"
+    if ! git diff --exit-code --stat -- ui/src/bindings \
+        || [ -n "$(git ls-files --others --exclude-standard ui/src/bindings)" ]; then
+        echo "ui/src/bindings changed when regenerated: run the tests and commit the result" >&2
+        return 1
+    fi
+}
+
+stage_pg() {
+    ensure_cargo_tool cargo-nextest cargo-nextest
+    ensure_postgres
+    ensure_second_postgres
+    prepare_build
+    # The same feature resolution as the unit stage (the whole workspace), filtered to the hub.
+    OUTPOST_TEST_BACKEND=postgres cargo nextest run --workspace --locked --no-fail-fast \
+        -E 'package(outpost-hub)'
+}
+
+stage_e2e() {
+    ensure_apt_packages gnome-keyring dbus
+    ensure_e2e_deps
+    prepare_build
+    cargo build --workspace --locked --bin outpost-hub --bin outpost-desktop
+    with_keyring xvfb-run -a -s "-screen 0 1280x800x24" \
+        "$E2E_PYTHON" -m pytest tests/desktop -v -p no:cacheprovider
+}
+
+TIMES=()
+for stage in "${STAGES[@]}"; do
+    log "stage $stage"
+    started=$SECONDS
+    "stage_$stage"
+    TIMES+=("$stage $((SECONDS - started)) s")
+done
+log "stage times: ${TIMES[*]}"

@@ -17,7 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.remote.file_detector import UselessFileDetector
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 HUB = ROOT / "target" / "debug" / "outpost-hub"
 APP = ROOT / "target" / "debug" / "outpost-desktop"
 # target/ by default, so that a test run leaves the committed screenshots alone;
