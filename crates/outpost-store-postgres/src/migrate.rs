@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use outpost_store::{Migration, StoreError, StoreResult, migration};
+use outpost_store::{Applied, Migration, StoreError, StoreResult, check_applied, migration};
 
 use crate::OrBackend;
 
@@ -48,6 +48,7 @@ pub async fn run(client: &mut Client, migrations: &[Migration]) -> StoreResult<i
             .await
             .db()?;
     }
+    check_checksums(client, migrations).await?;
     let known = migrations.last().map_or(0, |m| m.version);
     let mut current = 0;
     for migration in migrations {
@@ -67,8 +68,8 @@ pub async fn run(client: &mut Client, migrations: &[Migration]) -> StoreResult<i
         }
         tx.batch_execute(migration.sql).await.db()?;
         tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            &[&migration.version, &migration.name],
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            &[&migration.version, &migration.name, &migration.checksum()],
         )
         .await
         .db()?;
@@ -81,6 +82,40 @@ pub async fn run(client: &mut Client, migrations: &[Migration]) -> StoreResult<i
         current = migration.version;
     }
     Ok(current)
+}
+
+/// Refuses a database whose applied migrations differ from this build's, and records the
+/// checksums of those applied before checksums were (under the migration lock).
+async fn check_checksums(client: &mut Client, migrations: &[Migration]) -> StoreResult<()> {
+    let tx = client.transaction().await.db()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .db()?;
+    tx.batch_execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
+        .await
+        .db()?;
+    let applied: Vec<Applied> = tx
+        .query(
+            "SELECT version, checksum FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .db()?
+        .iter()
+        .map(|row| Applied {
+            version: row.get(0),
+            checksum: row.get(1),
+        })
+        .collect();
+    for (version, checksum) in check_applied(&applied, migrations)? {
+        tx.execute(
+            "UPDATE schema_migrations SET checksum = $1 WHERE version = $2",
+            &[&checksum, &version],
+        )
+        .await
+        .db()?;
+    }
+    tx.commit().await.db()
 }
 
 /// The schema version of the database the client is connected to (0 when never migrated).

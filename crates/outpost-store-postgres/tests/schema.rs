@@ -152,6 +152,59 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
     );
 }
 
+async fn checksums(client: &Client) -> Result<Vec<Option<String>>, outpost_store::StoreError> {
+    client
+        .query(
+            "SELECT checksum FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .map_err(outpost_store::StoreError::backend)
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+}
+
+#[tokio::test]
+async fn an_edited_migration_is_refused_and_older_records_get_their_checksums() {
+    let mut scratch = Scratch::new().await;
+    let outcome = async {
+        migrate::run(&mut scratch.owner, migrate::TENANT).await?;
+        let recorded = checksums(&scratch.owner).await?;
+        // A database migrated before checksums were recorded gets them at its next start.
+        scratch
+            .owner
+            .batch_execute("UPDATE schema_migrations SET checksum = NULL")
+            .await
+            .map_err(outpost_store::StoreError::backend)?;
+        migrate::run(&mut scratch.owner, migrate::TENANT).await?;
+        let filled = checksums(&scratch.owner).await?;
+        // An applied migration whose SQL is not this build's: refused, by name.
+        scratch
+            .owner
+            .batch_execute("UPDATE schema_migrations SET checksum = 'other SQL' WHERE version = 2")
+            .await
+            .map_err(outpost_store::StoreError::backend)?;
+        let edited = migrate::run(&mut scratch.owner, migrate::TENANT).await;
+        Ok::<_, outpost_store::StoreError>((recorded, filled, edited))
+    }
+    .await;
+    scratch.drop(&[]).await;
+    let (recorded, filled, edited) = outcome.expect("migrations");
+    let expected: Vec<Option<String>> =
+        migrate::TENANT.iter().map(|m| Some(m.checksum())).collect();
+    assert_eq!(recorded, expected);
+    assert_eq!(filled, expected);
+    assert!(
+        matches!(
+            edited,
+            Err(outpost_store::StoreError::MigrationEdited {
+                version: 2,
+                name: "0002_sync"
+            })
+        ),
+        "{edited:?}"
+    );
+}
+
 /// The row every audit statement below targets.
 const INSERT_EVENT: &str = "INSERT INTO audit_events (seq, at, action, outcome, details, prev_hash, hash) \
      VALUES ($1, now(), 'patient.read', 'success', '{}', 'prev', 'hash')";

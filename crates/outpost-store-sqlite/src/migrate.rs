@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use outpost_store::{Migration, StoreError, StoreResult, migration};
+use outpost_store::{Applied, Migration, StoreError, StoreResult, check_applied, migration};
 
 pub const CENTRAL: &[Migration] = &[
     migration!("central", "sqlite", 1, "0001_init"),
@@ -28,6 +28,36 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<i64
          )",
     )
     .map_err(StoreError::backend)?;
+    let has_checksums: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('schema_migrations') WHERE name = 'checksum'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(StoreError::backend)?;
+    if !has_checksums {
+        conn.execute_batch("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT")
+            .map_err(StoreError::backend)?;
+    }
+    let applied: Vec<Applied> = conn
+        .prepare("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| {
+                Ok(Applied {
+                    version: row.get(0)?,
+                    checksum: row.get(1)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(StoreError::backend)?;
+    for (version, checksum) in check_applied(&applied, migrations)? {
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = ?1 WHERE version = ?2",
+            rusqlite::params![checksum, version],
+        )
+        .map_err(StoreError::backend)?;
+    }
     let current = schema_version(conn)?;
     let known = migrations.last().map_or(0, |m| m.version);
     if current > known {
@@ -41,8 +71,8 @@ pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> StoreResult<i64
         tx.execute_batch(migration.sql)
             .map_err(StoreError::backend)?;
         tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-            rusqlite::params![migration.version, migration.name],
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (?1, ?2, ?3)",
+            rusqlite::params![migration.version, migration.name, migration.checksum()],
         )
         .map_err(StoreError::backend)?;
         tx.commit().map_err(StoreError::backend)?;
@@ -63,4 +93,50 @@ pub fn schema_version(conn: &Connection) -> StoreResult<i64> {
         |row| row.get(0),
     )
     .map_err(StoreError::backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checksums(conn: &Connection) -> Vec<Option<String>> {
+        conn.prepare("SELECT checksum FROM schema_migrations ORDER BY version")
+            .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+            .expect("checksums")
+    }
+
+    #[test]
+    fn an_edited_migration_is_refused_and_older_records_get_their_checksums() {
+        let mut conn = Connection::open_in_memory().expect("memory");
+        apply(&mut conn, TENANT).expect("migrate");
+        let expected: Vec<Option<String>> = TENANT.iter().map(|m| Some(m.checksum())).collect();
+        assert_eq!(checksums(&conn), expected);
+        // A file migrated before checksums were recorded gets them at its next opening.
+        conn.execute_batch("UPDATE schema_migrations SET checksum = NULL")
+            .expect("clear");
+        apply(&mut conn, TENANT).expect("migrate again");
+        assert_eq!(checksums(&conn), expected);
+        // An applied migration whose SQL is not this build's: refused, by name.
+        conn.execute_batch("UPDATE schema_migrations SET checksum = 'other SQL' WHERE version = 3")
+            .expect("edit");
+        assert!(matches!(
+            apply(&mut conn, TENANT),
+            Err(StoreError::MigrationEdited {
+                version: 3,
+                name: "0003_history_client_time"
+            })
+        ));
+    }
+
+    #[test]
+    fn a_file_of_a_build_without_checksums_gains_the_column() {
+        let mut conn = Connection::open_in_memory().expect("memory");
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 applied_at TEXT NOT NULL DEFAULT 'then')",
+        )
+        .expect("old table");
+        apply(&mut conn, CENTRAL).expect("migrate");
+        assert!(checksums(&conn).iter().all(Option::is_some));
+    }
 }

@@ -18,6 +18,12 @@ pub enum StoreError {
     WrongKey,
     #[error("the database schema is newer than this program (found {found}, know {known})")]
     SchemaTooNew { found: i64, known: i64 },
+    /// A migration this database applied has different SQL in this build.
+    #[error(
+        "migration {version} ({name}) is not the one this database applied: an applied \
+         migration was edited; restore it and add a new migration instead"
+    )]
+    MigrationEdited { version: i64, name: &'static str },
     /// The operation is not available on this backend; says why.
     #[error("{0}")]
     Unsupported(&'static str),

@@ -35,7 +35,7 @@ use outpost_domain::tenant::{NewTenant, Tenant};
 
 pub use central::CentralStore;
 pub use error::{StoreError, StoreResult};
-pub use migration::Migration;
+pub use migration::{Applied, Migration, check_applied};
 pub use records::*;
 pub use tenant::TenantStore;
 
