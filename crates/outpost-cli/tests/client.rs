@@ -653,3 +653,44 @@ async fn a_listener_reconnects_and_catches_up_after_the_hub_was_away() {
     assert_eq!(backoff.failures(), 0, "reset once connected again");
     assert_eq!(c.status().expect("status").patients, 4);
 }
+
+#[tokio::test]
+async fn a_keyring_entry_from_an_older_build_unlocks_and_is_rewritten_with_its_parameters() {
+    let hub = Hub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    let nurse = hub.user(&clinic, Role::Nurse).await;
+    let home = tempfile::tempdir().expect("home");
+    let profile = {
+        let mut c = client(home.path(), Arc::new(SystemClock));
+        c.login(&hub.url(), None, &nurse, PASSWORD)
+            .await
+            .expect("login")
+    };
+    // The entry as builds before this format wrote it: no parameters named.
+    let entry = keyring::Entry::new("outpost", &profile.id).expect("entry");
+    let mut record: Value =
+        serde_json::from_str(&entry.get_password().expect("read")).expect("json");
+    assert_eq!(record["wrapped_key"]["kdf"]["algorithm"], "argon2id");
+    record["wrapped_key"]
+        .as_object_mut()
+        .expect("wrapped key")
+        .remove("kdf");
+    entry.set_password(&record.to_string()).expect("write");
+
+    let mut c = client(home.path(), Arc::new(SystemClock));
+    c.unlock(PASSWORD).expect("an old entry still unlocks");
+    let rewritten: Value =
+        serde_json::from_str(&entry.get_password().expect("read")).expect("json");
+    let kdf = &rewritten["wrapped_key"]["kdf"];
+    assert_eq!(kdf["algorithm"], "argon2id");
+    assert_eq!(kdf["m_cost"], 19456);
+    assert_eq!(kdf["aead"], "xchacha20poly1305");
+    assert_ne!(
+        rewritten["wrapped_key"]["salt"], record["wrapped_key"]["salt"],
+        "wrapped anew"
+    );
+    drop(c);
+    client(home.path(), Arc::new(SystemClock))
+        .unlock(PASSWORD)
+        .expect("and unlocks again");
+}

@@ -1,5 +1,6 @@
 //! The hub's HTTP API as the client uses it.
 
+use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -152,29 +153,68 @@ impl HubApi {
         }
     }
 
-    /// Server-sent events: yields, for each chunk the hub sends, the cursor of the last
-    /// `changes` announcement in it, or `None` for a keep-alive (which tells the listener the
-    /// link is still up).
+    /// Server-sent events, parsed by a maintained parser (CRLF, events split across chunks,
+    /// multi-byte text): yields the cursor of each `changes` announcement, and `None` for any
+    /// other event (the keep-alive, which tells the listener the link is still up).
     pub async fn events(
         &self,
         token: &str,
     ) -> ClientResult<impl Stream<Item = ClientResult<Option<i64>>> + use<>> {
         let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
-        let mut pending = String::new();
-        Ok(resp.bytes_stream().map(move |chunk| {
-            let bytes = chunk.map_err(|e| transport::failure(&e))?;
-            pending.push_str(&String::from_utf8_lossy(&bytes));
-            let mut cursor = None;
-            while let Some(end) = pending.find("\n\n") {
-                let event: String = pending.drain(..end + 2).collect();
-                cursor = event
-                    .lines()
-                    .find_map(|l| l.strip_prefix("data:"))
-                    .and_then(|data| serde_json::from_str::<Value>(data.trim()).ok())
-                    .and_then(|v| v["cursor"].as_i64())
-                    .or(cursor);
-            }
-            Ok(cursor)
-        }))
+        Ok(announcements(resp.bytes_stream(), transport::failure))
+    }
+}
+
+/// The announcements in a stream of server-sent event bytes: the cursor of each `changes`
+/// event, `None` for any other (the keep-alive); `failure` describes a transport error.
+fn announcements<S, B, E>(
+    bytes: S,
+    failure: fn(&E) -> ClientError,
+) -> impl Stream<Item = ClientResult<Option<i64>>>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    bytes.eventsource().map(move |event| match event {
+        Ok(event) if event.event == "changes" => {
+            let data: Value = serde_json::from_str(&event.data)
+                .map_err(|_| ClientError::Corrupt("a changes event without its cursor".into()))?;
+            Ok(data["cursor"].as_i64())
+        }
+        Ok(_) => Ok(None),
+        Err(EventStreamError::Transport(err)) => Err(failure(&err)),
+        Err(_) => Err(ClientError::Corrupt(
+            "the hub's event stream is malformed".into(),
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn unreachable_failure(_: &Infallible) -> ClientError {
+        ClientError::Offline("no transport in this test".into())
+    }
+
+    #[tokio::test]
+    async fn events_split_anywhere_with_crlf_and_multibyte_text_are_read_whole() {
+        let text = "event: keep-alive\r\ndata: \r\n\r\n: a comment\r\nevent: changes\r\n\
+                    data: {\"cursor\": 42, \"note\": \"caf\u{e9} \u{1f691}\"}\r\n\r\n\
+                    event: changes\ndata: {\"cursor\": 43}\n\n";
+        let bytes = text.as_bytes();
+        // Cut into pieces of 3 bytes: through field names, CRLF pairs and UTF-8 sequences.
+        let chunks: Vec<Result<Vec<u8>, Infallible>> =
+            bytes.chunks(3).map(|c| Ok(c.to_vec())).collect();
+        let read: Vec<Option<i64>> =
+            announcements(futures_util::stream::iter(chunks), unreachable_failure)
+                .map(|r| r.expect("event"))
+                .collect()
+                .await;
+        assert_eq!(read, [None, Some(42), Some(43)]);
     }
 }

@@ -256,7 +256,12 @@ impl Client {
                         other => other,
                     },
                 )?;
-                (key, record.wrapped_key)
+                let wrapped = if record.wrapped_key.outdated() {
+                    keywrap::wrap(password, &key, &profile.id)?
+                } else {
+                    record.wrapped_key
+                };
+                (key, wrapped)
             }
             _ => {
                 // A key without its cache (or neither): start a fresh cache.
@@ -306,6 +311,14 @@ impl Client {
             .ok_or(ClientError::OfflineGrantExpired)?;
         grant::verify(grant, &record.jwks, &profile, self.now())?;
         let key = keywrap::unwrap(password, &record.wrapped_key, &profile.id)?;
+        if record.wrapped_key.outdated() {
+            // Wrapped again with today's parameters, recorded in the entry.
+            let rewrapped = VaultRecord {
+                wrapped_key: keywrap::wrap(password, &key, &profile.id)?,
+                ..record
+            };
+            vault::save(&profile.id, &rewrapped)?;
+        }
         self.open_cache(&profile, &key)
     }
 

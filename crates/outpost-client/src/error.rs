@@ -7,7 +7,11 @@ use outpost_domain::ValidationError;
 pub enum ClientError {
     /// The OS credential store is not available; the client fails closed rather than keeping
     /// a key anywhere else.
-    #[error("no OS keyring is available ({0}); Outpost will not store keys anywhere else")]
+    #[error(
+        "no OS keyring is available ({0}); Outpost keeps its keys nowhere else. Start a Secret \
+         Service in your desktop session (GNOME Keyring, or KeePassXC with its Secret Service \
+         integration on) and try again"
+    )]
     NoKeyring(String),
     /// The keyring did not answer in time (locked, restarting, or waiting on a prompt nobody
     /// can see).
