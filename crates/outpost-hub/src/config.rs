@@ -4,9 +4,14 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::forwarded::ProxyNet;
+
+/// Environment variables that set configuration keys: `OUTPOST_<KEY>`.
+pub const ENV_PREFIX: &str = "OUTPOST_";
 
 /// Everything the hub needs to run. No secrets live here: the master key is a file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,8 +35,16 @@ pub struct HubConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// A bearer token that opens `GET /metrics` on the API's own address.
     pub metrics_token: Option<Secret>,
-    /// Data directory of the embedded backend (with PostgreSQL it holds only the master key).
+    /// Data directory of the embedded backend (with PostgreSQL it holds only the master key
+    /// and the published desktop builds).
     pub data_dir: PathBuf,
+    /// Where published desktop builds are kept; default `<data_dir>/releases`. Several hub
+    /// instances serve the same builds when this is a shared folder.
+    pub releases_dir: Option<PathBuf>,
+    /// The address clients reach the hub at (`https://hub.clinic.example`), for the download
+    /// links of desktop updates; default: the request's host, with the scheme the hub serves.
+    /// Set it behind a TLS proxy.
+    pub public_url: Option<String>,
     /// The central PostgreSQL database (`postgres://user:password@host/outpost`); unset means
     /// the embedded backend.
     pub database_url: Option<DatabaseUrl>,
@@ -109,6 +122,8 @@ impl Default for HubConfig {
             metrics_listen: None,
             metrics_token: None,
             data_dir: PathBuf::from("outpost-data"),
+            releases_dir: None,
+            public_url: None,
             database_url: None,
             database_servers: Vec::new(),
             database_runtime_role: None,
@@ -192,7 +207,11 @@ pub struct DatabaseServer {
     pub url: DatabaseUrl,
 }
 
-/// A configuration file that cannot be used.
+/// Keys holding secrets: each may also come from a file named by `OUTPOST_<KEY>_FILE` (a
+/// secrets mount), and `config show` never prints them.
+pub const SECRET_KEYS: &[&str] = &["database_url", "metrics_token"];
+
+/// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -200,24 +219,80 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid configuration in {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: Box<toml::de::Error>,
-    },
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<figment::Error>),
 }
 
 impl HubConfig {
-    /// Defaults overlaid with a TOML file. Unknown keys are an error, not silently ignored.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source: Box::new(source),
-        })
+    /// The configuration from defaults, then the TOML file `file`, then `OUTPOST_<KEY>`
+    /// environment variables (every key; lists and tables as TOML values, e.g.
+    /// `OUTPOST_TRUSTED_PROXIES='["10.0.0.0/8"]'`), then the files `OUTPOST_<KEY>_FILE` names
+    /// for secrets. Unknown keys in the file are an error, not silently ignored; the process's
+    /// other `OUTPOST_*` variables (the client's, the tests') are not configuration.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(HubConfig::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let keys = Self::keys();
+        let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).only(&known));
+        for key in SECRET_KEYS {
+            let variable = format!("{ENV_PREFIX}{}_FILE", key.to_uppercase());
+            if let Some(path) = std::env::var_os(&variable) {
+                let path = PathBuf::from(path);
+                let secret = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path, source })?;
+                figment = figment.merge(Serialized::default(key, secret.trim_end()));
+            }
+        }
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// Every configuration key, as the file and `OUTPOST_<KEY>` name them.
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(HubConfig::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The configuration as TOML with every secret replaced by `(redacted)`, for
+    /// `outpost-hub config show`.
+    pub fn redacted(&self) -> String {
+        let mut value = match toml::Value::try_from(self) {
+            Ok(toml::Value::Table(table)) => table,
+            _ => return String::new(),
+        };
+        let hidden = || toml::Value::String("(redacted)".into());
+        for key in SECRET_KEYS {
+            if let Some(secret) = value.get_mut(*key) {
+                *secret = hidden();
+            }
+        }
+        if let Some(toml::Value::Array(servers)) = value.get_mut("database_servers") {
+            for server in servers {
+                if let Some(url) = server.get_mut("url") {
+                    *url = hidden();
+                }
+            }
+        }
+        toml::to_string(&value).unwrap_or_default()
+    }
+
+    /// The folder of published desktop builds actually used.
+    pub fn releases_path(&self) -> PathBuf {
+        self.releases_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("releases"))
     }
 
     /// The master key file actually used.
@@ -230,7 +305,11 @@ impl HubConfig {
 
 /// A documented example configuration (`outpost-hub config default`).
 pub const EXAMPLE: &str = r#"# Outpost hub configuration. Every key is optional; shown are the defaults.
-# Precedence: these defaults < this file < OUTPOST_* environment variables < flags.
+# Precedence: these defaults < this file < OUTPOST_<KEY> environment variables < flags.
+# Every key can be set in the environment (OUTPOST_BODY_LIMIT_BYTES=2097152; lists as TOML:
+# OUTPOST_TRUSTED_PROXIES='["10.0.0.0/8"]'), and the secrets (database_url, metrics_token)
+# also from a file: OUTPOST_DATABASE_URL_FILE=/run/secrets/outpost-db-url.
+# `outpost-hub config show` prints the configuration in effect, secrets redacted.
 
 # Address to listen on (OUTPOST_LISTEN, --listen).
 listen = "127.0.0.1:8080"
@@ -251,11 +330,19 @@ log_format = "text"
 # metrics_token = "a long random string"
 # Data directory of the embedded backend (OUTPOST_DATA_DIR, --data-dir).
 data_dir = "outpost-data"
+# Published desktop builds (`outpost-hub release add`); default <data_dir>/releases. A shared
+# folder when several hub instances serve the same clients.
+# releases_dir = "/var/lib/outpost-hub/releases"
+# The address clients use to reach the hub, for the download links of desktop updates; by
+# default the request's host with the scheme the hub serves. Set it behind a TLS proxy.
+# public_url = "https://hub.clinic.example"
 # PostgreSQL instead of the embedded backend: the central database (OUTPOST_DATABASE_URL,
 # --database-url). It is created if missing; tenants get a database each.
 # database_url = "postgres://outpost:secret@db1.internal/outpost"
 # Servers tenant databases are placed on (new tenants go to the one with the fewest); by
-# default the central database's server, named "main".
+# default the central database's server, named "main". In the environment:
+# OUTPOST_DATABASE_SERVERS='[{name = "db1", url = "postgres://…"}]'.
+# database_servers = []
 # [[database_servers]]
 # name = "db1"
 # url = "postgres://outpost:secret@db1.internal/postgres"
@@ -319,21 +406,144 @@ audience = "outpost"
 "#;
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures return figment's own (large) error type"
+)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_example_parses_to_the_defaults() {
+    fn the_example_parses_to_the_defaults_and_documents_every_key() {
         let parsed: HubConfig = toml::from_str(EXAMPLE).expect("example parses");
-        let defaults = HubConfig::default();
-        assert_eq!(parsed.listen, defaults.listen);
-        assert_eq!(parsed.body_limit_bytes, defaults.body_limit_bytes);
-        assert_eq!(parsed.restore_limit_bytes, defaults.restore_limit_bytes);
-        assert_eq!(parsed.offline_grant_hours, defaults.offline_grant_hours);
+        assert_eq!(
+            toml::to_string(&parsed).expect("toml"),
+            toml::to_string(&HubConfig::default()).expect("toml")
+        );
+        for key in HubConfig::keys() {
+            assert!(
+                EXAMPLE.contains(&format!("\n{key} = "))
+                    || EXAMPLE.contains(&format!("\n# {key} = ")),
+                "`{key}` is not in the example"
+            );
+        }
     }
 
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<HubConfig>("listn = \"x\"").is_err());
+    }
+
+    #[test]
+    fn the_file_the_environment_and_secret_files_layer_in_that_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                "listen = \"127.0.0.1:9000\"\nbody_limit_bytes = 10\nlog_format = \"json\"",
+            )?;
+            jail.create_file("token", "s3cret token\n")?;
+            jail.set_env("OUTPOST_BODY_LIMIT_BYTES", "20");
+            jail.set_env("OUTPOST_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"127.0.0.1\"]");
+            jail.set_env("OUTPOST_METRICS_TOKEN_FILE", "token");
+            jail.set_env("OUTPOST_HOME", "/not/a/hub/key");
+            let config = HubConfig::load(Some(Path::new("hub.toml"))).expect("load");
+            assert_eq!(config.listen.port(), 9000, "from the file");
+            assert_eq!(
+                config.body_limit_bytes, 20,
+                "the environment wins over the file"
+            );
+            assert_eq!(config.log_format, LogFormat::Json);
+            assert_eq!(config.trusted_proxies.len(), 2);
+            assert!(
+                config
+                    .metrics_token
+                    .as_ref()
+                    .is_some_and(|t| t.matches("s3cret token"))
+            );
+            let shown = config.redacted();
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("metrics_token = \"(redacted)\""), "{shown}");
+            Ok(())
+        });
+    }
+
+    /// A value other than the default for every key, as its environment variable holds it.
+    const FROM_ENVIRONMENT: &[(&str, &str)] = &[
+        ("listen", "127.0.0.1:9999"),
+        ("tls_cert_file", "/etc/outpost/hub.crt"),
+        ("tls_key_file", "/etc/outpost/hub.key"),
+        ("trusted_proxies", "[\"10.0.0.0/8\"]"),
+        ("log_format", "json"),
+        ("metrics_listen", "127.0.0.1:9100"),
+        ("metrics_token", "scrape"),
+        ("data_dir", "/srv/outpost"),
+        ("releases_dir", "/srv/outpost-releases"),
+        ("public_url", "https://hub.example"),
+        ("database_url", "postgres://outpost@db/outpost"),
+        (
+            "database_servers",
+            "[{name = \"db1\", url = \"postgres://outpost@db1/postgres\"}]",
+        ),
+        ("database_runtime_role", "outpost_app"),
+        ("database_max_connections", "10"),
+        ("database_idle_timeout_secs", "5"),
+        ("database_tls_ca_file", "/etc/outpost/db-ca.pem"),
+        ("master_key_file", "/run/secrets/master.key"),
+        ("body_limit_bytes", "2048"),
+        ("restore_limit_bytes", "4096"),
+        ("max_connections", "10"),
+        ("header_read_timeout_secs", "3"),
+        ("body_read_timeout_secs", "4"),
+        ("request_timeout_secs", "5"),
+        ("shutdown_timeout_secs", "6"),
+        ("password_workers", "3"),
+        ("password_queue", "7"),
+        ("access_token_ttl_secs", "60"),
+        ("session_idle_timeout_secs", "61"),
+        ("session_absolute_timeout_secs", "62"),
+        ("refresh_retry_window_secs", "9"),
+        ("sign_in_per_minute", "11"),
+        ("refresh_per_minute", "12"),
+        ("lockout_threshold", "3"),
+        ("lockout_duration_secs", "63"),
+        ("offline_grant_hours", "24"),
+        ("issuer", "hub-x"),
+        ("audience", "aud-x"),
+    ];
+
+    #[test]
+    fn every_key_is_settable_from_the_environment() {
+        let keys = HubConfig::keys();
+        for key in &keys {
+            assert!(
+                FROM_ENVIRONMENT.iter().any(|(k, _)| k == key),
+                "no environment test for `{key}`"
+            );
+        }
+        figment::Jail::expect_with(|jail| {
+            for (key, value) in FROM_ENVIRONMENT {
+                jail.set_env(format!("OUTPOST_{}", key.to_uppercase()), value);
+            }
+            let loaded = serde_json::to_value(HubConfig::load(None).expect("load")).expect("json");
+            let default = serde_json::to_value(HubConfig::default()).expect("json");
+            for key in &keys {
+                assert_ne!(
+                    loaded[key],
+                    default[key],
+                    "OUTPOST_{} was not taken",
+                    key.to_uppercase()
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_an_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", "listn = \"127.0.0.1:9000\"")?;
+            assert!(HubConfig::load(Some(Path::new("hub.toml"))).is_err());
+            Ok(())
+        });
     }
 }

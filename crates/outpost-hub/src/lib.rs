@@ -17,6 +17,7 @@ pub mod observe;
 pub mod passwords;
 pub mod principal;
 pub mod rate;
+pub mod releases;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -17,6 +17,7 @@ use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::backend::{self, Mode};
 use outpost_hub::config::{DatabaseUrl, LogFormat};
 use outpost_hub::passwords::PasswordWork;
+use outpost_hub::releases::{NewRelease, Releases};
 use outpost_hub::server::Tls;
 use outpost_hub::{Clock, HubConfig, HubState, SystemClock, config, demo, passwords, routes};
 use outpost_store::keys::MasterKey;
@@ -34,19 +35,15 @@ struct Cli {
     /// TOML configuration file.
     #[arg(long, env = "OUTPOST_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// Data directory of the embedded backend.
-    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
+    /// Data directory of the embedded backend (also OUTPOST_DATA_DIR).
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// The central PostgreSQL database (instead of the embedded backend's data directory).
-    #[arg(
-        long,
-        env = "OUTPOST_DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    /// The central PostgreSQL database, instead of the embedded backend's data directory (also
+    /// OUTPOST_DATABASE_URL, or OUTPOST_DATABASE_URL_FILE naming a file that holds it).
+    #[arg(long, global = true)]
     database_url: Option<String>,
-    /// Master key file (default: <data-dir>/master.key).
-    #[arg(long, env = "OUTPOST_MASTER_KEY_FILE", global = true)]
+    /// Master key file (default: <data-dir>/master.key; also OUTPOST_MASTER_KEY_FILE).
+    #[arg(long, global = true)]
     master_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -66,13 +63,15 @@ enum Command {
     },
     /// Serve the HTTP API.
     Serve {
-        #[arg(long, env = "OUTPOST_LISTEN")]
+        /// Address to listen on (also OUTPOST_LISTEN).
+        #[arg(long)]
         listen: Option<SocketAddr>,
     },
     /// Build demo tenants, users and synthetic patients in a new data directory, print the
     /// logins, then serve.
     Demo {
-        #[arg(long, env = "OUTPOST_LISTEN")]
+        /// Address to listen on (also OUTPOST_LISTEN).
+        #[arg(long)]
         listen: Option<SocketAddr>,
         /// Synthetic patients per clinic and hospital.
         #[arg(long, default_value_t = demo::PATIENTS_PER_TENANT)]
@@ -100,6 +99,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Desktop builds this hub offers the app's updater.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
     },
     /// Configuration.
     Config {
@@ -221,9 +225,40 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Publish a signed desktop build: apps of that platform with an older version are offered
+    /// it at their next check (audited).
+    Add {
+        /// linux, windows or darwin.
+        #[arg(long)]
+        target: String,
+        /// x86_64, aarch64, i686 or armv7.
+        #[arg(long)]
+        arch: String,
+        /// The build's version (semver), as in its tauri.conf.json.
+        #[arg(long)]
+        version: String,
+        /// The update file the Tauri bundler made (the .deb, .msi, .exe or .app.tar.gz).
+        #[arg(long)]
+        file: PathBuf,
+        /// The file's signature: the .sig file the bundler wrote next to it, or its content.
+        #[arg(long)]
+        signature: String,
+        /// Release notes the app shows with the update.
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// The published builds.
+    List,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print a documented example configuration.
     Default,
+    /// Print the configuration in effect (defaults, file, environment, flags), secrets
+    /// redacted.
+    Show,
 }
 
 fn parse_kind(s: &str) -> Result<TenantKind, String> {
@@ -239,10 +274,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn load_config(cli: &Cli) -> Result<HubConfig> {
-    let mut config = match &cli.config {
-        Some(path) => HubConfig::from_file(path)?,
-        None => HubConfig::default(),
-    };
+    let mut config = HubConfig::load(cli.config.as_deref())?;
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
@@ -331,6 +363,71 @@ async fn migrate_all(store: &dyn Store) -> Result<bool> {
         }
     );
     Ok(failed == 0)
+}
+
+/// `outpost-hub release add | list`.
+async fn release(config: &HubConfig, command: ReleaseCommand) -> Result<()> {
+    let releases = Releases::new(config.releases_path());
+    match command {
+        ReleaseCommand::Add {
+            target,
+            arch,
+            version,
+            file,
+            signature,
+            notes,
+        } => {
+            let signature = match std::fs::read_to_string(&signature) {
+                Ok(text) => text,
+                Err(_) if !signature.ends_with(".sig") => signature,
+                Err(err) => bail!("cannot read {signature}: {err}"),
+            };
+            let store = open_store(config).await?;
+            let now = SystemClock.now();
+            let release = releases.add(
+                NewRelease {
+                    target: &target,
+                    arch: &arch,
+                    version: &version,
+                    file: &file,
+                    signature: &signature,
+                    notes: &notes,
+                },
+                now,
+            )?;
+            let event = operator(now)
+                .event("release.publish", Outcome::Success)
+                .details(json!({
+                    "target": release.target,
+                    "arch": release.arch,
+                    "version": release.version.to_string(),
+                    "file": release.file_name,
+                    "via": "cli",
+                }));
+            store.central().append_audit(event).await?;
+            println!(
+                "Published {} {} {}: {}",
+                release.target,
+                release.arch,
+                release.version,
+                release.download_path()
+            );
+        }
+        ReleaseCommand::List => {
+            for r in releases.list()? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.target,
+                    r.arch,
+                    r.version,
+                    r.file_name,
+                    r.published_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a password from stdin, a prompt, or (when `generate`) makes one and says so.
@@ -761,9 +858,18 @@ async fn main() -> Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::Release { command } => release(&config, command).await?,
         Command::Config {
             command: ConfigCommand::Default,
         } => print!("{}", config::EXAMPLE),
+        Command::Config {
+            command: ConfigCommand::Show,
+        } => {
+            println!(
+                "# The configuration in effect: defaults < file < OUTPOST_* < flags. Secrets redacted."
+            );
+            print!("{}", config.redacted());
+        }
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::passwords::{self, PasswordWork};
 use crate::rate::AddressLimits;
 use crate::tokens::{TokenKeys, generate_signing_key};
 
-/// Why the hub could not start.
+/// What went wrong in the hub's library: starting it, or publishing a desktop build.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
     #[error(transparent)]
@@ -25,6 +25,9 @@ pub enum HubError {
     /// The store cannot be opened as configured (no hub yet, one already, a bad URL).
     #[error("{0}")]
     Setup(String),
+    /// A desktop build cannot be published or read (a bad version, file or signature).
+    #[error("{0}")]
+    Release(String),
 }
 
 /// What every request handler can reach.

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod desktop;
 mod patients;
 mod reports;
 mod sync;
@@ -105,11 +106,15 @@ fn quick_routes() -> Router<AppState> {
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/reports/activity", get(reports::activity))
         .route("/v1/reports/patients/{id}", get(reports::patient))
+        .route(
+            "/v1/desktop/updates/{target}/{arch}/{current_version}",
+            get(desktop::update),
+        )
 }
 
 /// Routes that may rightly take long before they answer or while they stream: the event
-/// stream and the first mirror's snapshot, and a tenant's backup, restore, move and the
-/// migration of every tenant. No request deadline (the body and head limits still apply).
+/// stream and the first mirror's snapshot, a tenant's backup, restore, move and the migration
+/// of every tenant, and the download of a desktop build. No request deadline (the body and head limits still apply).
 fn long_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/events", get(sync::events))
@@ -117,6 +122,10 @@ fn long_routes() -> Router<AppState> {
         .route("/v1/tenants/{id}/backup", post(tenants::backup))
         .route("/v1/tenants/restore", post(tenants::restore))
         .route("/v1/tenants/migrate", post(tenants::migrate_all))
+        .route(
+            "/v1/desktop/files/{target}/{arch}/{version}/{file}",
+            get(desktop::file),
+        )
 }
 
 /// Answers 503 when a request has not been answered within `limit`; the client may retry

@@ -245,5 +245,10 @@ pub async fn events(
             Some((Ok(event), (rx, stopping, None, open)))
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    // The keep-alive is an event rather than a comment: a client's event parser hands it over,
+    // and its arrival tells the client the link is up.
+    let keep_alive = KeepAlive::new()
+        .interval(Duration::from_secs(15))
+        .event(Event::default().event("keep-alive"));
+    Ok(Sse::new(stream).keep_alive(keep_alive))
 }
