@@ -2,15 +2,18 @@
 //! `interval` otherwise; it waits longer (exponential backoff) while the hub is away.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use outpost_client::{Backoff, ClientError, MirrorProgress};
 
 use crate::error::IpcError;
 use crate::state::Desktop;
+use crate::updates;
 
 pub async fn run(desktop: Arc<Desktop>) {
     let mut backoff = Backoff::new(desktop.interval / 4, desktop.interval * 8);
     let mut wait = desktop.interval;
+    let mut last_update_check: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = desktop.wake.notified() => {}
@@ -18,11 +21,24 @@ pub async fn run(desktop: Arc<Desktop>) {
         }
         wait = match sync_once(&desktop).await {
             Some(Err(err)) if err.is_transient() => backoff.next_delay(),
-            _ => {
+            outcome => {
                 backoff.reset();
+                let due = last_update_check.is_none_or(|t| t.elapsed() >= desktop.update_interval);
+                if matches!(outcome, Some(Ok(()))) && due {
+                    last_update_check = Some(Instant::now());
+                    check_for_update(&desktop).await;
+                }
                 desktop.interval
             }
         };
+    }
+}
+
+/// Asks the signed-in hub for a newer build of the app (after a sync that reached it).
+async fn check_for_update(desktop: &Desktop) {
+    let profile = desktop.client.lock().await.profile().cloned();
+    if let (Some(app), Some(profile)) = (desktop.app.get(), profile) {
+        updates::check(app, desktop, &profile).await;
     }
 }
 

@@ -67,6 +67,9 @@ contract! {
     /// Changes the hub did not apply, both versions side by side.
     conflicts: () => Vec<Conflict>;
     resolve_conflict: Resolve => ();
+    /// Installs the update the hub offered and restarts into it; refused while changes wait
+    /// to sync.
+    install_update: () => ();
 }
 
 /// The generated TypeScript stays in step with the Rust types: this test writes

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     Forbidden,
     /// A local file or database problem.
     Local,
+    /// The update waits until every pending change has synced.
+    UpdateWaits,
 }
 
 /// An error for the UI.
@@ -43,6 +45,17 @@ pub struct IpcError {
     pub message: String,
     /// For `validation_failed`: the field to mark in the form.
     pub field: Option<String>,
+}
+
+impl IpcError {
+    /// An error of the app itself (not of the client core).
+    pub fn new(code: ErrorCode, message: String) -> Self {
+        Self {
+            code,
+            message,
+            field: None,
+        }
+    }
 }
 
 impl From<ClientError> for IpcError {

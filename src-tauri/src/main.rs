@@ -7,6 +7,7 @@ mod commands;
 mod contract;
 mod error;
 mod state;
+mod updates;
 
 use std::sync::Arc;
 
@@ -28,13 +29,15 @@ fn main() {
                 let _ = window.set_focus();
             }
         }))
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(desktop.clone())
-        .setup(move |_app| {
+        .setup(move |app| {
+            let _ = desktop.app.set(app.handle().clone());
             tauri::async_runtime::spawn(background::run(desktop));
             Ok(())
         })
         .invoke_handler(contract::handler())
-        .run(tauri::generate_context!("../tauri.conf.json"));
+        .run(tauri::generate_context!());
     if let Err(err) = result {
         eprintln!("outpost-desktop: {err}");
         std::process::exit(1);

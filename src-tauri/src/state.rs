@@ -14,6 +14,7 @@ use outpost_client::{
 };
 
 use crate::error::IpcError;
+use crate::updates::UpdateOffer;
 
 /// The status bar's view: the hub link, the sync under way, and the local counts.
 #[derive(Debug, Clone, Default, Serialize, TS)]
@@ -27,6 +28,8 @@ pub struct SyncState {
     pub last_error: Option<IpcError>,
     /// Pending changes, conflicts, last sync time; `None` until first read.
     pub local: Option<Status>,
+    /// A newer build the hub offers, until it is installed.
+    pub update: Option<UpdateOffer>,
 }
 
 /// The app's state.
@@ -39,11 +42,18 @@ pub struct Desktop {
     pub interval: std::time::Duration,
     /// The hub URL to offer on the sign-in screen (the demo sets it).
     pub suggested_hub: Option<String>,
+    /// How often the hub is asked for a newer build of the app.
+    pub update_interval: std::time::Duration,
+    /// The update the hub offered, ready to install when the user agrees.
+    pub pending_update: tokio::sync::Mutex<Option<tauri_plugin_updater::Update>>,
+    /// The running app, once it has started (update checks and restarts need it).
+    pub app: std::sync::OnceLock<tauri::AppHandle>,
 }
 
 impl Desktop {
     /// Reads `OUTPOST_HOME`, `OUTPOST_IDLE_SECONDS` (default 600), `OUTPOST_SYNC_SECONDS`
-    /// (default 15) and `OUTPOST_HUB_URL` (a hub to suggest).
+    /// (default 15), `OUTPOST_UPDATE_CHECK_SECONDS` (default 21600: every six hours) and
+    /// `OUTPOST_HUB_URL` (a hub to suggest).
     pub fn from_env() -> ClientResult<Self> {
         let seconds = |name: &str, default: i64| {
             std::env::var(name)
@@ -66,6 +76,11 @@ impl Desktop {
                 seconds("OUTPOST_SYNC_SECONDS", 15).unsigned_abs(),
             ),
             suggested_hub: std::env::var("OUTPOST_HUB_URL").ok(),
+            update_interval: std::time::Duration::from_secs(
+                seconds("OUTPOST_UPDATE_CHECK_SECONDS", 6 * 60 * 60).unsigned_abs(),
+            ),
+            pending_update: tokio::sync::Mutex::new(None),
+            app: std::sync::OnceLock::new(),
         })
     }
 

@@ -21,7 +21,7 @@ describe("search as you type", () => {
 });
 
 describe("status bar", () => {
-  const base: SyncState = { online: true, syncing: false, mirror: null, last_error: null, local: null };
+  const base: SyncState = { online: true, syncing: false, mirror: null, last_error: null, local: null, update: null };
   it("says offline with one pending change", () => {
     const state: SyncState = {
       ...base,
@@ -44,6 +44,17 @@ describe("status bar", () => {
     );
     expect(text.link).toBe("untrusted");
     expect(text.linkLabel).toBe("Hub certificate not trusted");
+  });
+  it("offers an update, and holds it while changes wait to sync", () => {
+    const local = {
+      profile: null, unlocked: true, pending_ops: 0, pending_audit: 0, conflicts: 0, patients: 10,
+      cursor: 5, last_sync: null,
+    };
+    const offered = { ...base, local, update: { version: "0.2.0", notes: "Faster search" } };
+    expect(statusText(base, new Date()).update).toBeNull();
+    expect(statusText(offered, new Date()).update).toEqual({ label: "Update available — v0.2.0", waiting: null });
+    const busy = statusText({ ...offered, local: { ...local, pending_ops: 2 } }, new Date()).update;
+    expect(busy?.waiting).toBe("2 changes are waiting to sync: the update installs once they have.");
   });
   it("shows mirror progress and syncing", () => {
     const text = statusText({ ...base, syncing: true, mirror: { done: 500, total: 1000 } }, new Date());

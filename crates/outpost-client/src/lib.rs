@@ -23,4 +23,4 @@ pub use error::{ClientError, ClientResult};
 pub use home::{Home, Profile};
 pub use outpost_domain::clock::{Clock, SystemClock};
 pub use retry::Backoff;
-pub use transport::HubAddress;
+pub use transport::{HubAddress, tls_config};

@@ -98,8 +98,9 @@ pub fn http_client(address: &HubAddress) -> ClientResult<reqwest::Client> {
 }
 
 /// rustls with the ring provider, verifying with the platform's verifier over the system's
-/// roots and the certificates of `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> ClientResult<ClientConfig> {
+/// roots and the certificates of `ca_file`: what every connection to a hub uses (the desktop
+/// app's update checks too).
+pub fn tls_config(ca_file: Option<&Path>) -> ClientResult<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let extra = match ca_file {
         Some(path) => authorities(path)?,

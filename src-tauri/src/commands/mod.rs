@@ -7,4 +7,6 @@ pub mod session;
 
 pub use conflicts::{conflicts, resolve_conflict};
 pub use patients::{create_patient, delete_patient, edit_patient, history, patient, search};
-pub use session::{app_info, lock, sign_in, sign_out, status, sync_now, touch, unlock};
+pub use session::{
+    app_info, install_update, lock, sign_in, sign_out, status, sync_now, touch, unlock,
+};

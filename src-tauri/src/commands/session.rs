@@ -121,3 +121,13 @@ pub async fn sync_now(desktop: &Desktop, (): ()) -> IpcResult<()> {
     desktop.wake.notify_one();
     Ok(())
 }
+
+pub async fn install_update(desktop: &Desktop, (): ()) -> IpcResult<()> {
+    let app = desktop.app.get().ok_or_else(|| {
+        crate::error::IpcError::new(
+            crate::error::ErrorCode::Local,
+            "The app has not started yet.".into(),
+        )
+    })?;
+    crate::updates::install(app, desktop).await
+}

@@ -66,4 +66,9 @@ history: [PatientRef, PatientHistory], create_patient: [PatientFields, Patient],
 /**
  * Changes the hub did not apply, both versions side by side.
  */
-conflicts: [null, Array<Conflict>], resolve_conflict: [Resolve, null], };
+conflicts: [null, Array<Conflict>], resolve_conflict: [Resolve, null], 
+/**
+ * Installs the update the hub offered and restarts into it; refused while changes wait
+ * to sync.
+ */
+install_update: [null, null], };

@@ -3,4 +3,4 @@
 /**
  * Every code the UI may receive.
  */
-export type ErrorCode = "no_keyring" | "keyring_timeout" | "wrong_password" | "not_signed_in" | "locked" | "offline_grant_expired" | "offline_grant_invalid" | "offline" | "tls_untrusted" | "insecure_hub_url" | "hub_refused" | "device_revoked" | "not_encrypted" | "cache_key_mismatch" | "not_found" | "validation_failed" | "invalid_input" | "forbidden" | "local";
+export type ErrorCode = "no_keyring" | "keyring_timeout" | "wrong_password" | "not_signed_in" | "locked" | "offline_grant_expired" | "offline_grant_invalid" | "offline" | "tls_untrusted" | "insecure_hub_url" | "hub_refused" | "device_revoked" | "not_encrypted" | "cache_key_mismatch" | "not_found" | "validation_failed" | "invalid_input" | "forbidden" | "local" | "update_waits";

@@ -2,6 +2,7 @@
 import type { IpcError } from "./IpcError";
 import type { MirrorProgress } from "./MirrorProgress";
 import type { Status } from "./Status";
+import type { UpdateOffer } from "./UpdateOffer";
 
 /**
  * The status bar's view: the hub link, the sync under way, and the local counts.
@@ -22,4 +23,8 @@ last_error: IpcError | null,
 /**
  * Pending changes, conflicts, last sync time; `None` until first read.
  */
-local: Status | null, };
+local: Status | null, 
+/**
+ * A newer build the hub offers, until it is installed.
+ */
+update: UpdateOffer | null, };

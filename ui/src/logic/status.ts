@@ -8,6 +8,8 @@ export interface StatusText {
   conflicts: string;
   lastSync: string;
   progress: { done: number; total: number } | null;
+  /** A newer build the hub offers: the bar's label, and why it cannot install yet. */
+  update: { label: string; waiting: string | null } | null;
 }
 
 function plural(n: number, one: string, many: string): string {
@@ -41,5 +43,15 @@ export function statusText(state: SyncState, now: Date): StatusText {
     conflicts: conflicts === 0 ? "No conflicts" : plural(conflicts, "conflict", "conflicts"),
     lastSync: `Last sync: ${ago(local?.last_sync, now)}`,
     progress: mirror ? { done: Number(mirror.done), total: Number(mirror.total) } : null,
+    update: state.update
+      ? {
+          label: `Update available — v${state.update.version}`,
+          // Installing restarts the app: never with changes that have not reached the hub.
+          waiting:
+            pending === 0
+              ? null
+              : `${plural(pending, "change is", "changes are")} waiting to sync: the update installs once ${pending === 1 ? "it has" : "they have"}.`,
+        }
+      : null,
   };
 }
