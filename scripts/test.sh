@@ -9,6 +9,8 @@
 #         TypeScript bindings are current
 #   pg    the hub's tests again on PostgreSQL
 #   e2e   the real desktop app under Xvfb, driven through tauri-driver, against a real hub
+#   package  both .deb packages (scripts/package.sh) and what they hold: files, the systemd
+#         unit, the update signature, and the hub's update endpoint serving the desktop build
 #
 # `scripts/test.sh unit pg` runs only those. Every cargo command names the whole workspace, so
 # that features resolve once and nothing is built twice. Screenshots of the end-to-end run go
@@ -16,7 +18,7 @@
 # docs/screenshots to refresh the README's). Prints how long each stage took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(lint ui unit pg e2e)
+ALL=(lint ui unit pg e2e package)
 STAGES=("$@")
 [ ${#STAGES[@]} -gt 0 ] || STAGES=("${ALL[@]}")
 for stage in "${STAGES[@]}"; do
@@ -77,13 +79,41 @@ stage_pg() {
         -E 'package(outpost-hub)'
 }
 
+# An updater key pair made for this run (never committed): the app under test is built with
+# its public key, the e2e tests sign the builds they publish with it, and the package stage
+# signs the desktop .deb with it.
+updater_test_key() {
+    local dir="$ROOT/target/updater-test-key"
+    if [ ! -f "$dir/updater.key" ]; then
+        mkdir -p "$dir"
+        ui/node_modules/.bin/tauri signer generate --ci -w "$dir/updater.key" >/dev/null
+    fi
+    export OUTPOST_E2E_UPDATER_KEY="$dir/updater.key"
+    OUTPOST_UPDATER_PUBKEY="$(cat "$dir/updater.key.pub")"
+    export OUTPOST_UPDATER_PUBKEY
+    TAURI_SIGNING_PRIVATE_KEY="$(cat "$dir/updater.key")"
+    export TAURI_SIGNING_PRIVATE_KEY TAURI_SIGNING_PRIVATE_KEY_PASSWORD=""
+    export TAURI_CONFIG="{\"plugins\":{\"updater\":{\"pubkey\":\"$OUTPOST_UPDATER_PUBKEY\"}}}"
+}
+
 stage_e2e() {
     ensure_apt_packages gnome-keyring dbus
     ensure_e2e_deps
     prepare_build
-    cargo build --workspace --locked --bin outpost-hub --bin outpost-desktop
+    updater_test_key
+    # Every target, as the unit stage built them: only the app is built again (its updater key).
+    cargo build --workspace --all-targets --locked
     with_keyring xvfb-run -a -s "-screen 0 1280x800x24" \
         "$E2E_PYTHON" -m pytest tests/desktop -v -p no:cacheprovider
+}
+
+stage_package() {
+    ensure_apt_packages minisign systemd
+    ensure_e2e_deps
+    prepare_build
+    updater_test_key
+    OUTPOST_PACKAGE_PROFILE=dev bash scripts/package.sh
+    "$E2E_PYTHON" -m pytest tests/packaging -v -p no:cacheprovider
 }
 
 TIMES=()
