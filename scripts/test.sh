@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Outpost's checks and tests in stages, all of them by default, in this order:
 #
-#   lint  formatting, clippy with warnings as errors
+#   lint  formatting, clippy with warnings as errors, the dependency tree's licences, bans and
+#         sources (cargo-deny; deny.toml)
 #   ui    the UI's type check and build (the desktop app embeds it) and its Vitest tests
 #   unit  one build of every target, then every Rust test (unit, the store suite on both
 #         backends, the real hub over HTTP on the embedded backend, the client and the `outpost`
@@ -45,6 +46,8 @@ stage_lint() {
     prepare_build
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    ensure_cargo_tool cargo-deny cargo-deny
+    cargo deny --locked check licenses bans sources
 }
 
 stage_ui() {

@@ -36,9 +36,13 @@ def publish(hub: Hub, version: str) -> None:
     assert key, "OUTPOST_E2E_UPDATER_KEY (the run's updater private key) is not set: run scripts/test.sh e2e"
     build = hub.data.parent / f"Outpost_{version}_amd64.deb"
     build.write_bytes(b"the build of " + version.encode())
+    # The key by its path only: the test command also exports it as TAURI_SIGNING_PRIVATE_KEY
+    # (for the bundler), and the signer refuses to be given it twice.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAURI_SIGNING_")}
     subprocess.run(
-        [str(TAURI), "signer", "sign", "--private-key-path", key, "--password", "", str(build)],
-        check=True, capture_output=True,
+        [str(TAURI), "signer", "sign", "--private-key-path", key, "--password", "",
+         "--app-version", version, str(build)],
+        check=True, capture_output=True, env=env,
     )
     subprocess.run(
         [str(HUB), "--data-dir", str(hub.data), "release", "add", "--target", "linux", "--arch", "x86_64",
