@@ -1,5 +1,8 @@
 //! The hub's HTTP API as the client uses it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, RequestBuilder, Response};
@@ -155,13 +158,19 @@ impl HubApi {
 
     /// Server-sent events, parsed by a maintained parser (CRLF, events split across chunks,
     /// multi-byte text): yields the cursor of each `changes` announcement, and `None` for any
-    /// other event (the keep-alive, which tells the listener the link is still up).
+    /// other event (the keep-alive). `arrivals` counts every piece of bytes that arrives,
+    /// keep-alives and comments included (an older hub's keep-alive is a comment, which no
+    /// parser hands over), so that a listener can tell a live link from a silent one.
     pub async fn events(
         &self,
         token: &str,
+        arrivals: Arc<AtomicU64>,
     ) -> ClientResult<impl Stream<Item = ClientResult<Option<i64>>> + use<>> {
         let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
-        Ok(announcements(resp.bytes_stream(), transport::failure))
+        let bytes = resp.bytes_stream().inspect(move |_| {
+            arrivals.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(announcements(bytes, transport::failure))
     }
 }
 
@@ -203,7 +212,8 @@ mod tests {
 
     #[tokio::test]
     async fn events_split_anywhere_with_crlf_and_multibyte_text_are_read_whole() {
-        let text = "event: keep-alive\r\ndata: \r\n\r\n: a comment\r\nevent: changes\r\n\
+        // The hub's keep-alive exactly as it sends it, an older hub's (a comment), then changes.
+        let text = "event: keep-alive\r\ndata: {}\r\n\r\n: a comment\r\nevent: changes\r\n\
                     data: {\"cursor\": 42, \"note\": \"caf\u{e9} \u{1f691}\"}\r\n\r\n\
                     event: changes\ndata: {\"cursor\": 43}\n\n";
         let bytes = text.as_bytes();

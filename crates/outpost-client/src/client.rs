@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
@@ -312,12 +313,20 @@ impl Client {
         grant::verify(grant, &record.jwks, &profile, self.now())?;
         let key = keywrap::unwrap(password, &record.wrapped_key, &profile.id)?;
         if record.wrapped_key.outdated() {
-            // Wrapped again with today's parameters, recorded in the entry.
-            let rewrapped = VaultRecord {
-                wrapped_key: keywrap::wrap(password, &key, &profile.id)?,
-                ..record
-            };
-            vault::save(&profile.id, &rewrapped)?;
+            // Wrapped again with today's parameters, recorded in the entry. Best effort: a
+            // keyring that refuses the write must not keep the user from their data offline.
+            let rewrapped = keywrap::wrap(password, &key, &profile.id).and_then(|wrapped_key| {
+                vault::save(
+                    &profile.id,
+                    &VaultRecord {
+                        wrapped_key,
+                        ..record
+                    },
+                )
+            });
+            if let Err(err) = rewrapped {
+                tracing::warn!(error = %err, "the keyring entry could not be rewritten; it still opens");
+            }
         }
         self.open_cache(&profile, &key)
     }
@@ -1015,10 +1024,16 @@ impl Client {
         progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<()> {
         let token = self.token().await?;
-        let mut events = Box::pin(self.api()?.events(&token).await?);
+        let arrivals = Arc::new(AtomicU64::new(0));
+        let mut events = Box::pin(self.api()?.events(&token, arrivals.clone()).await?);
         backoff.reset();
+        let mut seen = 0;
         while max.is_none_or(|m| *synced < m) {
             match tokio::time::timeout(SILENCE_LIMIT, events.next()).await {
+                // Bytes arrived meanwhile (keep-alives the parser does not hand over): alive.
+                Err(_) if arrivals.load(Ordering::Relaxed) != seen => {
+                    seen = arrivals.load(Ordering::Relaxed);
+                }
                 Err(_) => return Err(ClientError::Offline("the hub went silent".into())),
                 Ok(None) => return Ok(()),
                 Ok(Some(Ok(None))) => {}

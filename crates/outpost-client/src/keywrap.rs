@@ -107,8 +107,20 @@ pub fn random_key() -> Key {
     key
 }
 
+/// The most an entry may ask of the key derivation (1 GiB, 16 passes, 16 lanes): a damaged or
+/// planted entry must not make the app allocate without bound.
+const MAX_M_COST_KIB: u32 = 1024 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
+
 fn derive(password: &str, salt: &[u8], kdf: KdfParams) -> ClientResult<Key> {
     let failed = |e: argon2::Error| ClientError::Corrupt(format!("key derivation: {e}"));
+    if kdf.m_cost > MAX_M_COST_KIB || kdf.t_cost > MAX_T_COST || kdf.p_cost > MAX_P_COST {
+        return Err(ClientError::Corrupt(
+            "the keyring entry asks for key derivation parameters beyond the supported bounds"
+                .into(),
+        ));
+    }
     let params = Params::new(kdf.m_cost, kdf.t_cost, kdf.p_cost, Some(32)).map_err(failed)?;
     let version = Version::try_from(kdf.version).map_err(failed)?;
     let mut out = Zeroizing::new([0u8; 32]);
@@ -223,6 +235,18 @@ mod tests {
             *unwrap("correct horse battery", &old, "p").expect("unwrap"),
             *key
         );
+    }
+
+    #[test]
+    fn an_entry_asking_for_unbounded_work_is_refused_before_deriving() {
+        let key = random_key();
+        let mut wrapped = wrap("correct horse battery", &key, "p").expect("wrap");
+        wrapped.kdf = Some(KdfParams {
+            m_cost: u32::MAX,
+            ..KdfParams::current()
+        });
+        let err = unwrap("correct horse battery", &wrapped, "p").expect_err("refused");
+        assert!(err.to_string().contains("bounds"), "{err}");
     }
 
     #[test]

@@ -245,10 +245,10 @@ pub async fn events(
             Some((Ok(event), (rx, stopping, None, open)))
         },
     );
-    // The keep-alive is an event rather than a comment: a client's event parser hands it over,
-    // and its arrival tells the client the link is up.
+    // The keep-alive is an event rather than a comment, with data (an event without any is
+    // dropped by parsers): the client's parser hands it over, and it tells the link is up.
     let keep_alive = KeepAlive::new()
         .interval(Duration::from_secs(15))
-        .event(Event::default().event("keep-alive"));
+        .event(Event::default().event("keep-alive").data("{}"));
     Ok(Sse::new(stream).keep_alive(keep_alive))
 }
