@@ -28,6 +28,11 @@ esac
 : "${TAURI_SIGNING_PRIVATE_KEY:?set TAURI_SIGNING_PRIVATE_KEY: the updater signing key (see the header of this script)}"
 : "${OUTPOST_UPDATER_PUBKEY:?set OUTPOST_UPDATER_PUBKEY: the updater public key the app checks updates against}"
 export TAURI_SIGNING_PRIVATE_KEY_PASSWORD="${TAURI_SIGNING_PRIVATE_KEY_PASSWORD:-}"
+# It goes into JSON below: the .pub file's one base64 line, nothing else.
+if ! [[ "$OUTPOST_UPDATER_PUBKEY" =~ ^[A-Za-z0-9+/=]+$ ]]; then
+    echo "OUTPOST_UPDATER_PUBKEY must be the content of the .pub file (one base64 line)" >&2
+    exit 2
+fi
 
 ensure_build_deps
 ensure_desktop_deps

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tauri::{AppHandle, Runtime};
-use tauri_plugin_updater::{Update, UpdaterExt};
+use tauri_plugin_updater::UpdaterExt;
 use ts_rs::TS;
 
 use outpost_client::{HubAddress, Profile};
@@ -50,15 +50,27 @@ pub fn endpoint(hub: &str, version: &str) -> String {
     )
 }
 
-/// Whether an update may be installed now: never while changes wait to be synced.
-pub fn may_install(pending_ops: i64) -> Result<(), String> {
-    match pending_ops {
-        0 => Ok(()),
-        1 => Err("1 change is waiting to sync: the update installs once it has.".into()),
-        n => Err(format!(
+/// Whether an update may be installed now: never while changes, or the record of what was
+/// read offline, wait to be synced (the restart must not stand between them and the hub).
+pub fn may_install(pending_ops: i64, pending_audit: i64) -> Result<(), String> {
+    match (pending_ops, pending_audit) {
+        (0, 0) => Ok(()),
+        (0, _) => Err(
+            "The record of what was viewed offline is waiting to sync: the update installs once it has."
+                .into(),
+        ),
+        (1, _) => Err("1 change is waiting to sync: the update installs once it has.".into()),
+        (n, _) => Err(format!(
             "{n} changes are waiting to sync: the update installs once they have."
         )),
     }
+}
+
+/// [`may_install`] for the client's current state.
+fn check_nothing_waits(client: &mut outpost_client::Client) -> IpcResult<()> {
+    let status = client.status().map_err(IpcError::from)?;
+    may_install(status.pending_ops, status.pending_audit)
+        .map_err(|message| IpcError::new(ErrorCode::UpdateWaits, message))
 }
 
 /// Whether this build can verify updates: packaged builds carry the updater's public key;
@@ -111,31 +123,31 @@ pub async fn check<R: Runtime>(app: &AppHandle<R>, desktop: &Desktop, profile: &
     }
 }
 
-/// Downloads and installs the offered update, then restarts into it; refused while changes
-/// wait to sync.
+/// Downloads and installs the offered update, then restarts into it; refused while anything
+/// waits to sync. The cache is held from the last check to the restart, so no change can slip
+/// in between; the offer stays when the download or the install fails.
 pub async fn install<R: Runtime>(app: &AppHandle<R>, desktop: &Desktop) -> IpcResult<()> {
-    let pending = desktop
-        .client
-        .lock()
-        .await
-        .status()
-        .map(|s| s.pending_ops)
-        .map_err(IpcError::from)?;
-    may_install(pending).map_err(|message| IpcError::new(ErrorCode::UpdateWaits, message))?;
-    let update: Option<Update> = desktop.pending_update.lock().await.take();
-    let Some(update) = update else {
+    check_nothing_waits(&mut *desktop.client.lock().await)?;
+    let Some(mut update) = desktop.pending_update.lock().await.clone() else {
         return Err(IpcError::new(
             ErrorCode::NotFound,
             "No update is on offer.".into(),
         ));
     };
-    if let Err(err) = update.download_and_install(|_, _| {}, || {}).await {
+    // The check's time limit is not the download's: a build takes what the link takes.
+    update.timeout = None;
+    let failed = |err: tauri_plugin_updater::Error| {
         tracing::warn!(error = %err, "update install failed");
-        return Err(IpcError::new(
+        IpcError::new(
             ErrorCode::Local,
             format!("The update could not be installed: {err}"),
-        ));
-    }
+        )
+    };
+    let bytes = update.download(|_, _| {}, || {}).await.map_err(failed)?;
+    let mut client = desktop.client.lock().await;
+    check_nothing_waits(&mut client)?;
+    update.install(bytes).map_err(failed)?;
+    client.lock();
     app.restart();
 }
 
@@ -155,9 +167,22 @@ mod tests {
     }
 
     #[test]
-    fn an_update_waits_for_pending_changes() {
-        assert!(may_install(0).is_ok());
-        assert!(may_install(1).expect_err("waits").contains("1 change is"));
-        assert!(may_install(3).expect_err("waits").contains("3 changes are"));
+    fn an_update_waits_for_pending_changes_and_the_offline_record() {
+        assert!(may_install(0, 0).is_ok());
+        assert!(
+            may_install(1, 4)
+                .expect_err("waits")
+                .contains("1 change is")
+        );
+        assert!(
+            may_install(3, 0)
+                .expect_err("waits")
+                .contains("3 changes are")
+        );
+        assert!(
+            may_install(0, 2)
+                .expect_err("waits")
+                .contains("viewed offline")
+        );
     }
 }

@@ -68,7 +68,9 @@ def test_an_update_published_on_the_hub_is_offered_and_waits_for_pending_changes
     wait_for(lambda: driver.find_element(By.ID, "update-panel"), what="the update panel")
     assert text(driver, "update-title") == "Update available — v9.1.0"
     assert "Faster patient search." in driver.find_element(By.ID, "update-panel").text
-    assert driver.find_element(By.ID, "update-install").is_enabled(), "nothing waits to sync"
+    # Once the record of this session's reads has synced too, nothing waits.
+    wait_for(lambda: driver.find_element(By.ID, "update-install").is_enabled(), timeout=30,
+             what="the install button (nothing waiting to sync)")
     shot(driver, "update-offer")
     driver.find_element(By.ID, "update-later").click()
     wait_for(lambda: not driver.find_elements(By.ID, "update-panel"), what="the panel to close")

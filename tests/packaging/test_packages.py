@@ -73,6 +73,8 @@ def test_the_hub_package_installs_the_binary_a_private_config_and_a_service(hub_
     assert "useradd --system" in postinst
     assert "install -d -m 0700 -o outpost-hub -g outpost-hub /var/lib/outpost-hub" in postinst
     assert "chown root:outpost-hub /etc/outpost/hub.toml" in postinst
+    syntax = run("sh", "-n", input=postinst)
+    assert syntax.returncode == 0, syntax.stderr
     assert "deb-systemd-helper" in postinst, "the service is enabled on install"
     conffiles = run("dpkg-deb", "-I", str(hub_deb), "conffiles", check=True).stdout
     assert "/etc/outpost/hub.toml" in conffiles, "an upgrade keeps the operator's configuration"
@@ -132,6 +134,11 @@ def test_the_desktop_package_is_signed_for_the_updater_and_a_changed_byte_is_ref
 
 
 def test_a_hub_offers_the_published_desktop_build_to_older_apps(desktop_deb, tmp_path):
+    """The build is published under its own version (its signature names it): an app one
+    version older is offered it, an app at that version is told there is nothing newer."""
+    version = re.search(r"Outpost_([0-9][^_]*)_", desktop_deb.name).group(1)
+    major, minor, patch = (int(x) for x in version.split("."))
+    older = f"{major}.{minor}.{patch - 1}" if patch else f"{major}.{minor - 1}.99" if minor else f"{major - 1}.99.99"
     data = tmp_path / "hub"
     subprocess.run(
         [str(HUB), "--data-dir", str(data), "init", "--admin-email", "admin@example.org", "--password-stdin"],
@@ -139,7 +146,7 @@ def test_a_hub_offers_the_published_desktop_build_to_older_apps(desktop_deb, tmp
     )
     published = run(
         str(HUB), "--data-dir", str(data), "release", "add", "--target", "linux", "--arch", "x86_64",
-        "--version", "0.2.0", "--file", str(desktop_deb), "--signature", f"{desktop_deb}.sig",
+        "--version", version, "--file", str(desktop_deb), "--signature", f"{desktop_deb}.sig",
         "--notes", "A newer build",
     )
     assert published.returncode == 0, published.stderr
@@ -150,15 +157,15 @@ def test_a_hub_offers_the_published_desktop_build_to_older_apps(desktop_deb, tmp
     try:
         line = hub.stdout.readline()
         url = re.search(r"https?://[0-9.:]+", line).group(0)
-        older = requests.get(f"{url}/v1/desktop/updates/linux/x86_64/0.1.0", timeout=10)
-        assert older.status_code == 200, older.text
-        offer = older.json()
-        assert offer["version"] == "0.2.0"
+        answer = requests.get(f"{url}/v1/desktop/updates/linux/x86_64/{older}", timeout=10)
+        assert answer.status_code == 200, answer.text
+        offer = answer.json()
+        assert offer["version"] == version
         assert offer["signature"] == Path(f"{desktop_deb}.sig").read_text().strip()
         download = requests.get(offer["url"], timeout=60)
         assert download.status_code == 200
         assert hashlib.sha256(download.content).digest() == hashlib.sha256(desktop_deb.read_bytes()).digest()
-        newest = requests.get(f"{url}/v1/desktop/updates/linux/x86_64/0.2.0", timeout=10)
+        newest = requests.get(f"{url}/v1/desktop/updates/linux/x86_64/{version}", timeout=10)
         assert newest.status_code == 204
     finally:
         hub.send_signal(signal.SIGTERM)

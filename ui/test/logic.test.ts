@@ -55,6 +55,8 @@ describe("status bar", () => {
     expect(statusText(offered, new Date()).update).toEqual({ label: "Update available — v0.2.0", waiting: null });
     const busy = statusText({ ...offered, local: { ...local, pending_ops: 2 } }, new Date()).update;
     expect(busy?.waiting).toBe("2 changes are waiting to sync: the update installs once they have.");
+    const audit = statusText({ ...offered, local: { ...local, pending_audit: 3 } }, new Date()).update;
+    expect(audit?.waiting).toContain("viewed offline");
   });
   it("shows mirror progress and syncing", () => {
     const text = statusText({ ...base, syncing: true, mirror: { done: 500, total: 1000 } }, new Date());

@@ -241,9 +241,19 @@ impl HubConfig {
             figment = figment.merge(Toml::file_exact(path));
         }
         let keys = Self::keys();
-        let known: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let known: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !SECRET_KEYS.contains(k))
+            .collect();
         figment = figment.merge(Env::prefixed(ENV_PREFIX).only(&known));
         for key in SECRET_KEYS {
+            // Taken as text, never parsed as a TOML value: an all-digit token stays a string,
+            // and no parse error can echo it.
+            let variable = format!("{ENV_PREFIX}{}", key.to_uppercase());
+            if let Ok(secret) = std::env::var(&variable) {
+                figment = figment.merge(Serialized::default(key, secret));
+            }
             let variable = format!("{ENV_PREFIX}{}_FILE", key.to_uppercase());
             if let Some(path) = std::env::var_os(&variable) {
                 let path = PathBuf::from(path);
@@ -534,6 +544,16 @@ mod tests {
                     key.to_uppercase()
                 );
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_all_digit_secret_from_the_environment_stays_text() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OUTPOST_METRICS_TOKEN", "123456");
+            let config = HubConfig::load(None).expect("load");
+            assert!(config.metrics_token.is_some_and(|t| t.matches("123456")));
             Ok(())
         });
     }

@@ -384,7 +384,7 @@ async fn release(config: &HubConfig, command: ReleaseCommand) -> Result<()> {
             };
             let store = open_store(config).await?;
             let now = SystemClock.now();
-            let release = releases.add(
+            let staged = releases.stage(
                 NewRelease {
                     target: &target,
                     arch: &arch,
@@ -395,16 +395,19 @@ async fn release(config: &HubConfig, command: ReleaseCommand) -> Result<()> {
                 },
                 now,
             )?;
+            // Recorded before it is offered: no app sees a build the audit trail does not hold.
+            let staged_release = &staged.release;
             let event = operator(now)
                 .event("release.publish", Outcome::Success)
                 .details(json!({
-                    "target": release.target,
-                    "arch": release.arch,
-                    "version": release.version.to_string(),
-                    "file": release.file_name,
+                    "target": staged_release.target,
+                    "arch": staged_release.arch,
+                    "version": staged_release.version.to_string(),
+                    "file": staged_release.file_name,
                     "via": "cli",
                 }));
             store.central().append_audit(event).await?;
+            let release = staged.offer()?;
             println!(
                 "Published {} {} {}: {}",
                 release.target,

@@ -120,15 +120,24 @@ fn check_file_name(name: &str) -> Result<(), HubError> {
 }
 
 /// A minisign signature as the Tauri signer writes it: base64 text of two comment lines and
-/// their signatures.
-fn check_signature(signature: &str) -> Result<(), HubError> {
+/// their signatures. Returns the version its trusted comment binds it to (`version:X`, which
+/// `tauri build` and `tauri signer sign --app-version` write), if any.
+fn check_signature(signature: &str) -> Result<Option<String>, HubError> {
     use base64::Engine;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(signature.trim())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok());
     match decoded {
-        Some(text) if text.starts_with("untrusted comment:") => Ok(()),
+        Some(text) if text.starts_with("untrusted comment:") => Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix("trusted comment:"))
+            .and_then(|comment| {
+                comment
+                    .split('\t')
+                    .find_map(|part| part.trim().strip_prefix("version:"))
+                    .map(str::to_owned)
+            })),
         _ => Err(HubError::Release(
             "the signature is not a Tauri updater signature (the content of the build's .sig file)"
                 .into(),
@@ -181,10 +190,11 @@ impl Releases {
             .map(|r| self.dir.join(r.folder()).join(&r.file_name)))
     }
 
-    /// Publishes a build: copies its file in, then records it in the index (written whole and
-    /// renamed into place, so a reader never sees half of it). A version already published for
-    /// the platform is refused: a build never changes under a version number.
-    pub fn add(&self, new: NewRelease<'_>, now: DateTime<Utc>) -> Result<Release, HubError> {
+    /// Publishes a build in two steps: [`Releases::stage`] copies its file in (nothing is
+    /// offered yet), the caller records the publication (the audit event), then
+    /// [`Staged::offer`] adds it to the index. A version already published for the platform is
+    /// refused: a build never changes under a version number.
+    pub fn stage(&self, new: NewRelease<'_>, now: DateTime<Utc>) -> Result<Staged<'_>, HubError> {
         check_platform(new.target, new.arch)?;
         let version = Version::parse(new.version).map_err(|e| {
             HubError::Release(format!("the version {:?} is not semver: {e}", new.version))
@@ -196,21 +206,17 @@ impl Releases {
             .ok_or_else(|| HubError::Release("the file has no name".into()))?
             .to_owned();
         check_file_name(&file_name)?;
-        check_signature(new.signature)?;
+        if let Some(signed) = check_signature(new.signature)?
+            && signed != version.to_string()
+        {
+            return Err(HubError::Release(format!(
+                "the signature is of version {signed}, not {version}: publish a build under its own version"
+            )));
+        }
         if !new.file.is_file() {
             return Err(HubError::Release(format!(
                 "{} is not a file",
                 new.file.display()
-            )));
-        }
-        let mut releases = self.list()?;
-        if releases
-            .iter()
-            .any(|r| r.target == new.target && r.arch == new.arch && r.version == version)
-        {
-            return Err(HubError::Release(format!(
-                "{} {} {version} is already published",
-                new.target, new.arch
             )));
         }
         let release = Release {
@@ -222,21 +228,67 @@ impl Releases {
             notes: new.notes.to_owned(),
             published_at: now,
         };
+        self.refuse_republishing(&self.list()?, &release)?;
         let folder = self.dir.join(release.folder());
         std::fs::create_dir_all(&folder).map_err(|e| self.io(&folder, e))?;
         let partial = folder.join(format!(".{}.partial", release.file_name));
         std::fs::copy(new.file, &partial).map_err(|e| self.io(new.file, e))?;
+        // Readable by the service whoever publishes (the source may be private to its owner).
+        set_mode(&partial, 0o644).map_err(|e| self.io(&partial, e))?;
+        set_mode(&folder, 0o755).map_err(|e| self.io(&folder, e))?;
         let target = folder.join(&release.file_name);
         std::fs::rename(&partial, &target).map_err(|e| self.io(&target, e))?;
-        releases.push(release.clone());
-        let index = self.dir.join(INDEX);
-        let partial = self.dir.join(".index.json.partial");
-        let body = serde_json::to_vec_pretty(&releases)
-            .map_err(|e| HubError::Release(format!("index: {e}")))?;
-        std::fs::write(&partial, body).map_err(|e| self.io(&partial, e))?;
-        std::fs::rename(&partial, &index).map_err(|e| self.io(&index, e))?;
-        Ok(release)
+        Ok(Staged {
+            releases: self,
+            release,
+        })
     }
+
+    fn refuse_republishing(&self, published: &[Release], new: &Release) -> Result<(), HubError> {
+        if published
+            .iter()
+            .any(|r| r.target == new.target && r.arch == new.arch && r.version == new.version)
+        {
+            return Err(HubError::Release(format!(
+                "{} {} {} is already published",
+                new.target, new.arch, new.version
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A build whose file is in place but which is not offered yet.
+pub struct Staged<'a> {
+    releases: &'a Releases,
+    pub release: Release,
+}
+
+impl Staged<'_> {
+    /// Adds the build to the index, under a lock (two publications at once both land), written
+    /// whole and renamed into place (a reader never sees half of it).
+    pub fn offer(self) -> Result<Release, HubError> {
+        let r = self.releases;
+        let lock_path = r.dir.join(".index.lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|e| r.io(&lock_path, e))?;
+        lock.lock().map_err(|e| r.io(&lock_path, e))?;
+        let mut published = r.list()?;
+        r.refuse_republishing(&published, &self.release)?;
+        published.push(self.release.clone());
+        let index = r.dir.join(INDEX);
+        let partial = r.dir.join(".index.json.partial");
+        let body = serde_json::to_vec_pretty(&published)
+            .map_err(|e| HubError::Release(format!("index: {e}")))?;
+        std::fs::write(&partial, body).map_err(|e| r.io(&partial, e))?;
+        set_mode(&partial, 0o644).map_err(|e| r.io(&partial, e))?;
+        std::fs::rename(&partial, &index).map_err(|e| r.io(&index, e))?;
+        Ok(self.release)
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(test)]
@@ -255,7 +307,7 @@ mod tests {
         let file = dir.join(format!("Outpost_{version}_amd64.deb"));
         std::fs::write(&file, version).expect("file");
         releases
-            .add(
+            .stage(
                 NewRelease {
                     target,
                     arch: "x86_64",
@@ -266,6 +318,7 @@ mod tests {
                 },
                 Utc::now(),
             )
+            .and_then(Staged::offer)
             .expect("publish")
     }
 
@@ -305,7 +358,13 @@ mod tests {
             .file("linux", "x86_64", &newest.version, &newest.file_name)
             .expect("read")
             .expect("published");
-        assert_eq!(std::fs::read_to_string(served).expect("file"), "0.10.0");
+        assert_eq!(std::fs::read_to_string(&served).expect("file"), "0.10.0");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&served)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "readable by the service");
         let answer = updater_answer(newest, "https://hub.example/");
         assert_eq!(
             answer["url"],
@@ -323,7 +382,7 @@ mod tests {
         let file = dir.path().join("Outpost_1.0.0_amd64.deb");
         let attempt = |target: &str, arch: &str, version: &str, file: &Path, sig: &str| {
             releases
-                .add(
+                .stage(
                     NewRelease {
                         target,
                         arch,
@@ -334,9 +393,16 @@ mod tests {
                     },
                     Utc::now(),
                 )
+                .and_then(Staged::offer)
                 .map(|_| ())
         };
         let sig = signature();
+        let bound = |version: &str| {
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "untrusted comment: x\nRUQ\ntrusted comment: timestamp:1\tfile:a.deb\tversion:{version}\nsig\n"
+            ))
+        };
+        assert!(attempt("linux", "x86_64", "1.1.0", &file, &bound("1.0.9")).is_err());
         assert!(attempt("plan9", "x86_64", "1.1.0", &file, &sig).is_err());
         assert!(attempt("linux", "sparc", "1.1.0", &file, &sig).is_err());
         assert!(attempt("linux", "x86_64", "one", &file, &sig).is_err());
@@ -347,5 +413,7 @@ mod tests {
         std::fs::write(&odd, "x").expect("file");
         assert!(attempt("linux", "x86_64", "1.1.0", &odd, &sig).is_err());
         assert_eq!(releases.list().expect("list").len(), 1);
+        attempt("linux", "x86_64", "1.1.0", &file, &bound("1.1.0")).expect("its own version");
+        assert_eq!(releases.list().expect("list").len(), 2);
     }
 }

@@ -48,9 +48,11 @@ export function statusText(state: SyncState, now: Date): StatusText {
           label: `Update available — v${state.update.version}`,
           // Installing restarts the app: never with changes that have not reached the hub.
           waiting:
-            pending === 0
-              ? null
-              : `${plural(pending, "change is", "changes are")} waiting to sync: the update installs once ${pending === 1 ? "it has" : "they have"}.`,
+            pending > 0
+              ? `${plural(pending, "change is", "changes are")} waiting to sync: the update installs once ${pending === 1 ? "it has" : "they have"}.`
+              : Number(local?.pending_audit ?? 0) > 0
+                ? "The record of what was viewed offline is waiting to sync: the update installs once it has."
+                : null,
         }
       : null,
   };

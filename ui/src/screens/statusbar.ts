@@ -5,44 +5,60 @@ import { h, replace } from "../dom";
 import { call } from "../ipc";
 import { statusText, type StatusText } from "../logic/status";
 
-/** The update offer: what it is, and the user's choice to install (and restart) or not. */
-function updatePanel(text: NonNullable<StatusText["update"]>, notes: string | null): HTMLElement {
+/** The update offer: what it is, and the user's choice to install (and restart) or not.
+ * `refresh` follows the sync state while the panel is open: the install button turns on once
+ * nothing waits to sync. */
+function updatePanel(
+  text: NonNullable<StatusText["update"]>,
+  notes: string | null,
+): { panel: HTMLElement; refresh: (update: StatusText["update"]) => void } {
   const panel = h("div", { class: "update-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "update-title", id: "update-panel" });
-  const message = h("p", { id: "update-message", role: "alert" }, text.waiting ?? "Outpost restarts to finish installing.");
-  const close = () => panel.remove();
+  const message = h("p", { id: "update-message", role: "alert" });
+  let installing = false;
+  let failure: string | null = null;
   const install = h(
     "button",
     {
       id: "update-install",
       class: "primary",
-      disabled: text.waiting !== null,
       onclick: async () => {
+        installing = true;
         install.setAttribute("disabled", "");
         replace(message, "Downloading and installing…");
         try {
           await call("install_update", null);
         } catch (err) {
-          replace(message, (err as { message?: string }).message ?? "The update could not be installed.");
-          install.removeAttribute("disabled");
+          failure = (err as { message?: string }).message ?? "The update could not be installed.";
+          replace(message, failure);
         }
+        installing = false;
       },
     },
     "Install and restart",
   );
+  const refresh = (update: StatusText["update"]) => {
+    if (installing || !update) return;
+    replace(message, update.waiting ?? failure ?? "Outpost restarts to finish installing.");
+    if (update.waiting === null) install.removeAttribute("disabled");
+    else install.setAttribute("disabled", "");
+  };
   replace(
     panel,
     h("h2", { id: "update-title" }, text.label),
     notes ? h("p", { class: "update-notes" }, notes) : null,
     message,
-    h("div", { class: "actions" }, install, h("button", { type: "button", id: "update-later", onclick: close }, "Later")),
+    h("div", { class: "actions" }, install, h("button", { type: "button", id: "update-later", onclick: () => panel.remove() }, "Later")),
   );
-  return panel;
+  refresh(text);
+  return { panel, refresh };
 }
 
 export function statusBar(onState: (state: SyncState) => void, openConflicts: () => void): HTMLElement {
   const bar = h("footer", { class: "status-bar", role: "status", "aria-live": "polite", id: "status-bar" });
+  let offer: ReturnType<typeof updatePanel> | null = null;
   const render = (state: SyncState) => {
     const text = statusText(state, new Date());
+    if (offer?.panel.isConnected) offer.refresh(text.update);
     replace(
       bar,
       h("span", { class: `link ${text.link}`, id: "status-link", "data-state": text.link }, text.linkLabel),
@@ -68,8 +84,10 @@ export function statusBar(onState: (state: SyncState) => void, openConflicts: ()
               class: "link update",
               id: "status-update",
               onclick: () => {
-                document.getElementById("update-panel")?.remove();
-                if (text.update) document.body.append(updatePanel(text.update, state.update?.notes ?? null));
+                offer?.panel.remove();
+                if (!text.update) return;
+                offer = updatePanel(text.update, state.update?.notes ?? null);
+                document.body.append(offer.panel);
               },
             },
             text.update.label,
