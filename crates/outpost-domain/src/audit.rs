@@ -15,7 +15,7 @@ use crate::ids::{DeviceId, SessionId, TenantId, UserId};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -34,7 +34,7 @@ impl Outcome {
 }
 
 /// One audited fact: who did what to which record, when, from where, with what result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub at: DateTime<Utc>,
     pub tenant_id: Option<TenantId>,
@@ -143,7 +143,7 @@ impl Actor {
 }
 
 /// An event as stored in a chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     #[serde(flatten)]
@@ -153,7 +153,7 @@ pub struct AuditRecord {
 }
 
 /// The answer of an audit verification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChainReport {
     /// `central` or the tenant's slug.
     pub chain: String,

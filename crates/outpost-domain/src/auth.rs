@@ -7,7 +7,7 @@ use crate::roles::{Permission, Role};
 use crate::tenant::Tenant;
 
 /// `POST /v1/auth/login`.
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -31,14 +31,14 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /v1/auth/refresh`.
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// The user as shown to themselves and to admins.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub id: UserId,
     pub email: String,
@@ -46,7 +46,7 @@ pub struct UserSummary {
 }
 
 /// The answer to a successful login or refresh.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -62,7 +62,7 @@ pub struct LoginResponse {
 }
 
 /// `GET /v1/me`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Me {
     pub user: UserSummary,
     pub tenant: Option<Tenant>,
@@ -72,7 +72,7 @@ pub struct Me {
 }
 
 /// Claims of an access token (EdDSA JWT).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
@@ -88,7 +88,7 @@ pub struct AccessClaims {
 }
 
 /// Claims of an offline grant: the client may unlock its cache without the hub until `exp`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OfflineGrantClaims {
     pub iss: String,
     pub aud: String,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Machine-readable error codes: clients decide by code, never by message text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidInput,

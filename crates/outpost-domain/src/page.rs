@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `{"items": [...], "next_cursor": "opaque" | null}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

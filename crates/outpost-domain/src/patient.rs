@@ -54,7 +54,9 @@ const MAX_PHONE: usize = 32;
 const MAX_EMAIL: usize = 254;
 const MAX_ADDRESS: usize = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Female,
@@ -64,7 +66,7 @@ pub enum Sex {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkType {
     Private,
@@ -74,14 +76,14 @@ pub enum WorkType {
     NeverWorked,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResidenceType {
     Urban,
     Rural,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmokingStatus {
     NeverSmoked,
@@ -93,7 +95,7 @@ pub enum SmokingStatus {
 /// Every editable field of a patient. Unknown keys are refused so that a typo never
 /// silently drops data. Absent optional fields are left out of the JSON, which is also how
 /// clinical fields disappear for roles that may not read them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientFields {
     pub mrn: String,
@@ -129,7 +131,7 @@ pub struct PatientFields {
 }
 
 /// A stored patient as the API answers it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Patient {
     pub id: PatientId,
     #[serde(flatten)]
@@ -142,7 +144,7 @@ pub struct Patient {
 }
 
 /// One changed field: its value before and after (`null` when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct FieldChange {
     pub old: Value,
     pub new: Value,
@@ -152,12 +154,13 @@ pub struct FieldChange {
 pub type Changes = BTreeMap<String, FieldChange>;
 
 /// One version of a patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct HistoryEntry {
     #[ts(type = "number")]
     pub version: i64,
     /// `create`, `update` or `delete`.
     pub action: String,
+    #[schema(value_type = std::collections::BTreeMap<String, FieldChange>)]
     pub changes: Changes,
     pub actor_user_id: Option<UserId>,
     pub session_id: Option<SessionId>,
@@ -172,7 +175,7 @@ pub struct HistoryEntry {
 
 /// The body of `PATCH /v1/patients/{id}`: the version the client edited, and the fields it
 /// changed (`null` clears an optional field).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct PatientPatch {
     pub version: i64,
     #[serde(flatten)]

@@ -20,7 +20,7 @@ pub const MIN_SCHEMA_VERSION: i64 = 1;
 pub const MAX_PUSH_OPS: usize = 5000;
 
 /// What an op does to its record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OpAction {
     Create,
@@ -39,14 +39,14 @@ impl OpAction {
 }
 
 /// Which kind of record an op or change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
     Patient,
 }
 
 /// One local change, as the outbox holds it and the hub receives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Op {
     pub op_id: OpId,
@@ -70,7 +70,7 @@ pub const MAX_AUDIT_DETAILS_BYTES: usize = 8192;
 
 /// An audit event recorded on a device while offline (a read or a change), uploaded with the
 /// next push and appended to the tenant's chain with both clocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalAuditEvent {
     pub event_id: LocalEventId,
@@ -82,7 +82,7 @@ pub struct LocalAuditEvent {
 }
 
 /// `POST /v1/sync/push`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub schema_version: i64,
@@ -93,7 +93,7 @@ pub struct PushRequest {
 }
 
 /// How the hub dealt with an op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OpStatus {
     /// Applied on the version the client edited.
@@ -108,7 +108,7 @@ pub enum OpStatus {
 }
 
 /// The outcome of one op; a replay of the same `op_id` gets the same answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpResult {
     pub op_id: OpId,
     pub status: OpStatus,
@@ -120,14 +120,14 @@ pub struct OpResult {
     pub error: Option<OpError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpError {
     pub code: String,
     pub message: String,
 }
 
 /// The answer to a push.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushResponse {
     pub results: Vec<OpResult>,
     /// Offline audit events now in the hub's chain (including earlier replays).
@@ -138,7 +138,7 @@ pub struct PushResponse {
 
 /// One change after a cursor: the record as it is now (or its tombstone), plus the version
 /// entry the change created.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     pub seq: i64,
     pub entity: Entity,
@@ -151,7 +151,7 @@ pub struct Change {
 }
 
 /// `GET /v1/sync/pull`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PullResponse {
     pub changes: Vec<Change>,
     /// Where the next pull starts.
@@ -160,7 +160,7 @@ pub struct PullResponse {
 }
 
 /// One line of `GET /v1/sync/snapshot` (newline-delimited JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SnapshotLine {
     /// First line: the cursor the snapshot is consistent with, and how many rows follow.
@@ -180,7 +180,7 @@ pub enum SnapshotLine {
 }
 
 /// `GET /v1/events` data: new changes exist up to `cursor`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangesAvailable {
     pub cursor: i64,
 }

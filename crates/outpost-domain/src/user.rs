@@ -11,7 +11,7 @@ use crate::roles::Role;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A user as seen within one tenant: the person plus their role there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Member {
     pub id: UserId,
     pub email: String,
@@ -23,7 +23,7 @@ pub struct Member {
 }
 
 /// `POST /v1/users`: creates a user in the caller's tenant.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub email: String,
@@ -41,7 +41,7 @@ impl std::fmt::Debug for NewUser {
 }
 
 /// `PATCH /v1/users/{id}`: every field optional.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default)]

@@ -12,6 +12,24 @@ use outpost_store::StoreError;
 
 use crate::passwords::PasswordError;
 
+/// The error shape, as the OpenAPI document describes it: `{"error": {"code", "message"}}`,
+/// and for a version conflict the record's current state in `current`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+    /// The record as it is now (`conflict` only).
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<Value>,
+}
+
+/// What went wrong.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; never a record value, token or key.
+    pub message: String,
+}
+
 /// An error answered to an API client.
 #[derive(Debug)]
 pub struct ApiError {

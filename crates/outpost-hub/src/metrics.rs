@@ -62,6 +62,13 @@ pub fn render(state: &HubState) -> String {
 }
 
 /// `GET /metrics` on the API's address: only with `metrics_token`, and only to its bearer.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text (with metrics_token)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn with_token(
     State(state): State<AppState>,
     headers: HeaderMap,

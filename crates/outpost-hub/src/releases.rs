@@ -75,15 +75,34 @@ pub fn newer_than<'a>(
         .max_by(|a, b| a.version.cmp(&b.version))
 }
 
+/// What the Tauri updater reads from an update endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UpdaterAnswer {
+    pub version: String,
+    pub notes: String,
+    /// RFC 3339.
+    pub pub_date: String,
+    /// Where the hub serves the file.
+    pub url: String,
+    /// The file's updater signature (base64 of a minisign signature).
+    pub signature: String,
+}
+
 /// The Tauri updater's answer for `release`, whose file is served under `base_url`.
-pub fn updater_answer(release: &Release, base_url: &str) -> serde_json::Value {
-    serde_json::json!({
-        "version": release.version.to_string(),
-        "notes": release.notes,
-        "pub_date": release.published_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "url": format!("{}{}", base_url.trim_end_matches('/'), release.download_path()),
-        "signature": release.signature,
-    })
+pub fn updater_answer(release: &Release, base_url: &str) -> UpdaterAnswer {
+    UpdaterAnswer {
+        version: release.version.to_string(),
+        notes: release.notes.clone(),
+        pub_date: release
+            .published_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        url: format!(
+            "{}{}",
+            base_url.trim_end_matches('/'),
+            release.download_path()
+        ),
+        signature: release.signature.clone(),
+    }
 }
 
 /// Checks a target and architecture against the updater's names.
@@ -367,11 +386,11 @@ mod tests {
         assert_eq!(mode & 0o777, 0o644, "readable by the service");
         let answer = updater_answer(newest, "https://hub.example/");
         assert_eq!(
-            answer["url"],
+            answer.url,
             "https://hub.example/v1/desktop/files/linux/x86_64/0.10.0/Outpost_0.10.0_amd64.deb"
         );
-        assert_eq!(answer["signature"], signature());
-        assert_eq!(answer["version"], "0.10.0");
+        assert_eq!(answer.signature, signature());
+        assert_eq!(answer.version, "0.10.0");
     }
 
     #[test]

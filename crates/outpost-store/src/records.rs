@@ -50,7 +50,7 @@ pub struct MemberUpdate {
 }
 
 /// A sign-in session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionRecord {
     pub id: SessionId,
     pub user_id: UserId,
@@ -161,7 +161,7 @@ pub enum WriteOutcome {
 }
 
 /// A patient's full story for a report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PatientReport {
     pub patient: Patient,
     pub deleted_at: Option<DateTime<Utc>>,
@@ -170,7 +170,7 @@ pub struct PatientReport {
 }
 
 /// One database's health.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatabaseStatus {
     /// `central` or the tenant's slug.
     pub name: String,

@@ -14,6 +14,13 @@ use crate::state::AppState;
 
 /// Verifies the caller's tenant chain, or for a platform session the central chain and every
 /// tenant's.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    operation_id = "verify_audit",
+    tag = "audit",
+    responses((status = 200, description = "Each chain, with the first broken sequence number if any", body = Page<ChainReport>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn verify(
     State(state): State<AppState>,
     principal: Principal,

@@ -36,6 +36,15 @@ fn locked() -> ApiError {
 }
 
 /// `POST /v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses((status = 200, description = "Signed in", body = LoginResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -265,6 +274,15 @@ fn summary(user: &UserRecord) -> UserSummary {
 
 /// `POST /v1/auth/refresh`: rotates the refresh token; a retry of a lost answer within the
 /// window gets the same successor again; any other replay revokes the session.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    operation_id = "refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses((status = 200, description = "A new token pair", body = LoginResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -328,6 +346,13 @@ pub async fn refresh(
 }
 
 /// `POST /v1/auth/logout`: ends the session; its access tokens fail from now on.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    responses((status = 204, description = "The session has ended"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     let event = principal
         .actor()
@@ -342,6 +367,13 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
 }
 
 /// `GET /v1/me`.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    operation_id = "me",
+    tag = "auth",
+    responses((status = 200, description = "Who the token belongs to", body = Me), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Me>> {
     let central = state.store.central();
     let user = central
@@ -362,6 +394,14 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
 }
 
 /// `GET /v1/auth/jwks`: public keys, so clients can verify tokens and offline grants.
+#[utoipa::path(
+    get,
+    path = "/v1/auth/jwks",
+    operation_id = "jwks",
+    tag = "auth",
+    responses((status = 200, description = "The token signing keys (JWK set)", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
     Json(state.tokens.jwks().clone())
 }

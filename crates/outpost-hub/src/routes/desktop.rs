@@ -45,6 +45,15 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
 
 /// `GET /v1/desktop/updates/{target}/{arch}/{current_version}`: 204 when the app is current,
 /// else the Tauri updater's JSON for the newest published build.
+#[utoipa::path(
+    get,
+    path = "/v1/desktop/updates/{target}/{arch}/{current_version}",
+    operation_id = "desktop_update",
+    tag = "desktop",
+    params(("target" = String, Path, description = "linux, windows or darwin"), ("arch" = String, Path, description = "x86_64, aarch64, i686 or armv7"), ("current_version" = String, Path, description = "The app's version (semver)")),
+    responses((status = 200, description = "A newer build (the Tauri updater's format)", body = crate::releases::UpdaterAnswer), (status = 204, description = "Nothing newer"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -65,6 +74,15 @@ pub async fn update(
 }
 
 /// `GET /v1/desktop/files/{target}/{arch}/{version}/{file}`: a published build's file.
+#[utoipa::path(
+    get,
+    path = "/v1/desktop/files/{target}/{arch}/{version}/{file}",
+    operation_id = "desktop_file",
+    tag = "desktop",
+    params(("target" = String, Path), ("arch" = String, Path), ("version" = String, Path), ("file" = String, Path)),
+    responses((status = 200, description = "The published file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn file(
     State(state): State<AppState>,
     ApiPath((target, arch, version_text, name)): ApiPath<(String, String, String, String)>,

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod desktop;
+pub mod openapi;
 mod patients;
 mod reports;
 mod sync;
@@ -12,47 +13,57 @@ mod users;
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use axum::{Extension, Router};
 use outpost_domain::ErrorCode;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use audit::verify_all;
 
+use crate::config::HubConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The router over the hub's state.
-pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.body_limit_bytes;
-    let body_timeout = Duration::from_secs(state.config.body_read_timeout_secs.max(1));
-    let request_timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
-    let metrics_token = state.config.metrics_token.is_some();
-    let mut app = quick_routes()
-        .merge(compressed(
-            Router::new().route("/v1/sync/pull", get(sync::pull)),
-        ))
+/// The API's routes and their OpenAPI document, from one list: every route is an annotated
+/// handler, so the document describes exactly what is served.
+pub fn api(config: &HubConfig) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let request_timeout = Duration::from_secs(config.request_timeout_secs.max(1));
+    let mut app = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(quick_routes())
+        .merge(compressed(OpenApiRouter::new().routes(routes!(sync::pull))))
         .route_layer(middleware::from_fn_with_state(
             request_timeout,
             answer_within,
         ))
         .merge(long_routes())
         .merge(compressed(
-            Router::new().route("/v1/sync/snapshot", get(sync::snapshot)),
+            OpenApiRouter::new().routes(routes!(sync::snapshot)),
         ));
-    if metrics_token {
-        app = app.route("/metrics", get(crate::metrics::with_token));
+    if config.metrics_token.is_some() {
+        app = app.routes(routes!(crate::metrics::with_token));
     }
+    app.split_for_parts()
+}
+
+/// The router over the hub's state.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit_bytes;
+    let body_timeout = Duration::from_secs(state.config.body_read_timeout_secs.max(1));
+    let (app, doc) = api(&state.config);
     app.fallback(|| async { ApiError::new(outpost_domain::ErrorCode::NotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::invalid("this method is not allowed on this route")
         })
+        .layer(Extension(openapi::Served::of(&doc)))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn_with_state(
@@ -70,62 +81,50 @@ pub fn metrics_router(state: AppState) -> Router {
 }
 
 /// Answers compressed (gzip or zstd) when the client asks: the bulk of sync, never sign-in.
-fn compressed(routes: Router<AppState>) -> Router<AppState> {
+fn compressed(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     routes.layer(CompressionLayer::new())
 }
 
-/// Routes answered within `request_timeout_secs`.
-fn quick_routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(reports::health))
-        .route("/readyz", get(reports::ready))
-        .route("/v1/status", get(reports::status))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/auth/refresh", post(auth::refresh))
-        .route("/v1/auth/logout", post(auth::logout))
-        .route("/v1/auth/jwks", get(auth::jwks))
-        .route("/v1/me", get(auth::me))
-        .route("/v1/tenants", post(tenants::create).get(tenants::list))
-        .route(
-            "/v1/tenants/{id}",
-            get(tenants::get).delete(tenants::delete),
-        )
-        .route("/v1/tenants/{id}/suspend", post(tenants::suspend))
-        .route("/v1/tenants/{id}/resume", post(tenants::resume))
-        .route("/v1/users", post(users::create).get(users::list))
-        .route("/v1/users/{id}", axum::routing::patch(users::update))
-        .route("/v1/patients", get(patients::list).post(patients::create))
-        .route(
-            "/v1/patients/{id}",
-            get(patients::get)
-                .patch(patients::update)
-                .delete(patients::delete),
-        )
-        .route("/v1/patients/{id}/history", get(patients::history))
-        .route("/v1/sync/push", post(sync::push))
-        .route("/v1/audit/verify", get(audit::verify))
-        .route("/v1/reports/activity", get(reports::activity))
-        .route("/v1/reports/patients/{id}", get(reports::patient))
-        .route(
-            "/v1/desktop/updates/{target}/{arch}/{current_version}",
-            get(desktop::update),
-        )
+/// Routes answered within `request_timeout_secs`. One `routes!` per path.
+fn quick_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(reports::health))
+        .routes(routes!(reports::ready))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(reports::status))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::jwks))
+        .routes(routes!(auth::me))
+        .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(tenants::get, tenants::delete))
+        .routes(routes!(tenants::suspend))
+        .routes(routes!(tenants::resume))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::update))
+        .routes(routes!(patients::list, patients::create))
+        .routes(routes!(patients::get, patients::update, patients::delete))
+        .routes(routes!(patients::history))
+        .routes(routes!(sync::push))
+        .routes(routes!(audit::verify))
+        .routes(routes!(reports::activity))
+        .routes(routes!(reports::patient))
+        .routes(routes!(desktop::update))
 }
 
 /// Routes that may rightly take long before they answer or while they stream: the event
 /// stream and the first mirror's snapshot, a tenant's backup, restore, move and the migration
-/// of every tenant, and the download of a desktop build. No request deadline (the body and head limits still apply).
-fn long_routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/events", get(sync::events))
-        .route("/v1/tenants/{id}/move", post(tenants::move_to))
-        .route("/v1/tenants/{id}/backup", post(tenants::backup))
-        .route("/v1/tenants/restore", post(tenants::restore))
-        .route("/v1/tenants/migrate", post(tenants::migrate_all))
-        .route(
-            "/v1/desktop/files/{target}/{arch}/{version}/{file}",
-            get(desktop::file),
-        )
+/// of every tenant, and the download of a desktop build. No request deadline (the body and
+/// head limits still apply).
+fn long_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sync::events))
+        .routes(routes!(tenants::move_to))
+        .routes(routes!(tenants::backup))
+        .routes(routes!(tenants::restore))
+        .routes(routes!(tenants::migrate_all))
+        .routes(routes!(desktop::file))
 }
 
 /// Answers 503 when a request has not been answered within `limit`; the client may retry

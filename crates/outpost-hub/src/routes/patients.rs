@@ -56,8 +56,9 @@ fn clinical_write_denied() -> ApiError {
     ApiError::forbidden("your role may not write clinical fields")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     q: Option<String>,
     limit: Option<u32>,
@@ -65,6 +66,14 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/patients?q=&limit=&cursor=`.
+#[utoipa::path(
+    get,
+    path = "/v1/patients",
+    operation_id = "list_patients",
+    tag = "patients",
+    params(ListQuery),
+    responses((status = 200, description = "Patients in name order", body = Page<Patient>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -119,6 +128,14 @@ pub async fn list(
 }
 
 /// `POST /v1/patients`.
+#[utoipa::path(
+    post,
+    path = "/v1/patients",
+    operation_id = "create_patient",
+    tag = "patients",
+    request_body = PatientFields,
+    responses((status = 201, description = "Created", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -140,6 +157,14 @@ pub async fn create(
 }
 
 /// `GET /v1/patients/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/patients/{id}",
+    operation_id = "get_patient",
+    tag = "patients",
+    params(("id" = PatientId, Path)),
+    responses((status = 200, description = "The patient (clinical fields only for roles that may read them)", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -163,6 +188,15 @@ fn conflict(principal: &Principal, current: Patient) -> ApiError {
 }
 
 /// `PATCH /v1/patients/{id}` with `version`; 409 with the current record when stale.
+#[utoipa::path(
+    patch,
+    path = "/v1/patients/{id}",
+    operation_id = "update_patient",
+    tag = "patients",
+    params(("id" = PatientId, Path)),
+    request_body = PatientPatch,
+    responses((status = 200, description = "Updated", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -201,13 +235,22 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
     version: Option<i64>,
 }
 
 /// `DELETE /v1/patients/{id}[?version=N]`: a tombstone; history and audit stay.
+#[utoipa::path(
+    delete,
+    path = "/v1/patients/{id}",
+    operation_id = "delete_patient",
+    tag = "patients",
+    params(("id" = PatientId, Path), DeleteQuery),
+    responses((status = 204, description = "Deleted (a tombstone)"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -231,6 +274,14 @@ pub async fn delete(
 }
 
 /// `GET /v1/patients/{id}/history`.
+#[utoipa::path(
+    get,
+    path = "/v1/patients/{id}/history",
+    operation_id = "patient_history",
+    tag = "patients",
+    params(("id" = PatientId, Path)),
+    responses((status = 200, description = "Every version, oldest first", body = Page<HistoryEntry>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn history(
     State(state): State<AppState>,
     principal: Principal,

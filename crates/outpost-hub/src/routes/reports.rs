@@ -20,21 +20,22 @@ use crate::state::AppState;
 /// How many events per database a report shows at most (the newest).
 const REPORT_EVENT_LIMIT: u32 = 5000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     user_id: UserId,
 }
 
 /// One tenant database's part of an activity report.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TenantActivity {
     pub tenant: String,
     pub events: Vec<AuditRecord>,
 }
 
 /// `GET /v1/reports/activity?user_id=`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ActivityReport {
     pub user: Vec<Member>,
     pub sessions: Vec<SessionRecord>,
@@ -44,6 +45,14 @@ pub struct ActivityReport {
 
 /// Sessions, reads and changes of one user across the central and tenant databases. Within
 /// a tenant session only that tenant's part is shown.
+#[utoipa::path(
+    get,
+    path = "/v1/reports/activity",
+    operation_id = "activity_report",
+    tag = "reports",
+    params(ActivityQuery),
+    responses((status = 200, description = "A user's sessions, reads and changes", body = ActivityReport), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn activity(
     State(state): State<AppState>,
     principal: Principal,
@@ -129,6 +138,14 @@ pub async fn activity(
 }
 
 /// `GET /v1/reports/patients/{id}`: current record (even deleted), every version, every access.
+#[utoipa::path(
+    get,
+    path = "/v1/reports/patients/{id}",
+    operation_id = "patient_report",
+    tag = "reports",
+    params(("id" = PatientId, Path)),
+    responses((status = 200, description = "A patient's record, versions and accesses", body = PatientReport), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn patient(
     State(state): State<AppState>,
     principal: Principal,
@@ -153,6 +170,13 @@ pub async fn patient(
 }
 
 /// `GET /v1/status`: every database's reachability, schema version, size and latency.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    operation_id = "database_status",
+    tag = "reports",
+    responses((status = 200, description = "Every database: reachable, schema, size, latency", body = Page<DatabaseStatus>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn status(
     State(state): State<AppState>,
     principal: Principal,
@@ -162,12 +186,28 @@ pub async fn status(
 }
 
 /// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: ready when the central store answers (a load balancer sends requests only
 /// to an instance that can serve them); 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "ready",
+    tag = "operations",
+    responses((status = 200, description = "The central store answers", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    security(())
+)]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let central = state.store.central().status().await;
     if central.reachable {

@@ -52,6 +52,14 @@ fn check_local_event(event: &LocalAuditEvent) -> ApiResult<()> {
 }
 
 /// `POST /v1/sync/push`: offline audit events first, then the ops in order.
+#[utoipa::path(
+    post,
+    path = "/v1/sync/push",
+    operation_id = "push",
+    tag = "sync",
+    request_body = PushRequest,
+    responses((status = 200, description = "Each op's result, in order", body = PushResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn push(
     State(state): State<AppState>,
     principal: Principal,
@@ -126,14 +134,23 @@ pub async fn push(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PullQuery {
     cursor: Option<i64>,
     limit: Option<u32>,
 }
 
 /// `GET /v1/sync/pull?cursor=N&limit=M`.
+#[utoipa::path(
+    get,
+    path = "/v1/sync/pull",
+    operation_id = "pull",
+    tag = "sync",
+    params(PullQuery),
+    responses((status = 200, description = "Changes after the cursor", body = PullResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn pull(
     State(state): State<AppState>,
     principal: Principal,
@@ -158,6 +175,13 @@ pub async fn pull(
 
 /// `GET /v1/sync/snapshot`: newline-delimited JSON, `begin` first and `end` last, consistent
 /// with the `begin` line's cursor.
+#[utoipa::path(
+    get,
+    path = "/v1/sync/snapshot",
+    operation_id = "snapshot",
+    tag = "sync",
+    responses((status = 200, description = "A consistent snapshot, one JSON line each", content_type = "application/x-ndjson", body = SnapshotLine), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
     principal.require(Permission::PatientRead)?;
     let store = tenant_store(&state, &principal).await?;
@@ -208,6 +232,13 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
 }
 
 /// `GET /v1/events`: server-sent events; `changes` carries the newest cursor.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "events",
+    tag = "sync",
+    responses((status = 200, description = "Server-sent events: `changes` with a cursor, and keep-alives", content_type = "text/event-stream", body = String), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn events(
     State(state): State<AppState>,
     principal: Principal,

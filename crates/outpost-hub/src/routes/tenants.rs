@@ -27,6 +27,14 @@ use crate::state::AppState;
 use crate::tenant_copies::{restore_backup, write_backup};
 
 /// `POST /v1/tenants`: creates the tenant's database and registers it.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants",
+    operation_id = "create_tenant",
+    tag = "tenants",
+    request_body = NewTenant,
+    responses((status = 201, description = "Provisioned", body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -43,6 +51,13 @@ pub async fn create(
 }
 
 /// `GET /v1/tenants`.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants",
+    operation_id = "list_tenants",
+    tag = "tenants",
+    responses((status = 200, description = "Every tenant", body = Page<Tenant>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -52,6 +67,14 @@ pub async fn list(
 }
 
 /// `GET /v1/tenants/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{id}",
+    operation_id = "get_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn get(
     State(state): State<AppState>,
     principal: Principal,
@@ -68,6 +91,14 @@ async fn managed(state: &AppState, principal: &Principal, id: TenantId) -> ApiRe
 }
 
 /// `DELETE /v1/tenants/{id}`: removes the database and the registry entry, audited centrally.
+#[utoipa::path(
+    delete,
+    path = "/v1/tenants/{id}",
+    operation_id = "delete_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    responses((status = 204, description = "Deleted with its database"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
@@ -85,6 +116,14 @@ pub async fn delete(
 }
 
 /// `POST /v1/tenants/{id}/suspend`: its users are refused from the next request on.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{id}/suspend",
+    operation_id = "suspend_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn suspend(
     State(state): State<AppState>,
     principal: Principal,
@@ -94,6 +133,14 @@ pub async fn suspend(
 }
 
 /// `POST /v1/tenants/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{id}/resume",
+    operation_id = "resume_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -103,7 +150,7 @@ pub async fn resume(
 }
 
 /// `POST /v1/tenants/{id}/move` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// A server name from the hub's `database_servers`.
@@ -112,6 +159,15 @@ pub struct MoveRequest {
 
 /// `POST /v1/tenants/{id}/move`: moves the tenant's database to another server (PostgreSQL),
 /// read-only meanwhile; answers once the registry points at the copy, with the new location.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{id}/move",
+    operation_id = "move_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    request_body = MoveRequest,
+    responses((status = 200, description = "The tenant's new location", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn move_to(
     State(state): State<AppState>,
     principal: Principal,
@@ -149,6 +205,14 @@ async fn set_status(
 /// the same file `outpost-hub tenant backup` writes (only a hub with this master key opens
 /// it). The file is complete before the answer starts, so a failure is an error answer, never
 /// a download cut short.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{id}/backup",
+    operation_id = "backup_tenant",
+    tag = "tenants",
+    params(("id" = TenantId, Path)),
+    responses((status = 200, description = "The encrypted backup file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn backup(
     State(state): State<AppState>,
     principal: Principal,
@@ -192,6 +256,14 @@ pub async fn backup(
 /// `restore_limit_bytes`). Recreates the tenant under its own id and slug, as
 /// `outpost-hub tenant restore` does; a damaged file, or one made under another master key,
 /// is refused with 422 and registers nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/restore",
+    operation_id = "restore_tenant",
+    tag = "tenants",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A backup file"),
+    responses((status = 201, description = "Restored", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn restore(
     State(state): State<AppState>,
     principal: Principal,
@@ -256,7 +328,7 @@ fn spool(state: &AppState) -> ApiResult<File> {
 }
 
 /// One tenant's line in the answer of `POST /v1/tenants/migrate`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Migrated {
     tenant_id: TenantId,
     slug: String,
@@ -268,6 +340,13 @@ pub struct Migrated {
 
 /// `POST /v1/tenants/migrate`: brings every tenant's database to this hub's schema, going on
 /// past a tenant that fails; answers one line per tenant.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/migrate",
+    operation_id = "migrate_tenants",
+    tag = "tenants",
+    responses((status = 200, description = "Each tenant's schema or failure", body = Page<Migrated>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn migrate_all(
     State(state): State<AppState>,
     principal: Principal,

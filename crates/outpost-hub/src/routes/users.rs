@@ -34,6 +34,14 @@ async fn scope(state: &AppState, principal: &Principal) -> ApiResult<Option<Tena
 }
 
 /// `POST /v1/users`.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body = NewUser,
+    responses((status = 201, description = "Created, or a membership added", body = Member), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -59,6 +67,13 @@ pub async fn create(
 }
 
 /// `GET /v1/users`.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    operation_id = "list_users",
+    tag = "users",
+    responses((status = 200, body = Page<Member>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -69,6 +84,15 @@ pub async fn list(
 }
 
 /// `PATCH /v1/users/{id}`: name, role, disabled (ends the user's sessions), password.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    operation_id = "update_user",
+    tag = "users",
+    params(("id" = UserId, Path)),
+    request_body = UserPatch,
+    responses((status = 200, body = Member), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
