@@ -9,6 +9,7 @@
 #         binary against it) under a real Secret Service, and a check that the generated
 #         TypeScript bindings are current
 #   pg    the hub's tests again on PostgreSQL
+#   api   schemathesis against a live hub, driven by its own OpenAPI document (tests/api)
 #   e2e   the real desktop app under Xvfb, driven through tauri-driver, against a real hub
 #   package  both .deb packages (scripts/package.sh) and what they hold: files, the systemd
 #         unit, the update signature, and the hub's update endpoint serving the desktop build
@@ -19,7 +20,7 @@
 # docs/screenshots to refresh the README's). Prints how long each stage took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(lint ui unit pg e2e package)
+ALL=(lint ui unit pg api e2e package)
 STAGES=("$@")
 [ ${#STAGES[@]} -gt 0 ] || STAGES=("${ALL[@]}")
 for stage in "${STAGES[@]}"; do
@@ -97,6 +98,18 @@ updater_test_key() {
     TAURI_SIGNING_PRIVATE_KEY="$(cat "$dir/updater.key")"
     export TAURI_SIGNING_PRIVATE_KEY TAURI_SIGNING_PRIVATE_KEY_PASSWORD=""
     export TAURI_CONFIG="{\"plugins\":{\"updater\":{\"pubkey\":\"$OUTPOST_UPDATER_PUBKEY\"}}}"
+}
+
+stage_api() {
+    prepare_build
+    cargo build --workspace --all-targets --locked
+    local venv="$ROOT/target/api-venv"
+    if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        ensure_apt_packages python3 python3-venv
+    fi
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/api/requirements.txt
+    bash tests/api/run.sh "$venv/bin/schemathesis"
 }
 
 stage_e2e() {

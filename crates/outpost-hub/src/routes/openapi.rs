@@ -6,6 +6,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,8 +52,68 @@ pub struct Served(Bytes);
 
 impl Served {
     pub fn of(doc: &utoipa::openapi::OpenApi) -> Self {
-        Self(Bytes::from(doc.to_json().unwrap_or_default()))
+        let mut value = serde_json::to_value(doc).unwrap_or_default();
+        merge_flattened(&mut value);
+        Self(Bytes::from(serde_json::to_vec(&value).unwrap_or_default()))
     }
+}
+
+/// serde's `flatten` of a struct that refuses unknown fields (a patient's editable fields,
+/// inside the stored patient) comes out as `allOf` of that struct's schema, which forbids
+/// other properties, and the outer fields: nothing could match both. Every such schema, a
+/// component or inline (generic pages inline their items), becomes one object with the
+/// properties and requirements of all its parts.
+fn merge_flattened(doc: &mut Value) {
+    let components = doc
+        .pointer("/components/schemas")
+        .cloned()
+        .unwrap_or_default();
+    merge_in(doc, &components);
+}
+
+fn merge_in(value: &mut Value, components: &Value) {
+    match value {
+        Value::Object(map) => {
+            for child in map.values_mut() {
+                merge_in(child, components);
+            }
+            if let Some(merged) = merged_object(map, components) {
+                *value = merged;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| merge_in(item, components)),
+        _ => {}
+    }
+}
+
+/// The one object an `allOf` of objects amounts to, if `schema` is one.
+fn merged_object(schema: &Map<String, Value>, components: &Value) -> Option<Value> {
+    let parts = schema.get("allOf")?.as_array()?;
+    let resolved: Vec<&Value> = parts
+        .iter()
+        .map(|part| match part.get("$ref").and_then(Value::as_str) {
+            Some(reference) => reference
+                .strip_prefix("#/components/schemas/")
+                .and_then(|name| components.get(name)),
+            None => Some(part),
+        })
+        .collect::<Option<_>>()?;
+    if !resolved.iter().all(|part| part["type"] == "object") {
+        return None;
+    }
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for part in resolved {
+        if let Some(own) = part["properties"].as_object() {
+            properties.extend(own.clone());
+        }
+        required.extend(part["required"].as_array().into_iter().flatten().cloned());
+    }
+    let mut merged = json!({ "type": "object", "properties": properties, "required": required });
+    if let Some(description) = schema.get("description") {
+        merged["description"] = description.clone();
+    }
+    Some(merged)
 }
 
 #[utoipa::path(
