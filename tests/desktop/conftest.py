@@ -169,23 +169,25 @@ class Hub:
         return session
 
 
-@pytest.fixture(scope="session")
-def hub():
-    data = Path(tempfile.mkdtemp(prefix="outpost-e2e-hub-"))
-    h = Hub(data / "hub")
+def demo_hub(prefix: str, https: bool = False):
+    """A Hub in a directory of its own, stopped and removed when the fixture ends; with
+    `https`, served with a certificate of an authority made for it."""
+    data = Path(tempfile.mkdtemp(prefix=prefix))
+    h = Hub(data / "hub", authority=make_authority(data) if https else None)
     yield h
     h.stop()
     shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub():
+    yield from demo_hub("outpost-e2e-hub-")
 
 
 @pytest.fixture(scope="session")
 def https_hub():
     """The demo hub served over HTTPS with a certificate of an authority made for the run."""
-    data = Path(tempfile.mkdtemp(prefix="outpost-e2e-https-"))
-    h = Hub(data / "hub", authority=make_authority(data))
-    yield h
-    h.stop()
-    shutil.rmtree(data, ignore_errors=True)
+    yield from demo_hub("outpost-e2e-https-", https=True)
 
 
 @pytest.fixture

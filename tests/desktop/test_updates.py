@@ -6,16 +6,13 @@ The app under test is built with the updater public key of a key pair made for t
 (scripts/test.sh: OUTPOST_E2E_UPDATER_KEY names the private key)."""
 
 import os
-import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import HUB, ROOT, Hub, shot, wait_for
+from conftest import HUB, ROOT, Hub, demo_hub, shot, wait_for
 from test_desktop import edit_field, sign_in, text
 
 TAURI = ROOT / "ui" / "node_modules" / ".bin" / "tauri"
@@ -23,11 +20,8 @@ TAURI = ROOT / "ui" / "node_modules" / ".bin" / "tauri"
 
 @pytest.fixture
 def updating_hub():
-    data = Path(tempfile.mkdtemp(prefix="outpost-e2e-updates-"))
-    h = Hub(data / "hub")
-    yield h
-    h.stop()
-    shutil.rmtree(data, ignore_errors=True)
+    """A hub of its own: the builds it publishes are offered to every app that asks it."""
+    yield from demo_hub("outpost-e2e-updates-")
 
 
 def publish(hub: Hub, version: str) -> None:

@@ -67,7 +67,7 @@ pub fn render(state: &HubState) -> String {
     path = "/metrics",
     operation_id = "metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text (with metrics_token)", content_type = "text/plain", body = String), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Prometheus text (with metrics_token)", content_type = "text/plain", body = String))
 )]
 pub async fn with_token(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ use crate::state::AppState;
     path = "/v1/audit/verify",
     operation_id = "verify_audit",
     tag = "audit",
-    responses((status = 200, description = "Each chain, with the first broken sequence number if any", body = Page<ChainReport>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Each chain, with the first broken sequence number if any", body = Page<ChainReport>))
 )]
 pub async fn verify(
     State(state): State<AppState>,

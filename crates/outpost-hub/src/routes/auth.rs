@@ -42,7 +42,7 @@ fn locked() -> ApiError {
     operation_id = "login",
     tag = "auth",
     request_body = LoginRequest,
-    responses((status = 200, description = "Signed in", body = LoginResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "Signed in", body = LoginResponse)),
     security(())
 )]
 pub async fn login(
@@ -280,7 +280,7 @@ fn summary(user: &UserRecord) -> UserSummary {
     operation_id = "refresh",
     tag = "auth",
     request_body = RefreshRequest,
-    responses((status = 200, description = "A new token pair", body = LoginResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "A new token pair", body = LoginResponse)),
     security(())
 )]
 pub async fn refresh(
@@ -351,7 +351,7 @@ pub async fn refresh(
     path = "/v1/auth/logout",
     operation_id = "logout",
     tag = "auth",
-    responses((status = 204, description = "The session has ended"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 204, description = "The session has ended"))
 )]
 pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
     let event = principal
@@ -372,7 +372,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     path = "/v1/me",
     operation_id = "me",
     tag = "auth",
-    responses((status = 200, description = "Who the token belongs to", body = Me), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Who the token belongs to", body = Me))
 )]
 pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Me>> {
     let central = state.store.central();
@@ -399,7 +399,7 @@ pub async fn me(State(state): State<AppState>, principal: Principal) -> ApiResul
     path = "/v1/auth/jwks",
     operation_id = "jwks",
     tag = "auth",
-    responses((status = 200, description = "The token signing keys (JWK set)", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "The token signing keys (JWK set)", body = serde_json::Value)),
     security(())
 )]
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {

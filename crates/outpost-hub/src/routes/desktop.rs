@@ -51,7 +51,7 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> ApiResult<String> {
     operation_id = "desktop_update",
     tag = "desktop",
     params(("target" = String, Path, description = "linux, windows or darwin"), ("arch" = String, Path, description = "x86_64, aarch64, i686 or armv7"), ("current_version" = String, Path, description = "The app's version (semver)")),
-    responses((status = 200, description = "A newer build (the Tauri updater's format)", body = crate::releases::UpdaterAnswer), (status = 204, description = "Nothing newer"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "A newer build (the Tauri updater's format)", body = crate::releases::UpdaterAnswer), (status = 204, description = "Nothing newer")),
     security(())
 )]
 pub async fn update(
@@ -80,7 +80,7 @@ pub async fn update(
     operation_id = "desktop_file",
     tag = "desktop",
     params(("target" = String, Path), ("arch" = String, Path), ("version" = String, Path), ("file" = String, Path)),
-    responses((status = 200, description = "The published file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "The published file", content_type = "application/octet-stream", body = Vec<u8>)),
     security(())
 )]
 pub async fn file(

@@ -54,7 +54,41 @@ impl Served {
     pub fn of(doc: &utoipa::openapi::OpenApi) -> Self {
         let mut value = serde_json::to_value(doc).unwrap_or_default();
         merge_flattened(&mut value);
+        add_error_answers(&mut value);
         Self(Bytes::from(serde_json::to_vec(&value).unwrap_or_default()))
+    }
+}
+
+/// Every operation may be refused (4xx) or fail (5xx), always in the error shape: said once
+/// here rather than on each handler.
+fn add_error_answers(doc: &mut Value) {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": {
+                "schema": { "$ref": "#/components/schemas/ErrorBody" }
+            } }
+        })
+    };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+    {
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            responses
+                .entry("4XX")
+                .or_insert_with(|| error("Refused: the error shape"));
+            responses
+                .entry("5XX")
+                .or_insert_with(|| error("Failed or unavailable: the error shape"));
+        }
     }
 }
 

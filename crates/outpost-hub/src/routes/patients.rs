@@ -72,7 +72,7 @@ pub struct ListQuery {
     operation_id = "list_patients",
     tag = "patients",
     params(ListQuery),
-    responses((status = 200, description = "Patients in name order", body = Page<Patient>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Patients in name order", body = Page<Patient>))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn list(
     operation_id = "create_patient",
     tag = "patients",
     request_body = PatientFields,
-    responses((status = 201, description = "Created", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 201, description = "Created", body = Patient))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -163,7 +163,7 @@ pub async fn create(
     operation_id = "get_patient",
     tag = "patients",
     params(("id" = PatientId, Path)),
-    responses((status = 200, description = "The patient (clinical fields only for roles that may read them)", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "The patient (clinical fields only for roles that may read them)", body = Patient))
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -195,7 +195,7 @@ fn conflict(principal: &Principal, current: Patient) -> ApiError {
     tag = "patients",
     params(("id" = PatientId, Path)),
     request_body = PatientPatch,
-    responses((status = 200, description = "Updated", body = Patient), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Updated", body = Patient))
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -249,7 +249,7 @@ pub struct DeleteQuery {
     operation_id = "delete_patient",
     tag = "patients",
     params(("id" = PatientId, Path), DeleteQuery),
-    responses((status = 204, description = "Deleted (a tombstone)"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 204, description = "Deleted (a tombstone)"))
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -280,7 +280,7 @@ pub async fn delete(
     operation_id = "patient_history",
     tag = "patients",
     params(("id" = PatientId, Path)),
-    responses((status = 200, description = "Every version, oldest first", body = Page<HistoryEntry>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Every version, oldest first", body = Page<HistoryEntry>))
 )]
 pub async fn history(
     State(state): State<AppState>,

@@ -51,7 +51,7 @@ pub struct ActivityReport {
     operation_id = "activity_report",
     tag = "reports",
     params(ActivityQuery),
-    responses((status = 200, description = "A user's sessions, reads and changes", body = ActivityReport), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "A user's sessions, reads and changes", body = ActivityReport))
 )]
 pub async fn activity(
     State(state): State<AppState>,
@@ -144,7 +144,7 @@ pub async fn activity(
     operation_id = "patient_report",
     tag = "reports",
     params(("id" = PatientId, Path)),
-    responses((status = 200, description = "A patient's record, versions and accesses", body = PatientReport), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "A patient's record, versions and accesses", body = PatientReport))
 )]
 pub async fn patient(
     State(state): State<AppState>,
@@ -175,7 +175,7 @@ pub async fn patient(
     path = "/v1/status",
     operation_id = "database_status",
     tag = "reports",
-    responses((status = 200, description = "Every database: reachable, schema, size, latency", body = Page<DatabaseStatus>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Every database: reachable, schema, size, latency", body = Page<DatabaseStatus>))
 )]
 pub async fn status(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ pub async fn status(
     path = "/healthz",
     operation_id = "health",
     tag = "operations",
-    responses((status = 200, description = "The process answers", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "The process answers", body = serde_json::Value)),
     security(())
 )]
 pub async fn health() -> Json<serde_json::Value> {
@@ -205,7 +205,7 @@ pub async fn health() -> Json<serde_json::Value> {
     path = "/readyz",
     operation_id = "ready",
     tag = "operations",
-    responses((status = 200, description = "The central store answers", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody)),
+    responses((status = 200, description = "The central store answers", body = serde_json::Value)),
     security(())
 )]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {

@@ -58,7 +58,7 @@ fn check_local_event(event: &LocalAuditEvent) -> ApiResult<()> {
     operation_id = "push",
     tag = "sync",
     request_body = PushRequest,
-    responses((status = 200, description = "Each op's result, in order", body = PushResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Each op's result, in order", body = PushResponse))
 )]
 pub async fn push(
     State(state): State<AppState>,
@@ -149,7 +149,7 @@ pub struct PullQuery {
     operation_id = "pull",
     tag = "sync",
     params(PullQuery),
-    responses((status = 200, description = "Changes after the cursor", body = PullResponse), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Changes after the cursor", body = PullResponse))
 )]
 pub async fn pull(
     State(state): State<AppState>,
@@ -180,7 +180,7 @@ pub async fn pull(
     path = "/v1/sync/snapshot",
     operation_id = "snapshot",
     tag = "sync",
-    responses((status = 200, description = "A consistent snapshot, one JSON line each", content_type = "application/x-ndjson", body = SnapshotLine), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "A consistent snapshot, one JSON line each", content_type = "application/x-ndjson", body = SnapshotLine))
 )]
 pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
     principal.require(Permission::PatientRead)?;
@@ -237,7 +237,7 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
     path = "/v1/events",
     operation_id = "events",
     tag = "sync",
-    responses((status = 200, description = "Server-sent events: `changes` with a cursor, and keep-alives", content_type = "text/event-stream", body = String), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Server-sent events: `changes` with a cursor, and keep-alives", content_type = "text/event-stream", body = String))
 )]
 pub async fn events(
     State(state): State<AppState>,

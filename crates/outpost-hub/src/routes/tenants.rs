@@ -33,7 +33,7 @@ use crate::tenant_copies::{restore_backup, write_backup};
     operation_id = "create_tenant",
     tag = "tenants",
     request_body = NewTenant,
-    responses((status = 201, description = "Provisioned", body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 201, description = "Provisioned", body = Tenant))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -56,7 +56,7 @@ pub async fn create(
     path = "/v1/tenants",
     operation_id = "list_tenants",
     tag = "tenants",
-    responses((status = 200, description = "Every tenant", body = Page<Tenant>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Every tenant", body = Page<Tenant>))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -73,7 +73,7 @@ pub async fn list(
     operation_id = "get_tenant",
     tag = "tenants",
     params(("id" = TenantId, Path)),
-    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, body = Tenant))
 )]
 pub async fn get(
     State(state): State<AppState>,
@@ -97,7 +97,7 @@ async fn managed(state: &AppState, principal: &Principal, id: TenantId) -> ApiRe
     operation_id = "delete_tenant",
     tag = "tenants",
     params(("id" = TenantId, Path)),
-    responses((status = 204, description = "Deleted with its database"), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 204, description = "Deleted with its database"))
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -122,7 +122,7 @@ pub async fn delete(
     operation_id = "suspend_tenant",
     tag = "tenants",
     params(("id" = TenantId, Path)),
-    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, body = Tenant))
 )]
 pub async fn suspend(
     State(state): State<AppState>,
@@ -139,7 +139,7 @@ pub async fn suspend(
     operation_id = "resume_tenant",
     tag = "tenants",
     params(("id" = TenantId, Path)),
-    responses((status = 200, body = Tenant), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, body = Tenant))
 )]
 pub async fn resume(
     State(state): State<AppState>,
@@ -166,7 +166,7 @@ pub struct MoveRequest {
     tag = "tenants",
     params(("id" = TenantId, Path)),
     request_body = MoveRequest,
-    responses((status = 200, description = "The tenant's new location", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "The tenant's new location", body = serde_json::Value))
 )]
 pub async fn move_to(
     State(state): State<AppState>,
@@ -211,7 +211,7 @@ async fn set_status(
     operation_id = "backup_tenant",
     tag = "tenants",
     params(("id" = TenantId, Path)),
-    responses((status = 200, description = "The encrypted backup file", content_type = "application/octet-stream", body = Vec<u8>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "The encrypted backup file", content_type = "application/octet-stream", body = Vec<u8>))
 )]
 pub async fn backup(
     State(state): State<AppState>,
@@ -262,7 +262,7 @@ pub async fn backup(
     operation_id = "restore_tenant",
     tag = "tenants",
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A backup file"),
-    responses((status = 201, description = "Restored", body = serde_json::Value), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 201, description = "Restored", body = serde_json::Value))
 )]
 pub async fn restore(
     State(state): State<AppState>,
@@ -345,7 +345,7 @@ pub struct Migrated {
     path = "/v1/tenants/migrate",
     operation_id = "migrate_tenants",
     tag = "tenants",
-    responses((status = 200, description = "Each tenant's schema or failure", body = Page<Migrated>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, description = "Each tenant's schema or failure", body = Page<Migrated>))
 )]
 pub async fn migrate_all(
     State(state): State<AppState>,

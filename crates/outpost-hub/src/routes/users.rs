@@ -40,7 +40,7 @@ async fn scope(state: &AppState, principal: &Principal) -> ApiResult<Option<Tena
     operation_id = "create_user",
     tag = "users",
     request_body = NewUser,
-    responses((status = 201, description = "Created, or a membership added", body = Member), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 201, description = "Created, or a membership added", body = Member))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -72,7 +72,7 @@ pub async fn create(
     path = "/v1/users",
     operation_id = "list_users",
     tag = "users",
-    responses((status = 200, body = Page<Member>), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, body = Page<Member>))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -91,7 +91,7 @@ pub async fn list(
     tag = "users",
     params(("id" = UserId, Path)),
     request_body = UserPatch,
-    responses((status = 200, body = Member), (status = "4XX", description = "Refused: the error shape", body = crate::error::ErrorBody), (status = "5XX", description = "Failed or unavailable: the error shape", body = crate::error::ErrorBody))
+    responses((status = 200, body = Member))
 )]
 pub async fn update(
     State(state): State<AppState>,
