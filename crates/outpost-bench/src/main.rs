@@ -19,7 +19,7 @@ use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::patient::Patient;
 use outpost_domain::sync::{Entity, Op, OpAction, OpRules, SCHEMA_VERSION};
 use outpost_domain::tenant::NewTenant;
-use outpost_domain::{OpId, PatientId, Role, TenantKind};
+use outpost_domain::{OpId, PatientId, Permission, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::{HubConfig, HubState};
 use outpost_store::Store;
@@ -130,9 +130,12 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
         args.versions.saturating_sub(1)
     );
     let rules = OpRules {
-        write: true,
-        delete: false,
-        clinical: true,
+        permissions: [
+            Permission::PatientRead,
+            Permission::PatientReadClinical,
+            Permission::PatientWrite,
+        ]
+        .into(),
         today,
     };
     for version in 1..args.versions {
@@ -141,7 +144,7 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
             .map(|p| Op {
                 op_id: OpId::generate(),
                 entity: Entity::Patient,
-                record_id: p.id,
+                record_id: p.id.into(),
                 action: OpAction::Update,
                 base_version: Some(version as i64),
                 fields: json!({"phone": format!("+1 555 {version:03} {:04}", p.fields.mrn.len())})
@@ -154,7 +157,7 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
             .collect();
         for chunk in ops.chunks(5_000) {
             tenant_store
-                .apply_ops(chunk.to_vec(), rules, &tenant_actor)
+                .apply_ops(chunk.to_vec(), rules.clone(), &tenant_actor)
                 .await?;
         }
     }

@@ -456,7 +456,7 @@ impl Client {
         Op {
             op_id: OpId::generate(),
             entity: Entity::Patient,
-            record_id,
+            record_id: record_id.into(),
             action,
             base_version,
             fields,
@@ -751,10 +751,16 @@ impl Client {
                     for line in batch {
                         match line {
                             SnapshotLine::Begin { cursor: c, .. } => cursor = Some(c),
-                            SnapshotLine::Patient(p) => patients.push(p),
-                            SnapshotLine::History { patient_id, entry } => {
-                                history.push((patient_id, entry))
-                            }
+                            SnapshotLine::Record {
+                                entity: Entity::Patient,
+                                record,
+                            } => patients.push(patient_of(&record)?),
+                            SnapshotLine::History {
+                                entity: Entity::Patient,
+                                record_id,
+                                entry,
+                            } => history.push((record_id.into(), entry)),
+                            SnapshotLine::Record { .. } | SnapshotLine::History { .. } => {}
                             SnapshotLine::End => complete = true,
                         }
                     }
@@ -791,9 +797,9 @@ impl Client {
                     for line in &lines {
                         match line {
                             SnapshotLine::Begin {
-                                patients, history, ..
-                            } => state.total = patients + history,
-                            SnapshotLine::Patient(_) | SnapshotLine::History { .. } => {
+                                records, history, ..
+                            } => state.total = records + history,
+                            SnapshotLine::Record { .. } | SnapshotLine::History { .. } => {
                                 state.done += 1
                             }
                             SnapshotLine::End => {}
@@ -836,6 +842,8 @@ impl Client {
             let Some(&op) = sent.get(&result.op_id) else {
                 continue;
             };
+            let id = PatientId::from(op.record_id);
+            let hub_record = result.record.as_ref().map(patient_of).transpose()?;
             Cache::remove_op(&tx, &op.op_id.to_string())?;
             match result.status {
                 OpStatus::Applied | OpStatus::Merged => {
@@ -844,28 +852,23 @@ impl Client {
                     } else {
                         report.merged += 1;
                     }
-                    let settled = Cache::pending_ops_for(&tx, op.record_id)? == 0;
+                    let settled = Cache::pending_ops_for(&tx, id)? == 0;
                     // An earlier op on the record, answered in an earlier push, is waiting for
                     // the user: the local copy stays as it is and the conflict's hub side
                     // follows this newer hub version.
-                    let conflicted = Cache::has_conflict(&tx, op.record_id)?;
-                    if let (Some(record), true, false) = (&result.record, settled, conflicted) {
+                    let conflicted = Cache::has_conflict(&tx, id)?;
+                    if let (Some(record), true, false) = (&hub_record, settled, conflicted) {
                         // The hub's record is the whole new state: the local one is not read.
                         Cache::replace(&tx, &LocalPatient::confirmed(record.clone()))?;
                         continue;
                     }
-                    let Some(local) = Cache::patient(&tx, op.record_id)? else {
+                    let Some(local) = Cache::patient(&tx, id)? else {
                         continue;
                     };
                     if conflicted && let Some(version) = result.version {
-                        Cache::refresh_conflict(
-                            &tx,
-                            op.record_id,
-                            result.record.as_ref(),
-                            version,
-                        )?;
+                        Cache::refresh_conflict(&tx, id, hub_record.as_ref(), version)?;
                     }
-                    let updated = match (&result.record, settled && !conflicted) {
+                    let updated = match (&hub_record, settled && !conflicted) {
                         (None, true) => LocalPatient {
                             hub_version: result.version,
                             deleted: true,
@@ -890,16 +893,16 @@ impl Client {
                     Cache::put_conflict(
                         &tx,
                         &StoredConflict {
-                            record_id: op.record_id,
+                            record_id: id,
                             rejected,
                             local_op: op.clone(),
-                            hub_record: result.record.clone(),
+                            hub_record: hub_record.clone(),
                             hub_version: result.version,
                             error: result.error.as_ref().map(|e| e.message.clone()),
                             at: at.clone(),
                         },
                     )?;
-                    if let Some(local) = Cache::patient(&tx, op.record_id)? {
+                    if let Some(local) = Cache::patient(&tx, id)? {
                         Cache::put(
                             &tx,
                             &LocalPatient {
@@ -922,28 +925,28 @@ impl Client {
     fn apply_pull(&mut self, page: &PullResponse) -> ClientResult<()> {
         let tx = self.cache()?.transaction()?;
         for change in &page.changes {
-            if let Some(entry) = &change.history {
-                Cache::add_history(&tx, change.record_id, entry)?;
+            if change.entity != Entity::Patient {
+                continue;
             }
-            let local = Cache::patient(&tx, change.record_id)?;
+            let id = PatientId::from(change.record_id);
+            let record = change.record.as_ref().map(patient_of).transpose()?;
+            if let Some(entry) = &change.history {
+                Cache::add_history(&tx, id, entry)?;
+            }
+            let local = Cache::patient(&tx, id)?;
             if let Some(local) = &local {
                 if local.conflict {
-                    Cache::refresh_conflict(
-                        &tx,
-                        change.record_id,
-                        change.record.as_ref(),
-                        change.version,
-                    )?;
+                    Cache::refresh_conflict(&tx, id, record.as_ref(), change.version)?;
                     continue;
                 }
-                if Cache::pending_ops_for(&tx, change.record_id)? > 0 {
+                if Cache::pending_ops_for(&tx, id)? > 0 {
                     continue;
                 }
                 if local.hub_version.is_some_and(|v| v > change.version) {
                     continue;
                 }
             }
-            match (&change.record, local) {
+            match (&record, local) {
                 (Some(record), _) => Cache::put(&tx, &LocalPatient::confirmed(record.clone()))?,
                 (None, Some(local)) => Cache::put(
                     &tx,
@@ -1277,4 +1280,11 @@ fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {
         remove_if_present(std::path::Path::new(&format!("{}{suffix}", path.display())))?;
     }
     Ok(())
+}
+
+/// The patient a hub record of the patient kind is.
+fn patient_of(record: &outpost_domain::Record) -> ClientResult<Patient> {
+    record.to_typed().map_err(|e| {
+        ClientError::Corrupt(format!("the hub sent a patient that does not read: {e}"))
+    })
 }

@@ -24,6 +24,12 @@ pub enum ErrorCode {
     DeviceRevoked,
     UnsupportedSchema,
     RateLimited,
+    /// The slot overlaps another appointment of the practitioner (named in the message).
+    SlotTaken,
+    /// A status change the record's status machine does not allow.
+    InvalidTransition,
+    OutsideWorkingHours,
+    ClinicClosed,
     Internal,
     Unavailable,
 }
@@ -36,10 +42,14 @@ impl ErrorCode {
             Self::Unauthenticated | Self::InvalidCredentials | Self::SessionEnded => 401,
             Self::Forbidden | Self::TenantSuspended | Self::DeviceRevoked => 403,
             Self::NotFound => 404,
-            Self::VersionConflict | Self::AlreadyExists => 409,
+            Self::VersionConflict | Self::AlreadyExists | Self::SlotTaken => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::ValidationFailed | Self::UnsupportedSchema => 422,
+            Self::ValidationFailed
+            | Self::UnsupportedSchema
+            | Self::InvalidTransition
+            | Self::OutsideWorkingHours
+            | Self::ClinicClosed => 422,
             Self::AccountLocked => 423,
             Self::RateLimited => 429,
             Self::Internal => 500,

@@ -56,8 +56,45 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A record of any kind inside one tenant's database, as the engine moves it; each kind's
+    /// own id converts to and from it.
+    RecordId
+);
+
+/// Ids of records the engine stores: each converts to and from [`RecordId`].
+macro_rules! record_id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        id_type!($(#[$meta])* $name);
+
+        impl From<$name> for RecordId {
+            fn from(id: $name) -> Self {
+                RecordId::from_uuid(id.as_uuid())
+            }
+        }
+
+        impl From<RecordId> for $name {
+            fn from(id: RecordId) -> Self {
+                $name::from_uuid(id.as_uuid())
+            }
+        }
+    };
+}
+
+record_id_type!(
     /// A patient record inside one tenant's database.
     PatientId
+);
+record_id_type!(
+    /// A practitioner on the clinic's schedule.
+    PractitionerId
+);
+record_id_type!(
+    /// An appointment on the clinic's schedule.
+    AppointmentId
+);
+record_id_type!(
+    /// An entry of the clinic calendar (a closure, a holiday, an event).
+    CalendarEntryId
 );
 id_type!(
     /// One sign-in session; access tokens carry it as `sid`.

@@ -9,14 +9,22 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod kind;
 pub mod page;
 pub mod patient;
+pub mod record;
 pub mod roles;
+pub mod schedule;
 pub mod sync;
 pub mod tenant;
 pub mod text;
 pub mod user;
 
 pub use error::{ErrorCode, ValidationError};
-pub use ids::{DeviceId, LocalEventId, OpId, PatientId, SessionId, TenantId, UserId};
+pub use ids::{
+    AppointmentId, CalendarEntryId, DeviceId, LocalEventId, OpId, PatientId, PractitionerId,
+    RecordId, SessionId, TenantId, UserId,
+};
+pub use kind::{Entity, Kind};
+pub use record::Record;
 pub use roles::{Permission, Role, TenantKind};

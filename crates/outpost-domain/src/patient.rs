@@ -1,15 +1,18 @@
 //! Patient records: the fields of DESIGN.md, their validation, and how a partial update is
 //! applied and described (which fields changed, from what, to what).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
 use crate::error::ValidationError;
-use crate::ids::{DeviceId, PatientId, SessionId, UserId};
+use crate::ids::{PatientId, UserId};
+use crate::kind::{ClassAccess, Entity, Field, FieldClass, FieldType, Kind, SearchKey};
+use crate::record::{Fields, canonical, to_map};
+use crate::roles::Permission;
+
+pub use crate::record::{Changes, FieldChange, HistoryEntry, PatchError};
 
 /// The longest patient search query, in characters (hub and client alike).
 pub const MAX_QUERY_CHARS: usize = 100;
@@ -143,36 +146,6 @@ pub struct Patient {
     pub updated_by: Option<UserId>,
 }
 
-/// One changed field: its value before and after (`null` when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
-pub struct FieldChange {
-    pub old: Value,
-    pub new: Value,
-}
-
-/// Field name → change; ordered so that stored history is deterministic.
-pub type Changes = BTreeMap<String, FieldChange>;
-
-/// One version of a patient.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
-pub struct HistoryEntry {
-    #[ts(type = "number")]
-    pub version: i64,
-    /// `create`, `update` or `delete`.
-    pub action: String,
-    #[schema(value_type = std::collections::BTreeMap<String, FieldChange>)]
-    pub changes: Changes,
-    pub actor_user_id: Option<UserId>,
-    pub session_id: Option<SessionId>,
-    pub device_id: Option<DeviceId>,
-    /// When the hub recorded the version (its own clock: versions are ordered by it).
-    pub at: DateTime<Utc>,
-    /// For a change a device made and its sync uploaded: the device's clock when it was made.
-    /// Far before `at`, the change was made offline. `None` for changes made on the hub.
-    #[serde(default)]
-    pub client_time: Option<DateTime<Utc>>,
-}
-
 /// The body of `PATCH /v1/patients/{id}`: the version the client edited, and the fields it
 /// changed (`null` clears an optional field).
 #[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -265,83 +238,89 @@ impl PatientFields {
         changes: &Map<String, Value>,
         today: NaiveDate,
     ) -> Result<(PatientFields, Changes), PatchError> {
-        let old = self.to_map();
-        let mut merged = old.clone();
-        for (key, value) in changes {
-            merged.insert(key.clone(), value.clone());
-        }
-        let updated: PatientFields = serde_json::from_value(Value::Object(merged))
-            .map_err(|_| PatchError::Shape(self.first_bad_field(changes)))?;
-        updated.validate(today).map_err(PatchError::Invalid)?;
-        let new = updated.to_map();
-        let changed = changes
-            .keys()
-            .filter_map(|key| {
-                let before = old.get(key).cloned().unwrap_or(Value::Null);
-                let after = new.get(key).cloned().unwrap_or(Value::Null);
-                (before != after).then(|| {
-                    (
-                        key.clone(),
-                        FieldChange {
-                            old: before,
-                            new: after,
-                        },
-                    )
-                })
-            })
-            .collect();
+        let (fields, changed) = KIND.apply(&to_map(self), changes, today)?;
+        let updated = serde_json::from_value(Value::Object(fields))
+            .map_err(|_| PatchError::Shape("the fields do not fit together".into()))?;
         Ok((updated, changed))
     }
 
     /// Every field as a creation record: each present field changes from `null`.
     pub fn as_creation(&self) -> Changes {
-        self.to_map()
-            .into_iter()
-            .map(|(key, new)| {
-                (
-                    key,
-                    FieldChange {
-                        old: Value::Null,
-                        new,
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// Names the first change that does not fit, without echoing its value (it may be PHI).
-    fn first_bad_field(&self, changes: &Map<String, Value>) -> String {
-        for (key, value) in changes {
-            if !FIELD_NAMES.contains(&key.as_str()) {
-                return format!("unknown field `{key}`");
-            }
-            let mut single = self.to_map();
-            single.insert(key.clone(), value.clone());
-            if serde_json::from_value::<PatientFields>(Value::Object(single)).is_err() {
-                return format!("field `{key}` has the wrong type or an invalid value");
-            }
-        }
-        "the fields do not fit together".to_owned()
-    }
-
-    fn to_map(&self) -> Map<String, Value> {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        }
+        crate::record::as_creation(&to_map(self))
     }
 }
 
-/// Why a partial update could not be applied.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PatchError {
-    /// Unknown field or wrong type: the request is malformed.
-    #[error("invalid patient fields: {0}")]
-    Shape(String),
-    /// Well-formed but breaks a rule.
-    #[error(transparent)]
-    Invalid(ValidationError),
+impl Fields for PatientFields {
+    fn validate(&self, today: NaiveDate) -> Result<(), ValidationError> {
+        PatientFields::validate(self, today)
+    }
 }
+
+const DEMOGRAPHIC: FieldClass = FieldClass::Demographic;
+const CLINICAL: FieldClass = FieldClass::Clinical;
+
+/// The patient kind (DESIGN.md, "The HTTP API": patient fields).
+pub static KIND: Kind = Kind {
+    entity: Entity::Patient,
+    name: "patient",
+    table: "patients",
+    history_table: "patient_history",
+    history_key: "patient_id",
+    fields: &[
+        Field::new("mrn", FieldType::Text, DEMOGRAPHIC).required(),
+        Field::new("given_name", FieldType::Text, DEMOGRAPHIC).required(),
+        Field::new("family_name", FieldType::Text, DEMOGRAPHIC).required(),
+        Field::new("birth_date", FieldType::Date, DEMOGRAPHIC).required(),
+        Field::new("sex", FieldType::Text, DEMOGRAPHIC),
+        Field::new("phone", FieldType::Text, DEMOGRAPHIC),
+        Field::new("email", FieldType::Text, DEMOGRAPHIC),
+        Field::new("address", FieldType::Text, DEMOGRAPHIC),
+        Field::new("hypertension", FieldType::Bool, CLINICAL),
+        Field::new("heart_disease", FieldType::Bool, CLINICAL),
+        Field::new("ever_married", FieldType::Bool, CLINICAL),
+        Field::new("work_type", FieldType::Text, CLINICAL),
+        Field::new("residence_type", FieldType::Text, CLINICAL),
+        Field::new("avg_glucose_level", FieldType::Real, CLINICAL),
+        Field::new("bmi", FieldType::Real, CLINICAL),
+        Field::new("smoking_status", FieldType::Text, CLINICAL),
+        Field::new("stroke", FieldType::Bool, CLINICAL),
+    ],
+    access: &[
+        ClassAccess {
+            class: DEMOGRAPHIC,
+            read: &[Permission::PatientRead],
+            write: &[Permission::PatientWrite],
+        },
+        ClassAccess {
+            class: CLINICAL,
+            read: &[Permission::PatientRead, Permission::PatientReadClinical],
+            write: &[Permission::PatientWrite, Permission::PatientReadClinical],
+        },
+    ],
+    delete: &[Permission::PatientDelete],
+    search: &[
+        SearchKey {
+            column: "family_key",
+            field: "family_name",
+        },
+        SearchKey {
+            column: "given_key",
+            field: "given_name",
+        },
+        SearchKey {
+            column: "mrn_key",
+            field: "mrn",
+        },
+    ],
+    order: &["family_key", "given_key"],
+    unique: &[SearchKey {
+        column: "mrn_key",
+        field: "mrn",
+    }],
+    no_overlap: None,
+    check: canonical::<PatientFields>,
+    rule: None,
+};
 
 /// Whether a set of field names touches a clinical field.
 pub fn touches_clinical<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {

@@ -68,7 +68,7 @@ macro_rules! string_enum {
 /// A name that is not one of the enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct UnknownName(&'static str);
+pub struct UnknownName(pub(crate) &'static str);
 
 string_enum!(
     /// What a tenant is; it decides which roles make sense inside it.
@@ -120,6 +120,7 @@ string_enum!(
         ReportRead => "report.read",
         StatusRead => "status.read",
         BreakGlass => "break_glass",
+        ScheduleManage => "schedule.manage",
     }
 );
 

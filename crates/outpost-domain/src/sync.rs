@@ -5,12 +5,17 @@
 //! change-feed sequence, never a device clock). Snapshot: a consistent copy of everything the
 //! user may read, and the cursor to continue from.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::ids::{LocalEventId, OpId, PatientId};
-use crate::patient::{HistoryEntry, Patient};
+use crate::ids::{LocalEventId, OpId, RecordId};
+use crate::record::{HistoryEntry, Record};
+use crate::roles::Permission;
+
+pub use crate::kind::Entity;
 
 /// The version of the op format and client schema this build speaks.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -38,13 +43,6 @@ impl OpAction {
     }
 }
 
-/// Which kind of record an op or change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Entity {
-    Patient,
-}
-
 /// One local change, as the outbox holds it and the hub receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +50,7 @@ pub struct Op {
     pub op_id: OpId,
     pub entity: Entity,
     /// Chosen by the client for creates (a UUIDv7), so offline records have their final id.
-    pub record_id: PatientId,
+    pub record_id: RecordId,
     pub action: OpAction,
     /// The version the client edited; `None` for a create.
     pub base_version: Option<i64>,
@@ -115,7 +113,7 @@ pub struct OpResult {
     /// The record's version after the op (applied/merged) or now (conflict).
     pub version: Option<i64>,
     /// The hub's record after the op, or its current record on a conflict.
-    pub record: Option<Patient>,
+    pub record: Option<Record>,
     /// For a rejection: a code and a sentence, never a value.
     pub error: Option<OpError>,
 }
@@ -142,11 +140,11 @@ pub struct PushResponse {
 pub struct Change {
     pub seq: i64,
     pub entity: Entity,
-    pub record_id: PatientId,
+    pub record_id: RecordId,
     pub version: i64,
     pub action: OpAction,
     /// The current record; `None` when the record is deleted.
-    pub record: Option<Patient>,
+    pub record: Option<Record>,
     pub history: Option<HistoryEntry>,
 }
 
@@ -166,13 +164,15 @@ pub enum SnapshotLine {
     /// First line: the cursor the snapshot is consistent with, and how many rows follow.
     Begin {
         cursor: i64,
-        patients: u64,
+        records: u64,
         history: u64,
     },
-    Patient(Patient),
+    /// A live record, kind by kind in [`Entity::ALL`] order.
+    Record { entity: Entity, record: Record },
+    /// One version of a live record, after all the records.
     History {
-        patient_id: PatientId,
-        #[serde(flatten)]
+        entity: Entity,
+        record_id: RecordId,
         entry: HistoryEntry,
     },
     /// Last line; a stream without it was cut short.
@@ -186,21 +186,19 @@ pub struct ChangesAvailable {
 }
 
 /// What the acting user may do with ops, decided by the hub from their permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpRules {
-    pub write: bool,
-    pub delete: bool,
-    pub clinical: bool,
-    /// For birth-date validation.
+    pub permissions: BTreeSet<Permission>,
+    /// For date validation (a birth date is not in the future).
     pub today: chrono::NaiveDate,
 }
 
 impl OpRules {
     /// Whether this op is allowed at all; a refusal is the op's `Rejected` answer.
     pub fn check(&self, op: &Op) -> Result<(), OpError> {
-        let forbidden = |message: &str| OpError {
+        let forbidden = |message: String| OpError {
             code: "forbidden".into(),
-            message: message.into(),
+            message,
         };
         if op.schema_version < MIN_SCHEMA_VERSION || op.schema_version > SCHEMA_VERSION {
             return Err(OpError {
@@ -211,19 +209,31 @@ impl OpRules {
                 ),
             });
         }
+        let kind = op.entity.kind();
+        let records = kind.table.replace('_', " ");
         match op.action {
-            OpAction::Delete if !self.delete => Err(forbidden("your role may not delete patients")),
-            OpAction::Create | OpAction::Update if !self.write => {
-                Err(forbidden("your role may not change patients"))
+            OpAction::Delete if !kind.may_delete(&self.permissions) => {
+                Err(forbidden(format!("your role may not delete {records}")))
             }
-            _ if !self.clinical && crate::patient::touches_clinical(op.fields.keys()) => {
-                Err(forbidden("your role may not write clinical fields"))
+            OpAction::Create | OpAction::Update if !kind.may_write(&self.permissions) => {
+                Err(forbidden(format!("your role may not change {records}")))
             }
-            OpAction::Update if op.base_version.is_none() => Err(OpError {
-                code: "invalid_input".into(),
-                message: "an update needs base_version".into(),
-            }),
-            _ => Ok(()),
+            _ => match kind
+                .outside(op.fields.keys(), &kind.writable(&self.permissions))
+                .and_then(|field| kind.field(field))
+            {
+                Some(field) => Err(forbidden(format!(
+                    "your role may not write {} fields",
+                    field.class.as_str()
+                ))),
+                None if op.action == OpAction::Update && op.base_version.is_none() => {
+                    Err(OpError {
+                        code: "invalid_input".into(),
+                        message: "an update needs base_version".into(),
+                    })
+                }
+                None => Ok(()),
+            },
         }
     }
 }

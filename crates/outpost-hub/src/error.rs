@@ -114,6 +114,15 @@ impl From<StoreError> for ApiError {
                 format!("a record with this {what} already exists"),
             ),
             StoreError::Invalid(v) => v.into(),
+            StoreError::Refused { code, message } => {
+                match serde_json::from_value::<ErrorCode>(serde_json::Value::from(code)) {
+                    Ok(code) => ApiError::new(code, message),
+                    Err(_) => {
+                        tracing::error!(code, "a kind's rule refused with a code the API lacks");
+                        ApiError::internal()
+                    }
+                }
+            }
             StoreError::Unsupported(why) => ApiError::new(ErrorCode::ValidationFailed, why),
             err @ StoreError::UnusableBackup(_) => {
                 ApiError::new(ErrorCode::ValidationFailed, err.to_string())

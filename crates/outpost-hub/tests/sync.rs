@@ -439,11 +439,14 @@ async fn the_snapshot_is_a_complete_stream_with_its_cursor() {
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
     assert_eq!(lines[0]["type"], "begin");
-    assert_eq!(lines[0]["patients"], 1199);
+    assert_eq!(lines[0]["records"], 1199);
     assert_eq!(lines[0]["history"], 1199);
     assert_eq!(lines[0]["cursor"], 1201, "1200 creates and a delete");
     assert_eq!(lines.last().expect("last")["type"], "end");
-    let patients = lines.iter().filter(|l| l["type"] == "patient").count();
+    let patients = lines
+        .iter()
+        .filter(|l| l["type"] == "record" && l["entity"] == "patient")
+        .count();
     let history = lines.iter().filter(|l| l["type"] == "history").count();
     assert_eq!((patients, history), (1199, 1199));
     assert!(!text.contains(&gone.to_string()));
@@ -493,7 +496,7 @@ async fn twenty_first_mirrors_at_once_complete_and_agree_while_the_tenant_answer
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect();
-    assert_eq!(lines[0]["patients"], 2000);
+    assert_eq!(lines[0]["records"], 2000);
     assert_eq!(lines.last().expect("last")["type"], "end");
     assert_eq!(lines.len(), 2 + 2 * 2000);
     // Each mirror is audited once, and the chain verifies.

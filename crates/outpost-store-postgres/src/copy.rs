@@ -94,7 +94,7 @@ pub async fn send_all(
     conn: &impl GenericClient,
     tx: &mpsc::Sender<StoreResult<Batch>>,
 ) -> StoreResult<bool> {
-    for table in TABLES {
+    for table in TABLES.iter() {
         if !send_table(conn, table, None, tx).await? {
             return Ok(false);
         }
@@ -154,7 +154,7 @@ pub async fn import(conn: &mut tokio_postgres::Client, batch: &Batch) -> StoreRe
 /// Moves the sequences of the identity columns past the copied rows, so that the next row
 /// the hub writes gets the next number.
 pub async fn reset_identities(conn: &impl GenericClient) -> StoreResult<()> {
-    for table in TABLES {
+    for table in TABLES.iter() {
         if let Some(column) = table.identity {
             conn.execute(
                 &format!(

@@ -11,11 +11,13 @@
 pub mod admin;
 mod audit;
 mod central;
+mod constraints;
 mod copy;
 pub mod grants;
 mod history;
 pub mod migrate;
 mod moving;
+mod records;
 pub mod router;
 mod sql;
 mod status;

@@ -15,6 +15,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "postgres", 2, "0002_roles"),
     migration!("central", "postgres", 3, "0003_refresh_successor"),
     migration!("central", "postgres", 4, "0004_tenant_read_only"),
+    migration!("central", "postgres", 5, "0005_schedule_manage"),
 ];
 
 /// Every tenant database's migrations.
@@ -23,6 +24,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "postgres", 2, "0002_sync"),
     migration!("tenant", "postgres", 3, "0003_history_client_time"),
     migration!("tenant", "postgres", 4, "0004_audit_user_index"),
+    migration!("tenant", "postgres", 5, "0005_schedule"),
 ];
 
 /// The advisory lock that serialises migrations of a database ("outpost" in ASCII).

@@ -7,7 +7,9 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
-use outpost_domain::{DeviceId, LocalEventId, OpId, PatientId, SessionId, TenantId, UserId};
+use outpost_domain::{
+    DeviceId, LocalEventId, OpId, PatientId, RecordId, SessionId, TenantId, UserId,
+};
 use outpost_store::{StoreError, StoreResult};
 
 use crate::OrBackend;
@@ -76,6 +78,7 @@ from_uuid!(
     TenantId,
     UserId,
     PatientId,
+    RecordId,
     SessionId,
     DeviceId,
     OpId,

@@ -3,62 +3,28 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::{Map, Value, json};
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{GenericClient, Row};
-use uuid::Uuid;
 
 use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport, Outcome};
 use outpost_domain::page::Page;
-use outpost_domain::patient::{Changes, Patient, PatientFields};
-use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse, SnapshotLine};
-use outpost_domain::{LocalEventId, PatientId, TenantId, UserId, ValidationError};
-use outpost_store::changes::{Synced, change_event, patch_error, search_event, stale_event};
-use outpost_store::columns::PATIENT_META;
+use outpost_domain::record::Record;
+use outpost_domain::sync::{
+    LocalAuditEvent, Op, OpResult, OpRules, OpStatus, PullResponse, SnapshotLine,
+};
+use outpost_domain::{Entity, LocalEventId, PatientId, RecordId, TenantId, UserId};
+use outpost_store::backup::Batch;
+use outpost_store::changes::{search_event, stale_event};
+use outpost_store::plan::{self, Refused};
 use outpost_store::{
-    DatabaseStatus, HistoryEntry, PatientCursor, PatientQuery, PatientReport, StoreError,
-    StoreResult, TenantStore, WriteOutcome,
+    DatabaseStatus, HistoryEntry, PatientReport, RecordCursor, RecordQuery, StoreError,
+    StoreResult, TenantStore, WriteOutcome, typed,
 };
 
 use crate::router::{Conn, Router, Target, Use};
-use crate::sql::{begin, col, id, opt_id, unique_as};
-use crate::{OrBackend, audit, copy, history, status, sync};
-use outpost_store::backup::Batch;
-
-/// How a patient field is stored.
-#[derive(Clone, Copy)]
-enum Kind {
-    Text,
-    Date,
-    Bool,
-    Float,
-}
-
-/// Columns holding [`PatientFields`], named as the fields are, with their SQL kind.
-const FIELDS: &[(&str, Kind)] = &[
-    ("mrn", Kind::Text),
-    ("given_name", Kind::Text),
-    ("family_name", Kind::Text),
-    ("birth_date", Kind::Date),
-    ("sex", Kind::Text),
-    ("phone", Kind::Text),
-    ("email", Kind::Text),
-    ("address", Kind::Text),
-    ("hypertension", Kind::Bool),
-    ("heart_disease", Kind::Bool),
-    ("ever_married", Kind::Bool),
-    ("work_type", Kind::Text),
-    ("residence_type", Kind::Text),
-    ("avg_glucose_level", Kind::Float),
-    ("bmi", Kind::Float),
-    ("smoking_status", Kind::Text),
-    ("stroke", Kind::Bool),
-];
-
-/// A bound parameter of any column type.
-type Param = Box<dyn ToSql + Sync + Send>;
+use crate::sql::begin;
+use crate::{OrBackend, audit, constraints, copy, history, records, status, sync};
 
 /// One tenant's database, reached through the router.
 pub struct PgTenant {
@@ -100,384 +66,73 @@ fn missing_database(err: &StoreError) -> bool {
         == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
 }
 
-pub(crate) fn select_patient() -> String {
-    let fields: Vec<&str> = FIELDS.iter().map(|(name, _)| *name).collect();
-    format!("SELECT {PATIENT_META}, {} FROM patients", fields.join(", "))
-}
-
-/// A row selected with [`select_patient`], with its deletion time.
-pub(crate) fn read_patient(row: &Row) -> StoreResult<(Patient, Option<DateTime<Utc>>)> {
-    let mut map = Map::new();
-    for (i, (name, kind)) in FIELDS.iter().enumerate() {
-        let idx = 6 + i;
-        let value = match kind {
-            Kind::Text => col::<Option<String>>(row, idx)?.map(Value::String),
-            Kind::Date => col::<Option<NaiveDate>>(row, idx)?.map(|d| Value::String(d.to_string())),
-            Kind::Bool => col::<Option<bool>>(row, idx)?.map(Value::Bool),
-            Kind::Float => col::<Option<f64>>(row, idx)?.map(|f| json!(f)),
-        };
-        if let Some(value) = value {
-            map.insert((*name).to_owned(), value);
-        }
-    }
-    let fields: PatientFields = serde_json::from_value(Value::Object(map))
-        .map_err(|e| StoreError::Corrupt(format!("stored patient does not read back: {e}")))?;
-    Ok((
-        Patient {
-            id: id(row, 0)?,
-            fields,
-            version: col(row, 1)?,
-            created_at: col(row, 2)?,
-            updated_at: col(row, 3)?,
-            updated_by: opt_id(row, 4)?,
-        },
-        col(row, 5)?,
-    ))
-}
-
-/// The parameter of every field column, in [`FIELDS`] order.
-fn field_values(fields: &PatientFields) -> StoreResult<Vec<Param>> {
-    let Value::Object(map) = serde_json::to_value(fields)
-        .map_err(|e| StoreError::Corrupt(format!("patient fields do not serialise: {e}")))?
-    else {
-        return Err(StoreError::Corrupt(
-            "patient fields are not an object".into(),
-        ));
-    };
-    FIELDS
-        .iter()
-        .map(|(name, kind)| {
-            let value = map.get(*name).filter(|v| !v.is_null());
-            let param: Param = match kind {
-                Kind::Text => Box::new(value.map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })),
-                Kind::Bool => Box::new(value.and_then(Value::as_bool)),
-                Kind::Float => Box::new(value.and_then(Value::as_f64)),
-                Kind::Date => Box::new(
-                    value
-                        .and_then(Value::as_str)
-                        .map(|s| s.parse::<NaiveDate>())
-                        .transpose()
-                        .map_err(|_| StoreError::Corrupt("birth date does not parse".into()))?,
-                ),
-            };
-            Ok(param)
-        })
-        .collect()
-}
-
-fn search_keys(fields: &PatientFields) -> [String; 3] {
-    [
-        fields.family_name.to_lowercase(),
-        fields.given_name.to_lowercase(),
-        fields.mrn.to_lowercase(),
-    ]
-}
-
-fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect()
-}
-
-/// A patient, deleted or not, with its deletion time.
-pub(crate) async fn load(
-    client: &impl GenericClient,
-    id: PatientId,
-) -> StoreResult<Option<(Patient, Option<DateTime<Utc>>)>> {
-    client
-        .query_opt(
-            &format!("{} WHERE id = $1", select_patient()),
-            &[&id.as_uuid()],
-        )
-        .await
-        .db()?
-        .as_ref()
-        .map(read_patient)
-        .transpose()
-}
-
-async fn load_live(client: &impl GenericClient, id: PatientId) -> StoreResult<Option<Patient>> {
-    Ok(load(client, id)
-        .await?
-        .and_then(|(p, deleted)| deleted.is_none().then_some(p)))
-}
-
-/// Writes the history row, feed entry and audit event of a change.
-async fn record_change(
-    tx: &impl GenericClient,
-    patient: &Patient,
-    action: &str,
-    changes: &Changes,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<()> {
-    history::record(
-        tx,
-        patient,
-        action,
-        changes,
-        actor,
-        synced.map(|s| s.client_time),
-    )
-    .await?;
-    audit::append(tx, &change_event(actor, action, patient, changes, synced)).await?;
-    Ok(())
-}
-
-/// Writes a new version of a patient with its history row, feed entry and audit event.
-pub(crate) async fn save_update(
-    tx: &impl GenericClient,
-    current: Patient,
-    fields: PatientFields,
-    changed: &Changes,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        fields,
-        version: current.version + 1,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-        ..current
-    };
-    // Only the changed columns (and the search key of a changed name or MRN), as the
-    // embedded backend does.
-    let mut columns = vec!["version", "updated_at", "updated_by"];
-    let mut values: Vec<Param> = vec![
-        Box::new(patient.version),
-        Box::new(actor.at),
-        Box::new(actor.user_id.map(|u| u.as_uuid())),
-    ];
-    for ((column, _), value) in FIELDS.iter().zip(field_values(&patient.fields)?) {
-        if changed.contains_key(*column) {
-            columns.push(column);
-            values.push(value);
-        }
-    }
-    let [family, given, mrn] = search_keys(&patient.fields);
-    for (field, column, value) in [
-        ("family_name", "family_key", family),
-        ("given_name", "given_key", given),
-        ("mrn", "mrn_key", mrn),
-    ] {
-        if changed.contains_key(field) {
-            columns.push(column);
-            values.push(Box::new(value));
-        }
-    }
-    values.push(Box::new(patient.id.as_uuid()));
-    let assignments = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    tx.execute(
-        &format!(
-            "UPDATE patients SET {assignments} WHERE id = ${}",
-            values.len()
-        ),
-        &refs(&values),
-    )
-    .await
-    .map_err(unique_as("mrn"))?;
-    record_change(tx, &patient, "update", changed, actor, synced).await?;
-    Ok(patient)
-}
-
-/// Tombstones a patient with its history row, feed entry and audit event.
-pub(crate) async fn save_delete(
-    tx: &impl GenericClient,
-    current: Patient,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        version: current.version + 1,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-        ..current
-    };
-    tx.execute(
-        "UPDATE patients SET version = $1, updated_at = $2, updated_by = $3, deleted_at = $2 \
-         WHERE id = $4",
-        &[
-            &patient.version,
-            &actor.at,
-            &actor.user_id.map(|u| u.as_uuid()),
-            &patient.id.as_uuid(),
-        ],
-    )
-    .await
-    .db()?;
-    record_change(tx, &patient, "delete", &Changes::new(), actor, synced).await?;
-    Ok(patient)
-}
-
-pub(crate) async fn insert_patient(
-    tx: &impl GenericClient,
-    id: PatientId,
-    fields: PatientFields,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        id,
-        fields,
-        version: 1,
-        created_at: actor.at,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-    };
-    let mut values: Vec<Param> = vec![
-        Box::new(patient.id.as_uuid()),
-        Box::new(1_i64),
-        Box::new(actor.at),
-        Box::new(actor.at),
-        Box::new(actor.user_id.map(|u| u.as_uuid())),
-    ];
-    values.extend(field_values(&patient.fields)?);
-    values.extend(
-        search_keys(&patient.fields)
-            .into_iter()
-            .map(|k| Box::new(k) as Param),
-    );
-    let placeholders = (1..=values.len())
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let fields: Vec<&str> = FIELDS.iter().map(|(name, _)| *name).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO patients (id, version, created_at, updated_at, updated_by, {}, \
-             family_key, given_key, mrn_key) VALUES ({placeholders})",
-            fields.join(", ")
-        ),
-        &refs(&values),
-    )
-    .await
-    .map_err(unique_as("mrn"))?;
-    record_change(
-        tx,
-        &patient,
-        "create",
-        &patient.fields.as_creation(),
-        actor,
-        synced,
-    )
-    .await?;
-    Ok(patient)
-}
-
-/// The search statement and its parameters.
-fn search_sql(query: &PatientQuery) -> StoreResult<(String, Vec<Param>)> {
-    let mut sql = format!("{} WHERE deleted_at IS NULL", select_patient());
-    let mut args: Vec<Param> = Vec::new();
-    let words = query
-        .q
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_lowercase);
-    for word in words {
-        let (lo, hi) = (args.len() + 1, args.len() + 2);
-        sql.push_str(&format!(
-            " AND ((family_key >= ${lo} AND family_key < ${hi}) \
-             OR (given_key >= ${lo} AND given_key < ${hi}) \
-             OR (mrn_key >= ${lo} AND mrn_key < ${hi}))"
-        ));
-        let upper = format!("{word}\u{10FFFF}");
-        args.push(Box::new(word));
-        args.push(Box::new(upper));
-    }
-    if let Some(after) = &query.after {
-        let n = args.len();
-        let after_id: Uuid = after
-            .id
-            .parse()
-            .map_err(|_| ValidationError::new("cursor", "is not a cursor this hub gave"))?;
-        sql.push_str(&format!(
-            " AND (family_key, given_key, id) > (${}, ${}, ${})",
-            n + 1,
-            n + 2,
-            n + 3
-        ));
-        args.push(Box::new(after.family.clone()));
-        args.push(Box::new(after.given.clone()));
-        args.push(Box::new(after_id));
-    }
-    let limit = query.limit.max(1);
-    sql.push_str(&format!(
-        " ORDER BY family_key, given_key, id LIMIT {}",
-        u64::from(limit) + 1
-    ));
-    Ok((sql, args))
-}
-
 #[async_trait]
 impl TenantStore for PgTenant {
-    async fn create_patients(
+    async fn create_records(
         &self,
-        patients: Vec<PatientFields>,
+        entity: Entity,
+        new: Vec<(RecordId, Map<String, Value>)>,
         actor: &Actor,
-    ) -> StoreResult<Vec<Patient>> {
+    ) -> StoreResult<Vec<Record>> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let mut created = Vec::with_capacity(patients.len());
-        for fields in patients {
-            created.push(insert_patient(&tx, PatientId::generate(), fields, actor, None).await?);
+        let mut created = Vec::with_capacity(new.len());
+        for (id, fields) in new {
+            if records::load(&tx, kind, id).await?.is_some() {
+                return Err(StoreError::AlreadyExists("id"));
+            }
+            let write = plan::creation(kind, &fields, actor.at.date_naive())?;
+            if let Err(refusal) = constraints::check(&tx, kind, id, &write).await? {
+                return Err(Refused::Rule(refusal).into());
+            }
+            created.push(records::insert(&tx, kind, id, write, actor, None).await?);
         }
         tx.commit().await.db()?;
         Ok(created)
     }
 
-    async fn patient(&self, id: PatientId, actor: &Actor) -> StoreResult<Option<Patient>> {
+    async fn record(
+        &self,
+        entity: Entity,
+        id: RecordId,
+        actor: &Actor,
+    ) -> StoreResult<Option<Record>> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let patient = load_live(&tx, id).await?;
-        let outcome = if patient.is_some() {
+        let record = records::load_live(&tx, kind, id).await?;
+        let outcome = if record.is_some() {
             Outcome::Success
         } else {
             Outcome::Failure
         };
         audit::append(
             &tx,
-            &actor.event("patient.read", outcome).entity("patient", id),
+            &actor
+                .event(format!("{}.read", kind.name), outcome)
+                .entity(kind.name, id),
         )
         .await?;
         tx.commit().await.db()?;
-        Ok(patient)
+        Ok(record)
     }
 
-    async fn search_patients(
+    async fn list_records(
         &self,
-        query: &PatientQuery,
+        entity: Entity,
+        query: &RecordQuery,
         actor: &Actor,
-    ) -> StoreResult<Page<Patient>> {
-        let (sql, args) = search_sql(query)?;
+    ) -> StoreResult<Page<Record>> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let mut items = tx
-            .query(&sql, &refs(&args))
-            .await
-            .db()?
-            .iter()
-            .map(|row| read_patient(row).map(|(p, _)| p))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let limit = query.limit.max(1) as usize;
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more {
-            items.last().map(PatientCursor::after)
-        } else {
-            None
-        };
-        let ids: Vec<String> = items.iter().map(|p| p.id.to_string()).collect();
-        audit::append(&tx, &search_event(actor, query.q.as_deref(), &ids)).await?;
+        let (items, more) = records::list(&tx, kind, query).await?;
+        let next = more
+            .then(|| items.last().map(|r| RecordCursor::after(kind, r)))
+            .flatten();
+        let ids: Vec<String> = items.iter().map(|r| r.id.to_string()).collect();
+        audit::append(&tx, &search_event(actor, kind, query.q.as_deref(), &ids)).await?;
         tx.commit().await.db()?;
         Ok(Page {
             items,
@@ -485,70 +140,83 @@ impl TenantStore for PgTenant {
         })
     }
 
-    async fn update_patient(
+    async fn update_record(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         base_version: i64,
         changes: &Map<String, Value>,
         today: NaiveDate,
         actor: &Actor,
     ) -> StoreResult<WriteOutcome> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let Some(current) = load_live(&tx, id).await? else {
+        let Some(current) = records::load_live(&tx, kind, id).await? else {
             return Ok(WriteOutcome::NotFound);
         };
         if current.version != base_version {
-            audit::append(&tx, &stale_event(actor, "update", &current, base_version)).await?;
+            audit::append(
+                &tx,
+                &stale_event(actor, kind, "update", &current, base_version),
+            )
+            .await?;
             tx.commit().await.db()?;
             return Ok(WriteOutcome::Stale(current));
         }
-        let (fields, changed) = current.fields.apply(changes, today).map_err(patch_error)?;
-        if changed.is_empty() {
+        let write = plan::update(kind, current.clone(), changes, today, OpStatus::Applied)?;
+        if write.changes.is_empty() {
             return Ok(WriteOutcome::Done(current));
         }
-        let patient = save_update(&tx, current, fields, &changed, actor, None).await?;
+        if let Err(refusal) = constraints::check(&tx, kind, id, &write).await? {
+            return Err(Refused::Rule(refusal).into());
+        }
+        let record = records::update(&tx, kind, current, write, actor, None).await?;
         tx.commit().await.db()?;
-        Ok(WriteOutcome::Done(patient))
+        Ok(WriteOutcome::Done(record))
     }
 
-    async fn delete_patient(
+    async fn delete_record(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         base_version: Option<i64>,
         actor: &Actor,
     ) -> StoreResult<WriteOutcome> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let Some(current) = load_live(&tx, id).await? else {
+        let Some(current) = records::load_live(&tx, kind, id).await? else {
             return Ok(WriteOutcome::NotFound);
         };
         if let Some(base) = base_version.filter(|v| *v != current.version) {
-            audit::append(&tx, &stale_event(actor, "delete", &current, base)).await?;
+            audit::append(&tx, &stale_event(actor, kind, "delete", &current, base)).await?;
             tx.commit().await.db()?;
             return Ok(WriteOutcome::Stale(current));
         }
-        let patient = save_delete(&tx, current, actor, None).await?;
+        let record = records::delete(&tx, kind, current, actor, None).await?;
         tx.commit().await.db()?;
-        Ok(WriteOutcome::Done(patient))
+        Ok(WriteOutcome::Done(record))
     }
 
-    async fn patient_history(
+    async fn record_history(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         actor: &Actor,
     ) -> StoreResult<Option<Vec<HistoryEntry>>> {
+        let kind = entity.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        if load_live(&tx, id).await?.is_none() {
+        if records::load_live(&tx, kind, id).await?.is_none() {
             return Ok(None);
         }
-        let entries = history::of_patient(&tx, id).await?;
+        let entries = history::of_record(&tx, kind, id).await?;
         audit::append(
             &tx,
             &actor
-                .event("patient.history", Outcome::Success)
-                .entity("patient", id),
+                .event(format!("{}.history", kind.name), Outcome::Success)
+                .entity(kind.name, id),
         )
         .await?;
         tx.commit().await.db()?;
@@ -560,24 +228,25 @@ impl TenantStore for PgTenant {
         id: PatientId,
         actor: &Actor,
     ) -> StoreResult<Option<PatientReport>> {
+        let kind = Entity::Patient.kind();
         let mut conn = self.conn().await?;
         let tx = begin(&mut conn).await?;
-        let Some((patient, deleted_at)) = load(&tx, id).await? else {
+        let Some(stored) = records::load(&tx, kind, id.into()).await? else {
             return Ok(None);
         };
-        let versions = history::of_patient(&tx, id).await?;
-        let accesses = audit::of_entity(&tx, "patient", &id.to_string()).await?;
+        let versions = history::of_record(&tx, kind, id.into()).await?;
+        let accesses = audit::of_entity(&tx, kind.name, &id.to_string()).await?;
         audit::append(
             &tx,
             &actor
                 .event("report.patient", Outcome::Success)
-                .entity("patient", id),
+                .entity(kind.name, id),
         )
         .await?;
         tx.commit().await.db()?;
         Ok(Some(PatientReport {
-            patient,
-            deleted_at,
+            patient: typed(&stored.record)?,
+            deleted_at: stored.deleted.then_some(stored.record.updated_at),
             versions,
             accesses,
         }))

@@ -35,3 +35,19 @@ async fn deleting_a_tenant_removes_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_kind_is_stored_versioned_and_synced() {
+    with_fresh(|store| async move {
+        testsuite::every_kind_is_stored_versioned_and_synced(store.as_ref()).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_schedule_refuses_what_it_must_and_writes_nothing() {
+    with_fresh(|store| async move {
+        testsuite::the_schedule_refuses_what_it_must_and_writes_nothing(store.as_ref()).await;
+    })
+    .await;
+}

@@ -22,7 +22,7 @@ pub fn export(conn: Connection, tx: mpsc::Sender<StoreResult<Batch>>) {
         .is_ok()
     };
     let result = (|| -> StoreResult<()> {
-        for table in TABLES {
+        for table in TABLES.iter() {
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {} FROM {} ORDER BY {}",

@@ -9,6 +9,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "sqlite", 2, "0002_roles"),
     migration!("central", "sqlite", 3, "0003_refresh_successor"),
     migration!("central", "sqlite", 4, "0004_tenant_read_only"),
+    migration!("central", "sqlite", 5, "0005_schedule_manage"),
 ];
 
 pub const TENANT: &[Migration] = &[
@@ -16,6 +17,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "sqlite", 2, "0002_sync"),
     migration!("tenant", "sqlite", 3, "0003_history_client_time"),
     migration!("tenant", "sqlite", 4, "0004_audit_user_index"),
+    migration!("tenant", "sqlite", 5, "0005_schedule"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.

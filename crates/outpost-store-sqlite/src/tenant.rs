@@ -2,36 +2,28 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use serde_json::{Map, Value, json};
-
-use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport, Outcome};
-use outpost_domain::page::Page;
-use outpost_domain::patient::{Changes, Patient, PatientFields};
-use outpost_domain::{PatientId, TenantId, UserId};
-use outpost_store::changes::{
-    Synced, change_event, patch_error, search_event, snapshot_event, stale_event,
-};
-use outpost_store::columns::PATIENT_META;
-use outpost_store::{
-    DatabaseStatus, HistoryEntry, PatientCursor, PatientQuery, PatientReport, StoreError,
-    StoreResult, TenantStore, WriteOutcome,
-};
-
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use outpost_domain::LocalEventId;
-use outpost_domain::sync::{LocalAuditEvent, Op, OpResult, OpRules, PullResponse, SnapshotLine};
+use outpost_domain::audit::{Actor, AuditEvent, AuditRecord, ChainReport, Outcome};
+use outpost_domain::page::Page;
+use outpost_domain::record::Record;
+use outpost_domain::sync::{
+    LocalAuditEvent, Op, OpResult, OpRules, OpStatus, PullResponse, SnapshotLine,
+};
+use outpost_domain::{Entity, PatientId, RecordId, TenantId, UserId};
+use outpost_store::backup::Batch;
+use outpost_store::changes::{search_event, snapshot_event, stale_event};
+use outpost_store::plan::{self, Refused};
+use outpost_store::{
+    DatabaseStatus, HistoryEntry, PatientReport, RecordCursor, RecordQuery, StoreError,
+    StoreResult, TenantStore, WriteOutcome, typed,
+};
 
 use crate::conn::Db;
-use crate::sql::{OrBackend, get_opt_parsed, get_opt_ts, get_parsed, get_ts, ts, unique_as};
-use crate::{audit, copy, history, open_encrypted, status, sync};
-use outpost_store::backup::Batch;
-
-/// Columns holding [`PatientFields`], named as the fields are.
-const FIELD_COLUMNS: &[&str] = outpost_domain::patient::FIELD_NAMES;
-const BOOL_COLUMNS: &[&str] = &["hypertension", "heart_disease", "ever_married", "stroke"];
+use crate::sql::OrBackend;
+use crate::{audit, constraints, copy, history, open_encrypted, records, status, sync};
 
 /// One tenant's database file.
 pub struct SqliteTenant {
@@ -42,362 +34,83 @@ pub struct SqliteTenant {
     pub(crate) slug: String,
 }
 
-pub(crate) fn select_patient() -> String {
-    format!(
-        "SELECT {PATIENT_META}, {} FROM patients",
-        FIELD_COLUMNS.join(", ")
-    )
-}
-
-pub(crate) fn read_patient(
-    row: &Row<'_>,
-) -> rusqlite::Result<(Patient, Option<chrono::DateTime<chrono::Utc>>)> {
-    let mut map = Map::new();
-    for (i, name) in FIELD_COLUMNS.iter().enumerate() {
-        let value: SqlValue = row.get(6 + i)?;
-        let json = match value {
-            SqlValue::Null => continue,
-            SqlValue::Integer(n) if BOOL_COLUMNS.contains(name) => Value::Bool(n != 0),
-            SqlValue::Integer(n) => json!(n),
-            SqlValue::Real(f) => json!(f),
-            SqlValue::Text(t) => Value::String(t),
-            SqlValue::Blob(_) => continue,
-        };
-        map.insert((*name).to_owned(), json);
-    }
-    let fields: PatientFields =
-        serde_json::from_value(Value::Object(map)).map_err(|e| crate::sql::conversion(6, e))?;
-    Ok((
-        Patient {
-            id: get_parsed(row, 0)?,
-            fields,
-            version: row.get(1)?,
-            created_at: get_ts(row, 2)?,
-            updated_at: get_ts(row, 3)?,
-            updated_by: get_opt_parsed(row, 4)?,
-        },
-        get_opt_ts(row, 5)?,
-    ))
-}
-
-/// The SQL values of every field column, in `FIELD_COLUMNS` order.
-pub(crate) fn field_values(fields: &PatientFields) -> StoreResult<Vec<SqlValue>> {
-    let Value::Object(map) = serde_json::to_value(fields)
-        .map_err(|e| StoreError::Corrupt(format!("patient fields do not serialise: {e}")))?
-    else {
-        return Err(StoreError::Corrupt(
-            "patient fields are not an object".into(),
-        ));
-    };
-    Ok(FIELD_COLUMNS
-        .iter()
-        .map(|name| match map.get(*name) {
-            None | Some(Value::Null) => SqlValue::Null,
-            Some(Value::Bool(b)) => SqlValue::Integer(i64::from(*b)),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(SqlValue::Integer)
-                .unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or_default())),
-            Some(Value::String(s)) => SqlValue::Text(s.clone()),
-            Some(other) => SqlValue::Text(other.to_string()),
-        })
-        .collect())
-}
-
-pub(crate) fn search_keys(fields: &PatientFields) -> [SqlValue; 3] {
-    [
-        SqlValue::Text(fields.family_name.to_lowercase()),
-        SqlValue::Text(fields.given_name.to_lowercase()),
-        SqlValue::Text(fields.mrn.to_lowercase()),
-    ]
-}
-
-pub(crate) fn load(
-    conn: &Connection,
-    id: PatientId,
-) -> StoreResult<Option<(Patient, Option<chrono::DateTime<chrono::Utc>>)>> {
-    conn.prepare_cached(&format!("{} WHERE id = ?1", select_patient()))
-        .db()?
-        .query_row([id.to_string()], read_patient)
-        .optional()
-        .db()
-}
-
-fn load_live(conn: &Connection, id: PatientId) -> StoreResult<Option<Patient>> {
-    Ok(load(conn, id)?.and_then(|(p, deleted)| deleted.is_none().then_some(p)))
-}
-
-/// Writes a new version of a patient with its history row, feed entry and audit event.
-pub(crate) fn save_update(
-    conn: &Connection,
-    current: Patient,
-    fields: PatientFields,
-    changed: &Changes,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        fields,
-        version: current.version + 1,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-        ..current
-    };
-    // Only the changed columns (and the search key of a changed name or MRN): an index whose
-    // columns are assigned is rewritten even when the value stays the same.
-    let mut columns = vec!["version", "updated_at", "updated_by"];
-    let mut values = vec![
-        SqlValue::Integer(patient.version),
-        SqlValue::Text(ts(actor.at)),
-        actor
-            .user_id
-            .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
-    ];
-    for (column, value) in FIELD_COLUMNS.iter().zip(field_values(&patient.fields)?) {
-        if changed.contains_key(*column) {
-            columns.push(column);
-            values.push(value);
-        }
-    }
-    let [family, given, mrn] = search_keys(&patient.fields);
-    for (field, column, value) in [
-        ("family_name", "family_key", family),
-        ("given_name", "given_key", given),
-        ("mrn", "mrn_key", mrn),
-    ] {
-        if changed.contains_key(field) {
-            columns.push(column);
-            values.push(value);
-        }
-    }
-    values.push(SqlValue::Text(patient.id.to_string()));
-    let assignments = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let id_param = values.len();
-    conn.prepare_cached(&format!(
-        "UPDATE patients SET {assignments} WHERE id = ?{id_param}"
-    ))
-    .db()?
-    .execute(params_from_iter(values))
-    .map_err(unique_as("mrn"))?;
-    history::record(
-        conn,
-        &patient,
-        "update",
-        changed,
-        actor,
-        synced.map(|s| s.client_time),
-    )?;
-    audit::append(
-        conn,
-        &change_event(actor, "update", &patient, changed, synced),
-    )?;
-    Ok(patient)
-}
-
-/// Tombstones a patient with its history row, feed entry and audit event.
-pub(crate) fn save_delete(
-    conn: &Connection,
-    current: Patient,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        version: current.version + 1,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-        ..current
-    };
-    conn.execute(
-        "UPDATE patients SET version = ?1, updated_at = ?2, updated_by = ?3, deleted_at = ?2 WHERE id = ?4",
-        params![
-            patient.version,
-            ts(actor.at),
-            actor.user_id.map(|u| u.to_string()),
-            patient.id.to_string()
-        ],
-    )
-    .db()?;
-    let changes = Changes::new();
-    history::record(
-        conn,
-        &patient,
-        "delete",
-        &changes,
-        actor,
-        synced.map(|s| s.client_time),
-    )?;
-    audit::append(
-        conn,
-        &change_event(actor, "delete", &patient, &changes, synced),
-    )?;
-    Ok(patient)
-}
-
-pub(crate) fn insert_patient(
-    conn: &Connection,
-    id: PatientId,
-    fields: PatientFields,
-    actor: &Actor,
-    synced: Option<&Synced>,
-) -> StoreResult<Patient> {
-    let patient = Patient {
-        id,
-        fields,
-        version: 1,
-        created_at: actor.at,
-        updated_at: actor.at,
-        updated_by: actor.user_id,
-    };
-    let mut values = vec![
-        SqlValue::Text(patient.id.to_string()),
-        SqlValue::Integer(1),
-        SqlValue::Text(ts(actor.at)),
-        SqlValue::Text(ts(actor.at)),
-        actor
-            .user_id
-            .map_or(SqlValue::Null, |u| SqlValue::Text(u.to_string())),
-    ];
-    values.extend(field_values(&patient.fields)?);
-    values.extend(search_keys(&patient.fields));
-    let placeholders = (1..=values.len())
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    conn.prepare_cached(&format!(
-        "INSERT INTO patients (id, version, created_at, updated_at, updated_by, {}, \
-         family_key, given_key, mrn_key) VALUES ({placeholders})",
-        FIELD_COLUMNS.join(", ")
-    ))
-    .db()?
-    .execute(params_from_iter(values))
-    .map_err(unique_as("mrn"))?;
-    let changes = patient.fields.as_creation();
-    history::record(
-        conn,
-        &patient,
-        "create",
-        &changes,
-        actor,
-        synced.map(|s| s.client_time),
-    )?;
-    audit::append(
-        conn,
-        &change_event(actor, "create", &patient, &changes, synced),
-    )?;
-    Ok(patient)
-}
-
 #[async_trait]
 impl TenantStore for SqliteTenant {
-    async fn create_patients(
+    async fn create_records(
         &self,
-        patients: Vec<PatientFields>,
+        entity: Entity,
+        records: Vec<(RecordId, Map<String, Value>)>,
         actor: &Actor,
-    ) -> StoreResult<Vec<Patient>> {
+    ) -> StoreResult<Vec<Record>> {
         let actor = actor.clone();
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let created = patients
-                    .into_iter()
-                    .map(|fields| insert_patient(&tx, PatientId::generate(), fields, &actor, None))
-                    .collect::<StoreResult<Vec<_>>>()?;
+                let mut created = Vec::with_capacity(records.len());
+                for (id, fields) in records {
+                    if records::load(&tx, kind, id)?.is_some() {
+                        return Err(StoreError::AlreadyExists("id"));
+                    }
+                    let write = plan::creation(kind, &fields, actor.at.date_naive())?;
+                    if let Err(refusal) = constraints::check(&tx, kind, id, &write)? {
+                        return Err(Refused::Rule(refusal).into());
+                    }
+                    created.push(records::insert(&tx, kind, id, write, &actor, None)?);
+                }
                 tx.commit().db()?;
                 Ok(created)
             })
             .await
     }
 
-    async fn patient(&self, id: PatientId, actor: &Actor) -> StoreResult<Option<Patient>> {
+    async fn record(
+        &self,
+        entity: Entity,
+        id: RecordId,
+        actor: &Actor,
+    ) -> StoreResult<Option<Record>> {
         let actor = actor.clone();
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let patient = load_live(&tx, id)?;
-                let outcome = if patient.is_some() {
+                let record = records::load_live(&tx, kind, id)?;
+                let outcome = if record.is_some() {
                     Outcome::Success
                 } else {
                     Outcome::Failure
                 };
                 audit::append(
                     &tx,
-                    &actor.event("patient.read", outcome).entity("patient", id),
+                    &actor
+                        .event(format!("{}.read", kind.name), outcome)
+                        .entity(kind.name, id),
                 )?;
                 tx.commit().db()?;
-                Ok(patient)
+                Ok(record)
             })
             .await
     }
 
-    async fn search_patients(
+    async fn list_records(
         &self,
-        query: &PatientQuery,
+        entity: Entity,
+        query: &RecordQuery,
         actor: &Actor,
-    ) -> StoreResult<Page<Patient>> {
+    ) -> StoreResult<Page<Record>> {
         let query = query.clone();
         let actor = actor.clone();
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
-                let mut sql = format!("{} WHERE deleted_at IS NULL", select_patient());
-                let mut args: Vec<SqlValue> = Vec::new();
-                let words: Vec<String> = query
-                    .q
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_lowercase)
-                    .collect();
-                for word in &words {
-                    let (lo, hi) = (args.len() + 1, args.len() + 2);
-                    sql.push_str(&format!(
-                        " AND ((family_key >= ?{lo} AND family_key < ?{hi}) \
-                         OR (given_key >= ?{lo} AND given_key < ?{hi}) \
-                         OR (mrn_key >= ?{lo} AND mrn_key < ?{hi}))"
-                    ));
-                    args.push(SqlValue::Text(word.clone()));
-                    args.push(SqlValue::Text(format!("{word}\u{10FFFF}")));
-                }
-                if let Some(after) = &query.after {
-                    let n = args.len();
-                    sql.push_str(&format!(
-                        " AND (family_key, given_key, id) > (?{}, ?{}, ?{})",
-                        n + 1,
-                        n + 2,
-                        n + 3
-                    ));
-                    args.push(SqlValue::Text(after.family.clone()));
-                    args.push(SqlValue::Text(after.given.clone()));
-                    args.push(SqlValue::Text(after.id.clone()));
-                }
-                let limit = query.limit.max(1);
-                sql.push_str(&format!(
-                    " ORDER BY family_key, given_key, id LIMIT {}",
-                    u64::from(limit) + 1
-                ));
                 let tx = conn.transaction().db()?;
-                let mut items = {
-                    let mut stmt = tx.prepare(&sql).db()?;
-                    stmt.query_map(params_from_iter(args), |row| {
-                        read_patient(row).map(|(p, _)| p)
-                    })
-                    .db()?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                    .db()?
-                };
-                let more = items.len() > limit as usize;
-                items.truncate(limit as usize);
-                let next = if more {
-                    items.last().map(PatientCursor::after)
-                } else {
-                    None
-                };
-                let ids: Vec<String> = items.iter().map(|p| p.id.to_string()).collect();
-                audit::append(&tx, &search_event(&actor, query.q.as_deref(), &ids))?;
+                let (items, more) = records::list(&tx, kind, &query)?;
+                let next = more
+                    .then(|| items.last().map(|r| RecordCursor::after(kind, r)))
+                    .flatten();
+                let ids: Vec<String> = items.iter().map(|r| r.id.to_string()).collect();
+                audit::append(&tx, &search_event(&actor, kind, query.q.as_deref(), &ids))?;
                 tx.commit().db()?;
                 Ok(Page {
                     items,
@@ -407,81 +120,93 @@ impl TenantStore for SqliteTenant {
             .await
     }
 
-    async fn update_patient(
+    async fn update_record(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         base_version: i64,
         changes: &Map<String, Value>,
         today: NaiveDate,
         actor: &Actor,
     ) -> StoreResult<WriteOutcome> {
         let (changes, actor) = (changes.clone(), actor.clone());
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let Some(current) = load_live(&tx, id)? else {
+                let Some(current) = records::load_live(&tx, kind, id)? else {
                     return Ok(WriteOutcome::NotFound);
                 };
                 if current.version != base_version {
-                    audit::append(&tx, &stale_event(&actor, "update", &current, base_version))?;
+                    audit::append(
+                        &tx,
+                        &stale_event(&actor, kind, "update", &current, base_version),
+                    )?;
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
-                let (fields, changed) =
-                    current.fields.apply(&changes, today).map_err(patch_error)?;
-                if changed.is_empty() {
+                let write =
+                    plan::update(kind, current.clone(), &changes, today, OpStatus::Applied)?;
+                if write.changes.is_empty() {
                     return Ok(WriteOutcome::Done(current));
                 }
-                let patient = save_update(&tx, current, fields, &changed, &actor, None)?;
+                if let Err(refusal) = constraints::check(&tx, kind, id, &write)? {
+                    return Err(Refused::Rule(refusal).into());
+                }
+                let record = records::update(&tx, kind, current, write, &actor, None)?;
                 tx.commit().db()?;
-                Ok(WriteOutcome::Done(patient))
+                Ok(WriteOutcome::Done(record))
             })
             .await
     }
 
-    async fn delete_patient(
+    async fn delete_record(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         base_version: Option<i64>,
         actor: &Actor,
     ) -> StoreResult<WriteOutcome> {
         let actor = actor.clone();
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let Some(current) = load_live(&tx, id)? else {
+                let Some(current) = records::load_live(&tx, kind, id)? else {
                     return Ok(WriteOutcome::NotFound);
                 };
                 if let Some(base) = base_version.filter(|v| *v != current.version) {
-                    audit::append(&tx, &stale_event(&actor, "delete", &current, base))?;
+                    audit::append(&tx, &stale_event(&actor, kind, "delete", &current, base))?;
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
-                let patient = save_delete(&tx, current, &actor, None)?;
+                let record = records::delete(&tx, kind, current, &actor, None)?;
                 tx.commit().db()?;
-                Ok(WriteOutcome::Done(patient))
+                Ok(WriteOutcome::Done(record))
             })
             .await
     }
 
-    async fn patient_history(
+    async fn record_history(
         &self,
-        id: PatientId,
+        entity: Entity,
+        id: RecordId,
         actor: &Actor,
     ) -> StoreResult<Option<Vec<HistoryEntry>>> {
         let actor = actor.clone();
+        let kind = entity.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                if load_live(&tx, id)?.is_none() {
+                if records::load_live(&tx, kind, id)?.is_none() {
                     return Ok(None);
                 }
-                let entries = history::of_patient(&tx, id)?;
+                let entries = history::of_record(&tx, kind, id)?;
                 audit::append(
                     &tx,
                     &actor
-                        .event("patient.history", Outcome::Success)
-                        .entity("patient", id),
+                        .event(format!("{}.history", kind.name), Outcome::Success)
+                        .entity(kind.name, id),
                 )?;
                 tx.commit().db()?;
                 Ok(Some(entries))
@@ -495,24 +220,25 @@ impl TenantStore for SqliteTenant {
         actor: &Actor,
     ) -> StoreResult<Option<PatientReport>> {
         let actor = actor.clone();
+        let kind = Entity::Patient.kind();
         self.db
             .call(move |conn| {
                 let tx = conn.transaction().db()?;
-                let Some((patient, deleted_at)) = load(&tx, id)? else {
+                let Some(stored) = records::load(&tx, kind, id.into())? else {
                     return Ok(None);
                 };
-                let versions = history::of_patient(&tx, id)?;
-                let accesses = audit::of_entity(&tx, "patient", &id.to_string())?;
+                let versions = history::of_record(&tx, kind, id.into())?;
+                let accesses = audit::of_entity(&tx, kind.name, &id.to_string())?;
                 audit::append(
                     &tx,
                     &actor
                         .event("report.patient", Outcome::Success)
-                        .entity("patient", id),
+                        .entity(kind.name, id),
                 )?;
                 tx.commit().db()?;
                 Ok(Some(PatientReport {
-                    patient,
-                    deleted_at,
+                    patient: typed(&stored.record)?,
+                    deleted_at: stored.deleted.then_some(stored.record.updated_at),
                     versions,
                     accesses,
                 }))
@@ -559,10 +285,10 @@ impl TenantStore for SqliteTenant {
             .await
             .map_err(StoreError::backend)??;
         if let SnapshotLine::Begin {
-            cursor, patients, ..
+            cursor, records, ..
         } = &begin
         {
-            self.append_audit(snapshot_event(actor, *cursor, *patients))
+            self.append_audit(snapshot_event(actor, *cursor, *records))
                 .await?;
         }
         let (tx, rx) = mpsc::channel(8);

@@ -33,3 +33,15 @@ async fn deleting_a_tenant_removes_it() {
     let (_dir, store) = fresh();
     testsuite::deleting_a_tenant_removes_it(&store).await;
 }
+
+#[tokio::test]
+async fn every_kind_is_stored_versioned_and_synced() {
+    let (_dir, store) = fresh();
+    testsuite::every_kind_is_stored_versioned_and_synced(&store).await;
+}
+
+#[tokio::test]
+async fn the_schedule_refuses_what_it_must_and_writes_nothing() {
+    let (_dir, store) = fresh();
+    testsuite::the_schedule_refuses_what_it_must_and_writes_nothing(&store).await;
+}

@@ -13,6 +13,7 @@
 //! frames cannot be reordered, dropped or cut off without the reader noticing.
 
 use std::io::{ErrorKind, Read, Write};
+use std::sync::LazyLock;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -20,8 +21,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use outpost_domain::kind::FieldType;
 use outpost_domain::tenant::Tenant;
-use outpost_domain::{Role, UserId};
+use outpost_domain::{Entity, Role, UserId};
 
 use crate::keys::{Key, MasterKey, random_key};
 use crate::{StoreError, StoreResult};
@@ -54,11 +56,11 @@ pub struct Table {
 }
 
 impl Table {
-    /// The column names, comma-separated, in the order rows carry them.
+    /// The column names, quoted and comma-separated, in the order rows carry them.
     pub fn column_list(&self) -> String {
         self.columns
             .iter()
-            .map(|(name, _)| *name)
+            .map(|(name, _)| format!("\"{name}\""))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -66,74 +68,78 @@ impl Table {
 
 use Kind::{Bool, Date, Int, Real, Text, Time, Uuid};
 
-/// Every table of a tenant database, parents before children.
-pub const TABLES: &[Table] = &[
-    Table {
-        name: "patients",
-        order_by: "id",
-        identity: None,
-        columns: &[
-            ("id", Uuid),
-            ("mrn", Text),
-            ("given_name", Text),
-            ("family_name", Text),
-            ("birth_date", Date),
-            ("sex", Text),
-            ("phone", Text),
-            ("email", Text),
-            ("address", Text),
-            ("hypertension", Bool),
-            ("heart_disease", Bool),
-            ("ever_married", Bool),
-            ("work_type", Text),
-            ("residence_type", Text),
-            ("avg_glucose_level", Real),
-            ("bmi", Real),
-            ("smoking_status", Text),
-            ("stroke", Bool),
+/// Every table of a tenant database, parents before children: each kind's records and
+/// history (from its description), then the change feed, the applied ops and the audit chain.
+pub static TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
+    let mut tables = Vec::new();
+    for entity in Entity::ALL {
+        let kind = entity.kind();
+        let mut columns = vec![("id", Uuid)];
+        columns.extend(kind.fields.iter().map(|f| (f.name, column_kind(f.ty))));
+        columns.extend([
             ("version", Int),
             ("created_at", Time),
             ("updated_at", Time),
             ("updated_by", Uuid),
             ("deleted_at", Time),
-            ("family_key", Text),
-            ("given_key", Text),
-            ("mrn_key", Text),
-        ],
-    },
-    Table {
-        name: "patient_history",
-        order_by: "id",
-        identity: Some("id"),
-        columns: &[
-            ("id", Int),
-            ("patient_id", Uuid),
-            ("version", Int),
-            ("action", Text),
-            ("changes", Text),
-            ("actor_user_id", Uuid),
-            ("session_id", Uuid),
-            ("device_id", Uuid),
-            ("at", Time),
-            ("client_time", Time),
-        ],
-    },
-    CHANGE_FEED_TABLE,
-    Table {
-        name: "applied_ops",
-        order_by: "op_id",
-        identity: None,
-        columns: &[
-            ("op_id", Uuid),
-            ("kind", Text),
-            ("device_id", Uuid),
-            ("user_id", Uuid),
-            ("received_at", Time),
-            ("result", Text),
-        ],
-    },
-    AUDIT_TABLE,
-];
+        ]);
+        columns.extend(kind.search.iter().map(|k| (k.column, Text)));
+        tables.push(Table {
+            name: kind.table,
+            order_by: "id",
+            identity: None,
+            columns: columns.leak(),
+        });
+        tables.push(Table {
+            name: kind.history_table,
+            order_by: "id",
+            identity: Some("id"),
+            columns: vec![
+                ("id", Int),
+                (kind.history_key, Uuid),
+                ("version", Int),
+                ("action", Text),
+                ("changes", Text),
+                ("actor_user_id", Uuid),
+                ("session_id", Uuid),
+                ("device_id", Uuid),
+                ("at", Time),
+                ("client_time", Time),
+            ]
+            .leak(),
+        });
+    }
+    tables.extend([CHANGE_FEED_TABLE, APPLIED_OPS_TABLE, AUDIT_TABLE]);
+    tables
+});
+
+/// How a field of a kind travels in a backup.
+fn column_kind(ty: FieldType) -> Kind {
+    match ty {
+        FieldType::Text | FieldType::Json => Text,
+        FieldType::Date => Date,
+        FieldType::Timestamp => Time,
+        FieldType::Bool => Bool,
+        FieldType::Real => Real,
+        FieldType::Integer => Int,
+        FieldType::Id => Uuid,
+    }
+}
+
+/// Pushed ops and uploaded events already applied, with their answers.
+pub const APPLIED_OPS_TABLE: Table = Table {
+    name: "applied_ops",
+    order_by: "op_id",
+    identity: None,
+    columns: &[
+        ("op_id", Uuid),
+        ("kind", Text),
+        ("device_id", Uuid),
+        ("user_id", Uuid),
+        ("received_at", Time),
+        ("result", Text),
+    ],
+};
 
 /// The change feed: a copy that ends with the same last entry missed no change.
 pub const CHANGE_FEED_TABLE: Table = Table {

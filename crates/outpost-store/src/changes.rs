@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use outpost_domain::Kind;
 use outpost_domain::ValidationError;
 use outpost_domain::audit::{Actor, AuditEvent, Outcome};
-use outpost_domain::patient::{Changes, PatchError, Patient};
+use outpost_domain::record::{Changes, PatchError, Record};
 use outpost_domain::sync::{LocalAuditEvent, Op, OpError, OpResult, OpStatus};
 
 use crate::error::StoreError;
@@ -37,20 +38,21 @@ impl Synced {
 /// details.
 pub fn change_event(
     actor: &Actor,
+    kind: &Kind,
     action: &str,
-    patient: &Patient,
+    record: &Record,
     changes: &Changes,
     synced: Option<&Synced>,
 ) -> AuditEvent {
-    let mut details = json!({ "version": patient.version, "changes": changes });
+    let mut details = json!({ "version": record.version, "changes": changes });
     if let (Some(Value::Object(extra)), Some(map)) =
         (synced.map(|s| &s.details), details.as_object_mut())
     {
         map.extend(extra.clone());
     }
     actor
-        .event(format!("patient.{action}"), Outcome::Success)
-        .entity("patient", patient.id)
+        .event(format!("{}.{action}", kind.name), Outcome::Success)
+        .entity(kind.name, record.id)
         .details(details)
 }
 
@@ -58,13 +60,14 @@ pub fn change_event(
 /// audited as a failure.
 pub fn stale_event(
     actor: &Actor,
+    kind: &Kind,
     action: &str,
-    current: &Patient,
+    current: &Record,
     base_version: i64,
 ) -> AuditEvent {
     actor
-        .event(format!("patient.{action}"), Outcome::Failure)
-        .entity("patient", current.id)
+        .event(format!("{}.{action}", kind.name), Outcome::Failure)
+        .entity(kind.name, current.id)
         .details(json!({
             "reason": "version_conflict",
             "base_version": base_version,
@@ -72,10 +75,15 @@ pub fn stale_event(
         }))
 }
 
-/// A search, with the ids it returned (so that a patient's report shows it).
-pub fn search_event(actor: &Actor, query: Option<&str>, returned: &[String]) -> AuditEvent {
+/// A search or listing, with the ids it returned (so that a patient's report shows it).
+pub fn search_event(
+    actor: &Actor,
+    kind: &Kind,
+    query: Option<&str>,
+    returned: &[String],
+) -> AuditEvent {
     actor
-        .event("patient.search", Outcome::Success)
+        .event(format!("{}.search", kind.name), Outcome::Success)
         .details(json!({ "query": query, "returned": returned }))
 }
 
@@ -94,10 +102,10 @@ pub fn pull_event(
 }
 
 /// A snapshot handed out, with its cursor and size.
-pub fn snapshot_event(actor: &Actor, cursor: i64, patients: u64) -> AuditEvent {
+pub fn snapshot_event(actor: &Actor, cursor: i64, records: u64) -> AuditEvent {
     actor
         .event("sync.snapshot", Outcome::Success)
-        .details(json!({ "cursor": cursor, "patients": patients }))
+        .details(json!({ "cursor": cursor, "records": records }))
 }
 
 /// An event recorded offline, as the hub appends it: stamped with the hub's time, keeping the
@@ -139,18 +147,18 @@ pub fn op_rejected(op: &Op, code: &str, message: impl Into<String>) -> OpResult 
 }
 
 /// An op that applied or merged, with the record after it.
-pub fn op_done(op: &Op, status: OpStatus, patient: Patient) -> OpResult {
+pub fn op_done(op: &Op, status: OpStatus, record: Record) -> OpResult {
     OpResult {
         op_id: op.op_id,
         status,
-        version: Some(patient.version),
-        record: Some(patient),
+        version: Some(record.version),
+        record: Some(record),
         error: None,
     }
 }
 
 /// An op that conflicts with the current record (not sent back when deleted).
-pub fn op_conflict(op: &Op, current: Patient, deleted: bool) -> OpResult {
+pub fn op_conflict(op: &Op, current: Record, deleted: bool) -> OpResult {
     OpResult {
         op_id: op.op_id,
         status: OpStatus::Conflict,
@@ -184,8 +192,11 @@ pub fn op_failed(op: &Op, err: StoreError) -> Result<OpResult, StoreError> {
 /// The audit event of an op that did not apply (rejected or conflicting).
 pub fn op_failure_event(actor: &Actor, op: &Op, result: &OpResult, synced: Synced) -> AuditEvent {
     let mut event = actor
-        .event(format!("patient.{}", op.action.as_str()), Outcome::Failure)
-        .entity("patient", op.record_id)
+        .event(
+            format!("{}.{}", op.entity.as_str(), op.action.as_str()),
+            Outcome::Failure,
+        )
+        .entity(op.entity.as_str(), op.record_id)
         .details(synced.details);
     if let Some(map) = event.details.as_object_mut() {
         map.insert("status".into(), json!(result.status));

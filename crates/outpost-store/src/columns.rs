@@ -16,13 +16,11 @@ pub const DEVICE: &str = "id, user_id, name, first_seen_at, last_seen_at, revoke
 /// `audit_events`, as read into an `AuditRecord`.
 pub const AUDIT: &str = "seq, at, tenant_id, actor_user_id, actor_role, session_id, device_id, \
      ip, action, entity, entity_id, outcome, details, prev_hash, hash";
-/// The bookkeeping columns of `patients` that precede the fields.
-pub const PATIENT_META: &str = "id, version, created_at, updated_at, updated_by, deleted_at";
-
-/// The columns of `patient_history`, each prefixed with `table` (`""` or an alias and a dot).
-pub fn history(table: &str) -> String {
+/// The columns of a kind's history table (`key` names the record), each prefixed with
+/// `table` (`""` or an alias and a dot).
+pub fn history(key: &str, table: &str) -> String {
     [
-        "patient_id",
+        key,
         "version",
         "action",
         "changes",

@@ -10,6 +10,10 @@ pub enum StoreError {
     AlreadyExists(&'static str),
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A well-formed change a kind's rule or constraint refuses (`slot_taken`,
+    /// `invalid_transition`, …): the code clients decide by, and a sentence without values.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// The database engine is not SQLCipher, so files would be written in plain text.
     #[error("the SQLite library is not SQLCipher; refusing to store data unencrypted")]
     NotEncrypted,

@@ -17,11 +17,12 @@ pub mod changes;
 pub mod columns;
 mod error;
 pub mod keys;
-pub mod merge;
 pub mod metrics;
 mod migration;
+pub mod plan;
 mod records;
 pub mod refresh;
+pub mod statements;
 mod tenant;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -37,7 +38,7 @@ pub use central::CentralStore;
 pub use error::{StoreError, StoreResult};
 pub use migration::{Applied, Migration, check_applied};
 pub use records::*;
-pub use tenant::TenantStore;
+pub use tenant::{TenantStore, typed};
 
 /// A whole hub's storage: the central store plus the tenant databases it registers.
 #[async_trait]

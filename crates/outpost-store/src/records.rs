@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use outpost_domain::audit::AuditRecord;
 use outpost_domain::patient::Patient;
+use outpost_domain::record::Record;
 use outpost_domain::tenant::Tenant;
-use outpost_domain::{DeviceId, Role, SessionId, TenantId, UserId};
+use outpost_domain::{DeviceId, RecordId, Role, SessionId, TenantId, UserId};
+use serde_json::Value;
 
 use crate::error::StoreError;
 
@@ -123,40 +125,91 @@ pub struct SigningKeyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// Where a search continues from: the sort key of the last item returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatientCursor {
-    pub family: String,
-    pub given: String,
-    pub id: String,
-}
-
-impl PatientCursor {
-    /// The cursor that continues after `patient` in name order.
-    pub fn after(patient: &Patient) -> Self {
-        Self {
-            family: patient.fields.family_name.to_lowercase(),
-            given: patient.fields.given_name.to_lowercase(),
-            id: patient.id.to_string(),
-        }
-    }
-}
-
 /// A patient search or listing.
 #[derive(Debug, Clone, Default)]
 pub struct PatientQuery {
     /// Case-insensitive prefix of a name or the MRN; every word must match.
     pub q: Option<String>,
     pub limit: u32,
-    pub after: Option<PatientCursor>,
+    pub after: Option<RecordCursor>,
+}
+
+impl PatientQuery {
+    /// The same query for the generic engine.
+    pub fn to_records(&self) -> RecordQuery {
+        RecordQuery {
+            q: self.q.clone(),
+            filters: Vec::new(),
+            limit: self.limit,
+            after: self.after.clone(),
+        }
+    }
+}
+
+/// Where a listing continues from: the values of the kind's order columns of the last record
+/// returned, and its id. Sent to clients as opaque JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCursor {
+    pub keys: Vec<Value>,
+    pub id: RecordId,
+}
+
+impl RecordCursor {
+    /// The cursor continuing after `record` in its kind's order.
+    pub fn after(kind: &outpost_domain::Kind, record: &Record) -> Self {
+        let search = kind.search_values(&record.fields);
+        let keys = kind
+            .order
+            .iter()
+            .map(
+                |column| match kind.search.iter().position(|k| k.column == *column) {
+                    Some(i) => search[i].clone().map_or(Value::Null, Value::String),
+                    None => record.fields.get(*column).cloned().unwrap_or(Value::Null),
+                },
+            )
+            .collect();
+        Self {
+            keys,
+            id: record.id,
+        }
+    }
+}
+
+/// How a filter compares a field with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Equals,
+    /// The field is at least the value.
+    AtLeast,
+    /// The field is before (less than) the value.
+    Before,
+}
+
+/// One condition of a listing on a field of the kind (values as the field's JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub field: &'static str,
+    pub op: FilterOp,
+    pub value: Value,
+}
+
+/// A search or listing of one kind.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    /// Case-insensitive prefix of the kind's search keys; every word must match one.
+    pub q: Option<String>,
+    pub filters: Vec<Filter>,
+    pub limit: u32,
+    pub after: Option<RecordCursor>,
 }
 
 /// The result of a versioned change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {
-    Done(Patient),
+    Done(Record),
     /// The record moved on since the caller's version; nothing was written.
-    Stale(Patient),
+    Stale(Record),
     NotFound,
 }
 

@@ -9,6 +9,12 @@ use outpost_domain::patient::PatientFields;
 use outpost_domain::tenant::NewTenant;
 use outpost_domain::{Role, SessionId, TenantKind, UserId};
 
+mod kinds;
+
+pub use kinds::{
+    every_kind_is_stored_versioned_and_synced, the_schedule_refuses_what_it_must_and_writes_nothing,
+};
+
 use crate::{
     PatientQuery, RefreshOutcome, SessionRecord, Store, StoreError, UserRecord, WriteOutcome,
 };

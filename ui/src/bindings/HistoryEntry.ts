@@ -5,7 +5,7 @@ import type { SessionId } from "./SessionId";
 import type { UserId } from "./UserId";
 
 /**
- * One version of a patient.
+ * One version of a record.
  */
 export type HistoryEntry = { version: number, 
 /**

@@ -6,10 +6,13 @@ mod auth;
 mod desktop;
 pub mod openapi;
 mod patients;
+mod records;
 mod reports;
+mod schedule;
 mod sync;
 mod tenants;
 mod users;
+mod views;
 
 use std::time::Duration;
 
@@ -106,6 +109,31 @@ fn quick_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(patients::list, patients::create))
         .routes(routes!(patients::get, patients::update, patients::delete))
         .routes(routes!(patients::history))
+        .routes(routes!(
+            schedule::list_practitioners,
+            schedule::create_practitioner
+        ))
+        .routes(routes!(
+            schedule::get_practitioner,
+            schedule::update_practitioner,
+            schedule::delete_practitioner
+        ))
+        .routes(routes!(schedule::list_appointments, schedule::book))
+        .routes(routes!(
+            schedule::get_appointment,
+            schedule::update_appointment,
+            schedule::delete_appointment
+        ))
+        .routes(routes!(schedule::appointment_history))
+        .routes(routes!(
+            schedule::list_calendar,
+            schedule::create_calendar_entry
+        ))
+        .routes(routes!(
+            schedule::get_calendar_entry,
+            schedule::update_calendar_entry,
+            schedule::delete_calendar_entry
+        ))
         .routes(routes!(sync::push))
         .routes(routes!(audit::verify))
         .routes(routes!(reports::activity))

@@ -15,12 +15,13 @@ use outpost_domain::page::Page;
 use outpost_domain::patient::{
     MAX_QUERY_CHARS, Patient, PatientFields, PatientPatch, touches_clinical,
 };
-use outpost_domain::{ErrorCode, PatientId, Permission};
-use outpost_store::{HistoryEntry, PatientCursor, PatientQuery, TenantStore, WriteOutcome};
+use outpost_domain::{Entity, ErrorCode, PatientId, Permission, Record};
+use outpost_store::{HistoryEntry, PatientQuery, TenantStore, WriteOutcome, typed};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::principal::Principal;
+use crate::routes::{records, views};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -43,13 +44,13 @@ fn view(principal: &Principal, mut patient: Patient) -> Patient {
 }
 
 /// What the caller may see of a version.
-pub fn view_history(principal: &Principal, mut entry: HistoryEntry) -> HistoryEntry {
-    if !principal.can(Permission::PatientReadClinical) {
-        entry
-            .changes
-            .retain(|field, _| !outpost_domain::patient::CLINICAL_FIELDS.contains(&field.as_str()));
-    }
-    entry
+pub fn view_history(principal: &Principal, entry: HistoryEntry) -> HistoryEntry {
+    views::history(principal, Entity::Patient, entry)
+}
+
+/// A stored record of the patient kind, typed.
+fn patient(record: &Record) -> ApiResult<Patient> {
+    Ok(typed(record)?)
 }
 
 fn clinical_write_denied() -> ApiError {
@@ -95,17 +96,7 @@ pub async fn list(
             "parameter `limit`: between 1 and {MAX_LIMIT}"
         )));
     }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<PatientCursor>(&bytes).ok())
-                .ok_or_else(|| ApiError::invalid("parameter `cursor`: not a cursor from this API"))
-        })
-        .transpose()?;
+    let after = records::cursor(query.cursor.as_deref())?;
     let store = tenant_store(&state, &principal).await?;
     let page = store
         .search_patients(
@@ -178,8 +169,11 @@ pub async fn get(
         .ok_or_else(ApiError::not_found)
 }
 
-fn conflict(principal: &Principal, current: Patient) -> ApiError {
-    let current = serde_json::to_value(view(principal, current)).unwrap_or(Value::Null);
+fn conflict(principal: &Principal, current: &Record) -> ApiError {
+    let current = patient(current)
+        .ok()
+        .and_then(|p| serde_json::to_value(view(principal, p)).ok())
+        .unwrap_or(Value::Null);
     ApiError::new(
         ErrorCode::VersionConflict,
         "the patient was changed since the version you edited",
@@ -226,11 +220,11 @@ pub async fn update(
         )
         .await?;
     match outcome {
-        WriteOutcome::Done(patient) => {
+        WriteOutcome::Done(record) => {
             state.announce_changes(principal.tenant()?).await;
-            Ok(Json(view(&principal, patient)))
+            Ok(Json(view(&principal, patient(&record)?)))
         }
-        WriteOutcome::Stale(current) => Err(conflict(&principal, current)),
+        WriteOutcome::Stale(current) => Err(conflict(&principal, &current)),
         WriteOutcome::NotFound => Err(ApiError::not_found()),
     }
 }
@@ -268,7 +262,7 @@ pub async fn delete(
             state.announce_changes(principal.tenant()?).await;
             Ok(StatusCode::NO_CONTENT)
         }
-        WriteOutcome::Stale(current) => Err(conflict(&principal, current)),
+        WriteOutcome::Stale(current) => Err(conflict(&principal, &current)),
         WriteOutcome::NotFound => Err(ApiError::not_found()),
     }
 }

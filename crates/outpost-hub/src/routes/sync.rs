@@ -17,13 +17,14 @@ use outpost_domain::sync::{
     ChangesAvailable, LocalAuditEvent, MAX_AUDIT_DETAILS_BYTES, MAX_PUSH_OPS, MIN_SCHEMA_VERSION,
     OpRules, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
 };
-use outpost_domain::{ErrorCode, Permission};
+use outpost_domain::{Entity, ErrorCode, Permission};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::metrics::OpenStream;
 use crate::principal::Principal;
-use crate::routes::patients::{patient_view, tenant_store, view_history};
+use crate::routes::patients::tenant_store;
+use crate::routes::views;
 use crate::state::AppState;
 
 const DEFAULT_PULL: u32 = 500;
@@ -94,11 +95,10 @@ pub async fn push(
         store.append_local_audit(req.audit, &actor).await?
     };
     let rules = OpRules {
-        write: principal.can(Permission::PatientWrite),
-        delete: principal.can(Permission::PatientDelete),
-        clinical: principal.can(Permission::PatientReadClinical),
+        permissions: principal.permissions.clone(),
         today: principal.now.date_naive(),
     };
+    let entities: Vec<Entity> = req.ops.iter().map(|op| op.entity).collect();
     let results = if req.ops.is_empty() {
         Vec::new()
     } else {
@@ -122,8 +122,9 @@ pub async fn push(
     }
     let results = results
         .into_iter()
-        .map(|mut r| {
-            r.record = r.record.map(|p| patient_view(&principal, p));
+        .zip(&entities)
+        .map(|(mut r, entity)| {
+            r.record = r.record.and_then(|p| views::record(&principal, *entity, p));
             r
         })
         .collect();
@@ -166,9 +167,18 @@ pub async fn pull(
     let cursor = query.cursor.unwrap_or(0).max(0);
     let store = tenant_store(&state, &principal).await?;
     let mut page = store.pull(cursor, limit, &principal.actor()).await?;
+    page.changes
+        .retain(|change| change.entity.kind().may_read(&principal.permissions));
     for change in &mut page.changes {
-        change.record = change.record.take().map(|p| patient_view(&principal, p));
-        change.history = change.history.take().map(|h| view_history(&principal, h));
+        let entity = change.entity;
+        change.record = change
+            .record
+            .take()
+            .and_then(|r| views::record(&principal, entity, r));
+        change.history = change
+            .history
+            .take()
+            .map(|h| views::history(&principal, entity, h));
     }
     Ok(Json(page))
 }
@@ -193,21 +203,17 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
                 let rows = lines
                     .iter()
                     .filter(|l| {
-                        matches!(l, SnapshotLine::Patient(_) | SnapshotLine::History { .. })
+                        matches!(
+                            l,
+                            SnapshotLine::Record { .. } | SnapshotLine::History { .. }
+                        )
                     })
                     .count();
                 metrics::counter!("outpost_sync_snapshot_rows_total").increment(rows as u64);
                 let mut out = Vec::with_capacity(lines.len() * 320);
                 for line in lines {
-                    let line = match line {
-                        SnapshotLine::Patient(p) => {
-                            SnapshotLine::Patient(patient_view(&principal, p))
-                        }
-                        SnapshotLine::History { patient_id, entry } => SnapshotLine::History {
-                            patient_id,
-                            entry: view_history(&principal, entry),
-                        },
-                        other => other,
+                    let Some(line) = views::snapshot_line(&principal, line) else {
+                        continue;
                     };
                     if serde_json::to_writer(&mut out, &line).is_err() {
                         return None;

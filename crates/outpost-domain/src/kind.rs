@@ -1,0 +1,375 @@
+//! Kinds of tenant record, each described once (DESIGN.md, "Record kinds"): its fields (how
+//! they are stored, their class, how they merge), who reads and writes each class, its search
+//! keys, list order, unique and no-overlap constraints. Storage, history, audit, the change
+//! feed, sync, conflicts, the client cache and the command line all work from the description.
+//!
+//! Adding a kind: a typed `Fields` struct with its rules, a [`Kind`] here, an [`Entity`]
+//! variant, a migration pair, routes from the hub's generic handlers, and its screens.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::record::{Changes, Check, PatchError};
+use crate::roles::Permission;
+
+/// Which kind of record an op, a change, a version or an audit event is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    Patient,
+    Practitioner,
+    Appointment,
+    CalendarEntry,
+}
+
+impl Entity {
+    /// Every kind, in the order a snapshot sends them (a record after those it refers to).
+    pub const ALL: &'static [Entity] = &[
+        Entity::Patient,
+        Entity::Practitioner,
+        Entity::CalendarEntry,
+        Entity::Appointment,
+    ];
+
+    /// The kind's description.
+    pub fn kind(self) -> &'static Kind {
+        match self {
+            Entity::Patient => &crate::patient::KIND,
+            Entity::Practitioner => &crate::schedule::practitioner::KIND,
+            Entity::Appointment => &crate::schedule::appointment::KIND,
+            Entity::CalendarEntry => &crate::schedule::calendar::KIND,
+        }
+    }
+
+    /// The wire, audit and database spelling.
+    pub fn as_str(self) -> &'static str {
+        self.kind().name
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Entity {
+    type Err = crate::roles::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Entity::ALL
+            .iter()
+            .copied()
+            .find(|e| e.as_str() == s)
+            .ok_or(crate::roles::UnknownName("unknown kind of record"))
+    }
+}
+
+// By hand, like the roles: the names are the kinds' own.
+impl utoipa::PartialSchema for Entity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Entity::ALL.iter().map(|e| e.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Entity {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Entity")
+    }
+}
+
+/// How a field is stored (each backend maps these to its column types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    Text,
+    /// `YYYY-MM-DD`.
+    Date,
+    /// RFC 3339, UTC.
+    Timestamp,
+    Bool,
+    Real,
+    Integer,
+    /// The id of another record (a UUID).
+    Id,
+    /// Structured data kept whole (a practitioner's working hours).
+    Json,
+}
+
+/// Who may see a field (DESIGN.md, "Record kinds").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldClass {
+    Demographic,
+    Clinical,
+    /// The minimum a crew needs.
+    Transport,
+    Restricted,
+}
+
+impl FieldClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldClass::Demographic => "demographic",
+            FieldClass::Clinical => "clinical",
+            FieldClass::Transport => "transport",
+            FieldClass::Restricted => "restricted",
+        }
+    }
+}
+
+/// One field of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub ty: FieldType,
+    pub class: FieldClass,
+    /// A creation must hold it.
+    pub required: bool,
+    /// Fields in the same group conflict together: a concurrent change to one of them and an
+    /// op on another is a conflict, not a merge (an appointment's start, end and practitioner
+    /// are one slot). `None`: the field merges on its own.
+    pub merge_group: Option<&'static str>,
+}
+
+impl Field {
+    pub const fn new(name: &'static str, ty: FieldType, class: FieldClass) -> Self {
+        Self {
+            name,
+            ty,
+            class,
+            required: false,
+            merge_group: None,
+        }
+    }
+
+    /// A field every creation holds.
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// A field that conflicts together with the others of `group`.
+    pub const fn group(mut self, group: &'static str) -> Self {
+        self.merge_group = Some(group);
+        self
+    }
+}
+
+/// Who reads and who writes one class of a kind's fields: every listed permission is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassAccess {
+    pub class: FieldClass,
+    pub read: &'static [Permission],
+    pub write: &'static [Permission],
+}
+
+/// A lowercased copy of a field that searches and list orders use (a column of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchKey {
+    pub column: &'static str,
+    pub field: &'static str,
+}
+
+/// Records of this kind may not overlap in time within one group (a practitioner's
+/// appointments), unless their status is one of `inactive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoOverlap {
+    pub group: &'static str,
+    /// The kind of record `group` names, when its working hours and the calendar bound the
+    /// slots ([`crate::schedule::booking`]).
+    pub owner: Option<Entity>,
+    pub start: &'static str,
+    pub end: &'static str,
+    pub status: &'static str,
+    pub inactive: &'static [&'static str],
+}
+
+/// A refusal by a kind's own rule: a code the clients decide by, and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// A rule on a change as a whole, seeing the record before (`None` for a creation) and after.
+pub type ChangeRule = fn(Option<&Map<String, Value>>, &Map<String, Value>) -> Result<(), Refusal>;
+
+/// The description of one kind of record.
+#[derive(Debug)]
+pub struct Kind {
+    pub entity: Entity,
+    /// Singular, snake case: the op's `entity`, the audit events' prefix.
+    pub name: &'static str,
+    pub table: &'static str,
+    pub history_table: &'static str,
+    /// The history table's column naming the record.
+    pub history_key: &'static str,
+    pub fields: &'static [Field],
+    pub access: &'static [ClassAccess],
+    /// Who may delete a record.
+    pub delete: &'static [Permission],
+    /// Lowercased copies kept for search and order; a search's every word must be a prefix
+    /// of one of them.
+    pub search: &'static [SearchKey],
+    /// The list order: columns (fields or search keys), then the id.
+    pub order: &'static [&'static str],
+    /// Search-key columns whose value no two live records share, each with the field it keys.
+    pub unique: &'static [SearchKey],
+    pub no_overlap: Option<NoOverlap>,
+    /// The typed fields' canonical form and rules ([`crate::record::canonical`]).
+    pub check: Check,
+    /// The kind's rule on a change as a whole (a status machine).
+    pub rule: Option<ChangeRule>,
+}
+
+impl Kind {
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The canonical fields of a creation: names checked against the kind, then the typed
+    /// rules. Messages name fields, never values.
+    pub fn canonical(
+        &self,
+        fields: &Map<String, Value>,
+        today: NaiveDate,
+    ) -> Result<Map<String, Value>, PatchError> {
+        self.known(fields.keys())?;
+        if let Some(missing) = self
+            .fields
+            .iter()
+            .find(|f| f.required && fields.get(f.name).is_none_or(Value::is_null))
+        {
+            return Err(PatchError::Shape(format!(
+                "field `{}` is required",
+                missing.name
+            )));
+        }
+        (self.check)(fields, today)
+    }
+
+    /// Applies a partial update to `current` and answers the new fields and what changed.
+    pub fn apply(
+        &self,
+        current: &Map<String, Value>,
+        changes: &Map<String, Value>,
+        today: NaiveDate,
+    ) -> Result<(Map<String, Value>, Changes), PatchError> {
+        self.known(changes.keys())?;
+        crate::record::apply(current, changes, today, self.check)
+    }
+
+    /// `Shape` naming the first key that is no field of this kind.
+    fn known<'a>(&self, mut keys: impl Iterator<Item = &'a String>) -> Result<(), PatchError> {
+        match keys.find(|k| self.field(k).is_none()) {
+            Some(key) => Err(PatchError::Shape(format!("unknown field `{key}`"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the kind's rule on a change.
+    pub fn check_rule(
+        &self,
+        before: Option<&Map<String, Value>>,
+        after: &Map<String, Value>,
+    ) -> Result<(), Refusal> {
+        self.rule.map_or(Ok(()), |rule| rule(before, after))
+    }
+
+    /// The classes `permissions` may read.
+    pub fn readable(&self, permissions: &BTreeSet<Permission>) -> BTreeSet<FieldClass> {
+        self.access
+            .iter()
+            .filter(|a| a.read.iter().all(|p| permissions.contains(p)))
+            .map(|a| a.class)
+            .collect()
+    }
+
+    /// The classes `permissions` may write.
+    pub fn writable(&self, permissions: &BTreeSet<Permission>) -> BTreeSet<FieldClass> {
+        self.access
+            .iter()
+            .filter(|a| a.write.iter().all(|p| permissions.contains(p)))
+            .map(|a| a.class)
+            .collect()
+    }
+
+    /// Whether `permissions` may read records of this kind at all.
+    pub fn may_read(&self, permissions: &BTreeSet<Permission>) -> bool {
+        !self.readable(permissions).is_empty()
+    }
+
+    /// Whether `permissions` may create and change records of this kind (its first class,
+    /// which every record holds).
+    pub fn may_write(&self, permissions: &BTreeSet<Permission>) -> bool {
+        self.access
+            .first()
+            .is_some_and(|a| a.write.iter().all(|p| permissions.contains(p)))
+    }
+
+    /// Whether `permissions` may delete records of this kind.
+    pub fn may_delete(&self, permissions: &BTreeSet<Permission>) -> bool {
+        self.delete.iter().all(|p| permissions.contains(p))
+    }
+
+    /// The first of `keys` that is a field of a class in none of `classes`.
+    pub fn outside<'a>(
+        &self,
+        mut keys: impl Iterator<Item = &'a String>,
+        classes: &BTreeSet<FieldClass>,
+    ) -> Option<&'a String> {
+        keys.find(|k| self.field(k).is_some_and(|f| !classes.contains(&f.class)))
+    }
+
+    /// Removes the fields of classes not in `classes`, for a reader who may not see them.
+    pub fn redact(&self, fields: &mut Map<String, Value>, classes: &BTreeSet<FieldClass>) {
+        fields.retain(|key, _| self.field(key).is_none_or(|f| classes.contains(&f.class)));
+    }
+
+    /// Whether a write with `changes` (every field for a creation) moves a slot this kind may
+    /// not overlap, into a status that holds it: then the constraints are checked.
+    pub fn moves_slot(&self, changes: &Changes, after: &Map<String, Value>) -> Option<&NoOverlap> {
+        let rule = self.no_overlap.as_ref()?;
+        let holds = after
+            .get(rule.status)
+            .and_then(Value::as_str)
+            .is_none_or(|s| !rule.inactive.contains(&s));
+        let moved = [rule.group, rule.start, rule.end]
+            .iter()
+            .any(|f| changes.contains_key(*f));
+        (holds && moved).then_some(rule)
+    }
+
+    /// The merge groups of `fields`: a field outside any group is its own.
+    pub fn merge_groups<'a>(&self, fields: impl Iterator<Item = &'a String>) -> BTreeSet<String> {
+        fields
+            .map(|name| match self.field(name).and_then(|f| f.merge_group) {
+                Some(group) => format!("group:{group}"),
+                None => name.clone(),
+            })
+            .collect()
+    }
+
+    /// The search-key values of `fields` (lowercased), in [`Kind::search`] order.
+    pub fn search_values(&self, fields: &Map<String, Value>) -> Vec<Option<String>> {
+        self.search
+            .iter()
+            .map(|key| {
+                fields
+                    .get(key.field)
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase)
+            })
+            .collect()
+    }
+}

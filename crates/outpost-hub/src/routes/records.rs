@@ -1,0 +1,257 @@
+//! The handlers every kind of record shares: list, create, read, change, delete and history,
+//! with the permissions, versions, errors and views its kind's description gives. A kind's
+//! routes are thin annotated functions that call these with their [`Entity`] and type the
+//! answer.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use outpost_domain::page::Page;
+use outpost_domain::record::{HistoryEntry, Record};
+use outpost_domain::{Entity, ErrorCode, RecordId};
+use outpost_store::{RecordCursor, RecordQuery, WriteOutcome, typed};
+
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Principal;
+use crate::routes::patients::tenant_store;
+use crate::routes::views;
+use crate::state::AppState;
+
+/// The default and the largest page of a listing.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+fn may_read(principal: &Principal, entity: Entity) -> ApiResult<()> {
+    if entity.kind().may_read(&principal.permissions) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "your role may not read {}",
+            plural(entity)
+        )))
+    }
+}
+
+/// May the caller write `fields` of a record of `entity`?
+fn may_write<'a>(
+    principal: &Principal,
+    entity: Entity,
+    fields: impl Iterator<Item = &'a String>,
+) -> ApiResult<()> {
+    let kind = entity.kind();
+    if !kind.may_write(&principal.permissions) {
+        return Err(ApiError::forbidden(format!(
+            "your role may not change {}",
+            plural(entity)
+        )));
+    }
+    principal.require_writable()?;
+    if let Some(field) = kind
+        .outside(fields, &kind.writable(&principal.permissions))
+        .and_then(|f| kind.field(f))
+    {
+        return Err(ApiError::forbidden(format!(
+            "your role may not write {} fields",
+            field.class.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// "calendar entries" for the kind whose table is `calendar_entries`.
+fn plural(entity: Entity) -> String {
+    entity.kind().table.replace('_', " ")
+}
+
+/// The page size asked for, checked.
+pub fn limit(asked: Option<u32>) -> ApiResult<u32> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(format!(
+            "parameter `limit`: between 1 and {MAX_LIMIT}"
+        )))
+    }
+}
+
+/// A cursor from an earlier page of this API.
+pub fn cursor(text: Option<&str>) -> ApiResult<Option<RecordCursor>> {
+    text.map(|c| {
+        URL_SAFE_NO_PAD
+            .decode(c)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<RecordCursor>(&bytes).ok())
+            .ok_or_else(|| ApiError::invalid("parameter `cursor`: not a cursor from this API"))
+    })
+    .transpose()
+}
+
+/// A page of records the caller may see, typed.
+pub async fn list<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    query: RecordQuery,
+) -> ApiResult<Page<T>> {
+    may_read(principal, entity)?;
+    let store = tenant_store(state, principal).await?;
+    let page = store
+        .list_records(entity, &query, &principal.actor())
+        .await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .filter_map(|r| views::record(principal, entity, r))
+            .map(|r| typed(&r))
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor.map(|c| URL_SAFE_NO_PAD.encode(c)),
+    })
+}
+
+/// Creates a record with a fresh id.
+pub async fn create<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    fields: Map<String, Value>,
+) -> ApiResult<T> {
+    may_write(principal, entity, fields.keys())?;
+    let store = tenant_store(state, principal).await?;
+    let mut created = store
+        .create_records(
+            entity,
+            vec![(RecordId::generate(), fields)],
+            &principal.actor(),
+        )
+        .await?;
+    let record = created.pop().ok_or_else(ApiError::internal)?;
+    state.announce_changes(principal.tenant()?).await;
+    seen(principal, entity, record)
+}
+
+/// One live record.
+pub async fn get<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    id: RecordId,
+) -> ApiResult<T> {
+    may_read(principal, entity)?;
+    let store = tenant_store(state, principal).await?;
+    let record = store
+        .record(entity, id, &principal.actor())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    seen(principal, entity, record)
+}
+
+/// Applies a partial update made on `version`; 409 with the current record when stale.
+pub async fn update<T: DeserializeOwned>(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    id: RecordId,
+    version: i64,
+    changes: Map<String, Value>,
+) -> ApiResult<T> {
+    may_write(principal, entity, changes.keys())?;
+    let store = tenant_store(state, principal).await?;
+    let outcome = store
+        .update_record(
+            entity,
+            id,
+            version,
+            &changes,
+            principal.now.date_naive(),
+            &principal.actor(),
+        )
+        .await?;
+    match outcome {
+        WriteOutcome::Done(record) => {
+            state.announce_changes(principal.tenant()?).await;
+            seen(principal, entity, record)
+        }
+        WriteOutcome::Stale(current) => Err(stale(principal, entity, current)),
+        WriteOutcome::NotFound => Err(ApiError::not_found()),
+    }
+}
+
+/// Tombstones a record (at `version`, when given).
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    id: RecordId,
+    version: Option<i64>,
+) -> ApiResult<()> {
+    if !entity.kind().may_delete(&principal.permissions) {
+        return Err(ApiError::forbidden(format!(
+            "your role may not delete {}",
+            plural(entity)
+        )));
+    }
+    principal.require_writable()?;
+    let store = tenant_store(state, principal).await?;
+    match store
+        .delete_record(entity, id, version, &principal.actor())
+        .await?
+    {
+        WriteOutcome::Done(_) => {
+            state.announce_changes(principal.tenant()?).await;
+            Ok(())
+        }
+        WriteOutcome::Stale(current) => Err(stale(principal, entity, current)),
+        WriteOutcome::NotFound => Err(ApiError::not_found()),
+    }
+}
+
+/// Every version of a live record, as the caller may see them.
+pub async fn history(
+    state: &AppState,
+    principal: &Principal,
+    entity: Entity,
+    id: RecordId,
+) -> ApiResult<Page<HistoryEntry>> {
+    may_read(principal, entity)?;
+    let store = tenant_store(state, principal).await?;
+    let entries = store
+        .record_history(entity, id, &principal.actor())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Page {
+        items: entries
+            .into_iter()
+            .map(|e| views::history(principal, entity, e))
+            .collect(),
+        next_cursor: None,
+    })
+}
+
+/// The record as the caller may see it, typed.
+fn seen<T: DeserializeOwned>(
+    principal: &Principal,
+    entity: Entity,
+    record: Record,
+) -> ApiResult<T> {
+    let record = views::record(principal, entity, record).ok_or_else(ApiError::not_found)?;
+    Ok(typed(&record)?)
+}
+
+/// 409 `version_conflict` with the current record as the caller may see it.
+fn stale(principal: &Principal, entity: Entity, current: Record) -> ApiError {
+    let current = views::record(principal, entity, current)
+        .and_then(|r| serde_json::to_value(r).ok())
+        .unwrap_or(Value::Null);
+    ApiError::new(
+        ErrorCode::VersionConflict,
+        format!(
+            "the {} was changed since the version you edited",
+            entity.as_str().replace('_', " ")
+        ),
+    )
+    .with("current", current)
+}
