@@ -34,6 +34,22 @@ pub async fn run(desktop: Arc<Desktop>) {
     }
 }
 
+/// Locks the local data once the user has been idle for the configured time, and tells the
+/// status bar, checking every second (a sync under way is activity: it is not interrupted).
+pub async fn watch_idle(desktop: Arc<Desktop>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let shown_unlocked = desktop.snapshot().local.is_some_and(|l| l.unlocked);
+        if let Ok(mut client) = desktop.client.try_lock()
+            && shown_unlocked
+            && client.check_idle()
+        {
+            desktop.local_changed(&mut client);
+        }
+    }
+}
+
 /// Asks the signed-in hub for a newer build of the app (after a sync that reached it).
 async fn check_for_update(desktop: &Desktop) {
     let profile = desktop.client.lock().await.profile().cloned();

@@ -33,6 +33,7 @@ fn main() {
         .manage(desktop.clone())
         .setup(move |app| {
             let _ = desktop.app.set(app.handle().clone());
+            tauri::async_runtime::spawn(background::watch_idle(desktop.clone()));
             tauri::async_runtime::spawn(background::run(desktop));
             Ok(())
         })

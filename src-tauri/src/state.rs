@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use chrono::Duration;
 use serde::Serialize;
+use tauri::Emitter;
 use tokio::sync::Notify;
 use ts_rs::TS;
 
@@ -15,6 +16,9 @@ use outpost_client::{
 
 use crate::error::IpcError;
 use crate::updates::UpdateOffer;
+
+/// The event carrying a [`SyncState`] to the window whenever it changes.
+pub const SYNC_STATE_EVENT: &str = "sync-state";
 
 /// The status bar's view: the hub link, the sync under way, and the local counts.
 #[derive(Debug, Clone, Default, Serialize, TS)]
@@ -84,11 +88,30 @@ impl Desktop {
         })
     }
 
-    /// Changes the shared sync state.
+    /// Changes the shared sync state and, when it changed, tells the UI (the `sync-state`
+    /// event the status bar follows instead of polling).
     pub fn update(&self, change: impl FnOnce(&mut SyncState)) {
-        if let Ok(mut state) = self.sync.lock() {
-            change(&mut state);
+        let changed = match self.sync.lock() {
+            Ok(mut state) => {
+                let before = serde_json::to_value(&*state).ok();
+                change(&mut state);
+                let after = serde_json::to_value(&*state).ok();
+                (before != after).then(|| state.clone())
+            }
+            Err(_) => None,
+        };
+        if let (Some(state), Some(app)) = (changed, self.app.get()) {
+            if let Err(err) = app.emit(SYNC_STATE_EVENT, state) {
+                tracing::warn!(error = %err, "the sync state could not be sent to the window");
+            }
         }
+    }
+
+    /// Reads the local counts (pending changes, conflicts, locked or not) after the client
+    /// changed them, so that the status bar follows at once.
+    pub fn local_changed(&self, client: &mut Client) {
+        let local = client.status().ok();
+        self.update(|s| s.local = local);
     }
 
     pub fn snapshot(&self) -> SyncState {

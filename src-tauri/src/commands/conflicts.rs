@@ -39,7 +39,9 @@ pub async fn resolve_conflict(desktop: &Desktop, req: Resolve) -> IpcResult<()> 
         Choice::TakeTheirs => Resolution::TakeTheirs,
         Choice::PerField { fields } => Resolution::PerField(fields),
     };
-    desktop.client.lock().await.resolve(req.id, &resolution)?;
+    let mut client = desktop.client.lock().await;
+    client.resolve(req.id, &resolution)?;
+    desktop.local_changed(&mut client);
     desktop.wake.notify_one();
     Ok(())
 }

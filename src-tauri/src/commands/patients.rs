@@ -83,19 +83,25 @@ pub async fn history(desktop: &Desktop, req: PatientRef) -> IpcResult<PatientHis
 }
 
 pub async fn create_patient(desktop: &Desktop, req: PatientFields) -> IpcResult<Patient> {
-    let created = desktop.client.lock().await.add(req)?;
+    let mut client = desktop.client.lock().await;
+    let created = client.add(req)?;
+    desktop.local_changed(&mut client);
     desktop.wake.notify_one();
     Ok(created)
 }
 
 pub async fn edit_patient(desktop: &Desktop, req: Edit) -> IpcResult<Patient> {
-    let edited = desktop.client.lock().await.edit(req.id, &req.changes)?;
+    let mut client = desktop.client.lock().await;
+    let edited = client.edit(req.id, &req.changes)?;
+    desktop.local_changed(&mut client);
     desktop.wake.notify_one();
     Ok(edited)
 }
 
 pub async fn delete_patient(desktop: &Desktop, req: PatientRef) -> IpcResult<()> {
-    desktop.client.lock().await.delete(req.id)?;
+    let mut client = desktop.client.lock().await;
+    client.delete(req.id)?;
+    desktop.local_changed(&mut client);
     desktop.wake.notify_one();
     Ok(())
 }

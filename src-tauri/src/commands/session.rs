@@ -87,13 +87,17 @@ pub async fn sign_in(desktop: &Desktop, req: SignIn) -> IpcResult<SignedIn> {
 }
 
 pub async fn unlock(desktop: &Desktop, req: Unlock) -> IpcResult<()> {
-    desktop.client.lock().await.unlock(&req.password)?;
+    let mut client = desktop.client.lock().await;
+    client.unlock(&req.password)?;
+    desktop.local_changed(&mut client);
     desktop.wake.notify_one();
     Ok(())
 }
 
 pub async fn lock(desktop: &Desktop, (): ()) -> IpcResult<()> {
-    desktop.client.lock().await.lock();
+    let mut client = desktop.client.lock().await;
+    client.lock();
+    desktop.local_changed(&mut client);
     Ok(())
 }
 

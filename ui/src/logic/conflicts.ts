@@ -1,0 +1,22 @@
+// A conflict's two versions as the conflicts screen shows them, and the per-field choice.
+import type { Conflict } from "../bindings/Conflict";
+
+export type Version = Record<string, unknown> | null;
+
+/** A field of one version: "(deleted)" when that side deleted the record, "—" when empty. */
+export function shownValue(record: Version, field: string): string {
+  if (record === null) return "(deleted)";
+  const value = record[field];
+  return value === undefined || value === null ? "—" : String(value);
+}
+
+/** "Family, Given" from the hub's version, else this computer's; the record id when both deleted. */
+export function conflictTitle(conflict: Conflict): string {
+  const named = conflict.theirs ?? conflict.mine;
+  return named ? `${String(named.family_name)}, ${String(named.given_name)}` : conflict.record_id;
+}
+
+/** Per field, whether to keep this computer's value; a field not picked keeps the hub's. */
+export function fieldChoices(fields: string[], keepMine: ReadonlyMap<string, boolean>): Record<string, boolean> {
+  return Object.fromEntries(fields.map((f) => [f, keepMine.get(f) ?? false]));
+}
