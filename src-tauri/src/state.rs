@@ -100,10 +100,10 @@ impl Desktop {
             }
             Err(_) => None,
         };
-        if let (Some(state), Some(app)) = (changed, self.app.get()) {
-            if let Err(err) = app.emit(SYNC_STATE_EVENT, state) {
-                tracing::warn!(error = %err, "the sync state could not be sent to the window");
-            }
+        if let (Some(state), Some(app)) = (changed, self.app.get())
+            && let Err(err) = app.emit(SYNC_STATE_EVENT, state)
+        {
+            tracing::warn!(error = %err, "the sync state could not be sent to the window");
         }
     }
 
