@@ -1,6 +1,7 @@
-//! `outpost-hub demo`: demo tenants, one user per role, and synthetic patients whose clinical
+//! `outpost-hub demo`: demo tenants, one user per role, synthetic patients whose clinical
 //! fields are distributed like a stroke-risk cohort (≈5% stroke, rising with age,
-//! hypertension and heart disease; BMI missing for a few percent).
+//! hypertension and heart disease; BMI missing for a few percent), and the clinic's schedule
+//! ([`schedule`]).
 
 use chrono::{Duration, NaiveDate};
 use rand::rngs::StdRng;
@@ -14,6 +15,8 @@ use outpost_domain::{Role, TenantKind};
 use outpost_store::Store;
 
 use crate::accounts::{ExistingEmail, NewAccount, add_member};
+
+pub mod schedule;
 use crate::error::ApiError;
 use crate::passwords::{self, PasswordWork};
 
@@ -484,11 +487,13 @@ pub async fn build(
             let batch = patients(i as u64 + 1, prefix, per_tenant, actor.at.date_naive());
             let mut tenant_actor = actor.clone();
             tenant_actor.tenant_id = Some(tenant.id);
-            store
-                .tenant(tenant.id)
-                .await?
-                .create_patients(batch, &tenant_actor)
-                .await?;
+            let db = store.tenant(tenant.id).await?;
+            let created = db.create_patients(batch, &tenant_actor).await?;
+            if *kind == TenantKind::Clinic {
+                let ids: Vec<_> = created.iter().map(|p| p.id).collect();
+                let plan = schedule::plan(i as u64 + 11, actor.at.date_naive(), &ids);
+                schedule::store(db.as_ref(), plan, &tenant_actor).await?;
+            }
         }
         tenants.push(tenant);
     }

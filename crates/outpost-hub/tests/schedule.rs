@@ -44,7 +44,11 @@ async fn the_front_desk_books_moves_checks_in_and_cancels_and_every_refusal_has_
     assert_eq!(status, StatusCode::CREATED, "{practitioner}");
     let practitioner = practitioner["id"].as_str().expect("id").to_owned();
     let (_, patient) = hub
-        .post("/v1/patients", &desk, demographics_body("S-1", "Ada", "Byron"))
+        .post(
+            "/v1/patients",
+            &desk,
+            demographics_body("S-1", "Ada", "Byron"),
+        )
         .await;
     let patient = patient["id"].as_str().expect("id").to_owned();
 
