@@ -48,12 +48,15 @@ const REASONS: &[&str] = &[
     "medication review",
 ];
 
+/// A booking with the status changes that follow it.
+pub type Booking = (RecordId, AppointmentFields, Vec<Map<String, Value>>);
+
 /// What the demo writes for one clinic.
 pub struct Plan {
     pub practitioners: Vec<(PractitionerId, PractitionerFields)>,
     pub calendar: Vec<CalendarEntryFields>,
     /// Bookings in order, each with the status changes that follow it.
-    pub appointments: Vec<(RecordId, AppointmentFields, Vec<Map<String, Value>>)>,
+    pub appointments: Vec<Booking>,
 }
 
 fn hours(rng: &mut StdRng) -> Vec<WorkingBlock> {
@@ -223,7 +226,7 @@ fn fields_of<'a>(
 }
 
 fn overlaps(
-    booked: &[(RecordId, AppointmentFields, Vec<Map<String, Value>>)],
+    booked: &[Booking],
     fields: &AppointmentFields,
 ) -> bool {
     booked.iter().rev().take(64).any(|(_, other, _)| {
