@@ -1,0 +1,121 @@
+//! Changes the hub did not apply, waiting for the user to settle them.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Cache, from_json, to_json};
+use crate::error::{ClientError, ClientResult};
+use outpost_domain::PatientId;
+use outpost_domain::patient::Patient;
+use outpost_domain::sync::Op;
+
+impl Cache {
+    pub fn conflicts(&self) -> ClientResult<Vec<StoredConflict>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT record_id, kind, local_op, hub_record, hub_version, error, at FROM conflicts ORDER BY at",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(id, kind, op, hub, hub_version, error, at)| {
+                Ok(StoredConflict {
+                    record_id: id
+                        .parse()
+                        .map_err(|_| ClientError::Corrupt("conflict id".into()))?,
+                    rejected: kind == "rejected",
+                    local_op: from_json(&op)?,
+                    hub_record: hub.map(|h| from_json(&h)).transpose()?,
+                    hub_version,
+                    error,
+                    at,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores (or widens) the conflict of a record.
+    pub fn put_conflict(tx: &Connection, conflict: &StoredConflict) -> ClientResult<()> {
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT local_op FROM conflicts WHERE record_id = ?1",
+                [conflict.record_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut op = conflict.local_op.clone();
+        if let Some(previous) = existing {
+            let mut previous: Op = from_json(&previous)?;
+            previous.fields.extend(op.fields);
+            op = previous;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO conflicts (record_id, kind, local_op, hub_record, hub_version, error, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                conflict.record_id.to_string(),
+                if conflict.rejected { "rejected" } else { "conflict" },
+                to_json(&op)?,
+                conflict.hub_record.as_ref().map(to_json).transpose()?,
+                conflict.hub_version,
+                conflict.error,
+                conflict.at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Updates the hub side of an open conflict as newer hub versions arrive.
+    pub fn refresh_conflict(
+        tx: &Connection,
+        id: PatientId,
+        hub_record: Option<&Patient>,
+        hub_version: i64,
+    ) -> ClientResult<()> {
+        tx.execute(
+            "UPDATE conflicts SET hub_record = ?1, hub_version = ?2 WHERE record_id = ?3 AND kind = 'conflict'",
+            params![hub_record.map(to_json).transpose()?, hub_version, id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a record has a conflict waiting for the user.
+    pub fn has_conflict(tx: &Connection, id: PatientId) -> ClientResult<bool> {
+        Ok(tx
+            .prepare_cached("SELECT count(*) FROM conflicts WHERE record_id = ?1")?
+            .query_row([id.to_string()], |r| r.get::<_, i64>(0))?
+            > 0)
+    }
+
+    pub fn remove_conflict(tx: &Connection, id: PatientId) -> ClientResult<()> {
+        tx.execute(
+            "DELETE FROM conflicts WHERE record_id = ?1",
+            [id.to_string()],
+        )?;
+        Ok(())
+    }
+}
+
+/// A change the hub did not apply, waiting for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConflict {
+    pub record_id: PatientId,
+    /// Refused outright (invalid, forbidden) rather than a version conflict.
+    pub rejected: bool,
+    /// The local change (fields accumulated over every op that did not apply).
+    pub local_op: Op,
+    /// The hub's current record (`None`: deleted on the hub, or unknown for a refusal).
+    pub hub_record: Option<Patient>,
+    pub hub_version: Option<i64>,
+    pub error: Option<String>,
+    pub at: String,
+}
