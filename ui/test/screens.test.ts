@@ -25,13 +25,17 @@ describe("update panel", () => {
 
 describe("conflicts", () => {
   const conflict: Conflict = {
-    record_id: "r1", rejected: false, error: null, fields: ["phone", "email"],
+    entity: "patient", record_id: "r1", rejected: false, code: null, error: null, fields: ["phone", "email"],
     mine: patient("Ann", "Mine", "+1 555 0142"), theirs: patient("Ann", "Theirs", null),
   };
   it("names the record from the hub's version, else this computer's, else by id", () => {
     expect(conflictTitle(conflict)).toBe("Theirs, Ann");
     expect(conflictTitle({ ...conflict, theirs: null })).toBe("Mine, Ann");
     expect(conflictTitle({ ...conflict, theirs: null, mine: null })).toBe("r1");
+    const booking = { start: "2026-12-07T09:00:00Z" };
+    expect(conflictTitle({ ...conflict, entity: "appointment", mine: booking, theirs: null })).toBe(
+      "Appointment at 2026-12-07T09:00:00Z",
+    );
   });
   it("shows empty fields and deleted versions", () => {
     expect(shownValue(conflict.mine, "phone")).toBe("+1 555 0142");

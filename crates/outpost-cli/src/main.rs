@@ -361,10 +361,9 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                             println!("  hub said: {error}");
                         }
                         for field in &c.fields {
-                            let value = |p: &Option<outpost_domain::patient::Patient>| {
-                                p.as_ref()
-                                    .and_then(|p| serde_json::to_value(&p.fields).ok())
-                                    .map(|v| v.get(field).cloned().unwrap_or(Value::Null))
+                            let value = |r: &Option<outpost_domain::Record>| {
+                                r.as_ref()
+                                    .map(|r| r.fields.get(field).cloned().unwrap_or(Value::Null))
                                     .map_or("(deleted)".to_owned(), |v| v.to_string())
                             };
                             println!(
@@ -403,7 +402,7 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 } else {
                     bail!("say --mine, --theirs or --field NAME=mine|theirs");
                 };
-                client.resolve(id, &resolution)?;
+                client.resolve(id.into(), &resolution)?;
                 print(json, &json!({"resolved": id}), |_| {
                     println!("Resolved; sync to send the result")
                 });
@@ -519,7 +518,7 @@ async fn main() {
     if let Err(err) = run(cli).await {
         let code = err
             .downcast_ref::<ClientError>()
-            .map_or("error".to_owned(), |e| e.code().to_owned());
+            .map_or("error".to_owned(), |e| e.code().as_str());
         if json {
             eprintln!(
                 "{}",

@@ -298,21 +298,21 @@ async fn two_clients_merge_different_fields_and_resolve_the_same_field_both_ways
             conflicts[0]
                 .theirs
                 .as_ref()
-                .and_then(|p| p.fields.phone.clone()),
+                .and_then(|p| p.text("phone").map(str::to_owned)),
             Some(theirs.clone())
         );
         assert_eq!(
             conflicts[0]
                 .mine
                 .as_ref()
-                .and_then(|p| p.fields.phone.clone()),
+                .and_then(|p| p.text("phone").map(str::to_owned)),
             Some(mine.clone())
         );
         assert!(
             b.edit(id, &changes(json!({"phone": "1"}))).is_err(),
             "edits wait for the resolution"
         );
-        b.resolve(id, &resolution).expect("resolve");
+        b.resolve(id.into(), &resolution).expect("resolve");
         b.sync(&mut no_progress()).await.expect("b sync resolution");
         a.sync(&mut no_progress()).await.expect("a pull");
         assert!(b.conflicts().expect("none").is_empty());

@@ -14,22 +14,26 @@ use zeroize::Zeroizing;
 
 use outpost_domain::auth::LoginRequest;
 use outpost_domain::clock::Clock;
-use outpost_domain::patient::{
-    HistoryEntry, MAX_QUERY_CHARS, PatchError, Patient, PatientFields, touches_clinical,
-};
+use outpost_domain::kind::Refusal;
+use outpost_domain::patient::{HistoryEntry, MAX_QUERY_CHARS, PatchError, Patient, PatientFields};
+use outpost_domain::record::Record;
 use outpost_domain::sync::{
     Entity, LocalAuditEvent, Op, OpAction, OpStatus, PullResponse, PushRequest, PushResponse,
     SCHEMA_VERSION, SnapshotLine,
 };
-use outpost_domain::{LocalEventId, OpId, PatientId, Permission};
+use outpost_domain::{LocalEventId, OpId, PatientId, RecordId};
 
 use crate::api::HubApi;
-use crate::cache::{Batch, Cache, LocalPatient, StoredConflict, field_value};
+use crate::cache::{Batch, Cache, LocalPatient, LocalRecord, StoredConflict};
 use crate::error::{ClientError, ClientResult};
 use crate::grant;
 use crate::home::{Home, Profile, remove_if_present};
 use crate::keywrap::{self, Key};
 use crate::retry::Backoff;
+use crate::settle;
+
+mod records;
+pub mod schedule;
 use crate::transport::HubAddress;
 use crate::vault::{self, VaultRecord};
 
@@ -133,24 +137,32 @@ pub struct Status {
 }
 
 /// How to settle a conflict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
     KeepMine,
     TakeTheirs,
     /// Field → `true` for mine, `false` for theirs; fields left out are theirs.
     PerField(BTreeMap<String, bool>),
+    /// For a refused change: change these fields of mine and send it again (a booking
+    /// refused because its slot was taken, moved to another).
+    Change(Map<String, Value>),
 }
 
 /// A conflict as shown to the user: both versions side by side.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct Conflict {
-    pub record_id: PatientId,
+    pub entity: Entity,
+    pub record_id: RecordId,
     pub rejected: bool,
+    /// The hub's code for a refusal (`slot_taken`, `validation_failed`, …).
+    pub code: Option<String>,
     pub error: Option<String>,
     /// The fields the local change touched.
     pub fields: Vec<String>,
-    pub mine: Option<Patient>,
-    pub theirs: Option<Patient>,
+    #[ts(type = "Record<string, unknown> | null")]
+    pub mine: Option<Record>,
+    #[ts(type = "Record<string, unknown> | null")]
+    pub theirs: Option<Record>,
 }
 
 /// The client core.
@@ -168,6 +180,13 @@ fn json_map<T: Serialize>(value: &T) -> ClientResult<Map<String, Value>> {
     match serde_json::to_value(value).map_err(|e| ClientError::Corrupt(e.to_string()))? {
         Value::Object(map) => Ok(map),
         _ => Err(ClientError::Corrupt("not an object".into())),
+    }
+}
+
+fn refusal_error(refusal: Refusal) -> ClientError {
+    ClientError::Refused {
+        code: refusal.code,
+        message: refusal.message,
     }
 }
 
@@ -359,13 +378,21 @@ impl Client {
         self.cache.as_mut().ok_or(ClientError::Locked)
     }
 
-    fn require(&self, permission: Permission) -> ClientResult<()> {
-        if self.profile_or_err()?.can(permission) {
-            Ok(())
-        } else {
-            Err(ClientError::Forbidden(format!(
-                "your role does not have the permission {permission}"
-            )))
+    /// A local audit event about a record of `entity` (`<kind>.<action>`).
+    fn local_event_of(
+        &self,
+        entity: Entity,
+        action: &str,
+        id: Option<RecordId>,
+        details: Value,
+    ) -> LocalAuditEvent {
+        LocalAuditEvent {
+            event_id: LocalEventId::generate(),
+            action: format!("{}.{action}", entity.as_str()),
+            entity: id.map(|_| entity.as_str().to_owned()),
+            entity_id: id.map(|i| i.to_string()),
+            client_time: self.now(),
+            details,
         }
     }
 
@@ -441,22 +468,23 @@ impl Client {
     /// Whether this computer holds changes to the patient the hub has not confirmed yet. Not
     /// audited: it reveals no record data.
     pub fn has_pending(&mut self, id: PatientId) -> ClientResult<bool> {
-        Ok(Cache::pending_ops_for(self.cache()?.conn(), id)? > 0)
+        Ok(Cache::pending_ops_for(self.cache()?.conn(), id.into())? > 0)
     }
 
     // --- local changes (each with its outbox op, in one transaction) ---
 
     fn new_op(
         &self,
-        record_id: PatientId,
+        entity: Entity,
+        record_id: RecordId,
         action: OpAction,
         base_version: Option<i64>,
         fields: Map<String, Value>,
     ) -> Op {
         Op {
             op_id: OpId::generate(),
-            entity: Entity::Patient,
-            record_id: record_id.into(),
+            entity,
+            record_id,
             action,
             base_version,
             fields,
@@ -465,129 +493,21 @@ impl Client {
         }
     }
 
-    fn check_clinical<'a>(&self, keys: impl Iterator<Item = &'a String>) -> ClientResult<()> {
-        if touches_clinical(keys) && !self.profile_or_err()?.can(Permission::PatientReadClinical) {
-            return Err(ClientError::Forbidden(
-                "your role may not write clinical fields".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Registers a patient locally; it reaches the hub with the next sync.
+    /// Adds a patient here, with its create op.
     pub fn add(&mut self, fields: PatientFields) -> ClientResult<Patient> {
-        self.require(Permission::PatientWrite)?;
-        let map = json_map(&fields)?;
-        self.check_clinical(map.keys())?;
-        let now = self.now();
-        fields.validate(now.date_naive())?;
-        let user = self.profile_or_err()?.user_id;
-        let patient = Patient {
-            id: PatientId::generate(),
-            fields,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            updated_by: Some(user),
-        };
-        let op = self.new_op(patient.id, OpAction::Create, None, map);
-        let tx = self.cache()?.transaction()?;
-        Cache::put(
-            &tx,
-            &LocalPatient {
-                patient: patient.clone(),
-                hub_version: None,
-                deleted: false,
-                conflict: false,
-                hub_data: None,
-            },
-        )?;
-        Cache::enqueue(&tx, &op)?;
-        tx.commit()?;
-        Ok(patient)
+        let record = self.create_record(Entity::Patient, json_map(&fields)?)?;
+        patient_of(&record)
     }
 
-    /// Edits a patient locally: `changes` maps fields to new values (`null` clears).
+    /// Edits a patient here: `changes` maps fields to new values (`null` clears).
     pub fn edit(&mut self, id: PatientId, changes: &Map<String, Value>) -> ClientResult<Patient> {
-        self.require(Permission::PatientWrite)?;
-        self.check_clinical(changes.keys())?;
-        let now = self.now();
-        let user = self.profile_or_err()?.user_id;
-        let local = self
-            .cache()?
-            .get(id)?
-            .filter(|p| !p.deleted)
-            .ok_or(ClientError::NotFound)?;
-        if local.conflict {
-            return Err(ClientError::InvalidInput(
-                "this record has a conflict: resolve it first".into(),
-            ));
-        }
-        let (fields, changed) = local
-            .patient
-            .fields
-            .apply(changes, now.date_naive())
-            .map_err(patch_error)?;
-        if changed.is_empty() {
-            return Ok(local.patient);
-        }
-        let op_fields: Map<String, Value> = changed
-            .iter()
-            .map(|(k, c)| (k.clone(), c.new.clone()))
-            .collect();
-        let op = self.new_op(id, OpAction::Update, Some(base_version(&local)), op_fields);
-        let hub_data = local.hub_data.clone().or_else(|| {
-            (local.hub_version == Some(local.patient.version)).then(|| local.patient.clone())
-        });
-        let patient = Patient {
-            fields,
-            version: local.patient.version + 1,
-            updated_at: now,
-            updated_by: Some(user),
-            ..local.patient
-        };
-        let tx = self.cache()?.transaction()?;
-        Cache::put(
-            &tx,
-            &LocalPatient {
-                patient: patient.clone(),
-                hub_data,
-                ..local
-            },
-        )?;
-        Cache::enqueue(&tx, &op)?;
-        tx.commit()?;
-        Ok(patient)
+        let record = self.change_record(Entity::Patient, id.into(), changes)?;
+        patient_of(&record)
     }
 
-    /// Deletes a patient locally (a tombstone until the hub confirms).
+    /// Deletes a patient here (a tombstone until the hub confirms).
     pub fn delete(&mut self, id: PatientId) -> ClientResult<()> {
-        self.require(Permission::PatientDelete)?;
-        let local = self
-            .cache()?
-            .get(id)?
-            .filter(|p| !p.deleted)
-            .ok_or(ClientError::NotFound)?;
-        let op = self.new_op(id, OpAction::Delete, Some(base_version(&local)), Map::new());
-        let hub_data = local
-            .hub_data
-            .clone()
-            .or_else(|| Some(local.patient.clone()));
-        let mut patient = local.patient.clone();
-        patient.version += 1;
-        let tx = self.cache()?.transaction()?;
-        Cache::enqueue(&tx, &op)?;
-        Cache::put(
-            &tx,
-            &LocalPatient {
-                patient,
-                deleted: true,
-                hub_data,
-                ..local
-            },
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.delete_record(Entity::Patient, id.into())
     }
 
     // --- sync ---
@@ -747,7 +667,10 @@ impl Client {
                 let mut complete = false;
                 for batch in receiver {
                     let mut patients = Vec::new();
-                    let mut history = Vec::new();
+                    let mut patient_history = Vec::new();
+                    let mut records: BTreeMap<Entity, Vec<Record>> = BTreeMap::new();
+                    let mut history: BTreeMap<Entity, Vec<(RecordId, HistoryEntry)>> =
+                        BTreeMap::new();
                     for line in batch {
                         match line {
                             SnapshotLine::Begin { cursor: c, .. } => cursor = Some(c),
@@ -759,12 +682,25 @@ impl Client {
                                 entity: Entity::Patient,
                                 record_id,
                                 entry,
-                            } => history.push((record_id.into(), entry)),
-                            SnapshotLine::Record { .. } | SnapshotLine::History { .. } => {}
+                            } => patient_history.push((record_id.into(), entry)),
+                            SnapshotLine::Record { entity, record } => {
+                                records.entry(entity).or_default().push(record)
+                            }
+                            SnapshotLine::History {
+                                entity,
+                                record_id,
+                                entry,
+                            } => history.entry(entity).or_default().push((record_id, entry)),
                             SnapshotLine::End => complete = true,
                         }
                     }
-                    Cache::insert_snapshot(&tx, &patients, &history)?;
+                    Cache::insert_snapshot(&tx, &patients, &patient_history)?;
+                    for (entity, records) in &records {
+                        Cache::insert_snapshot_records(&tx, *entity, records, &[])?;
+                    }
+                    for (entity, history) in &history {
+                        Cache::insert_snapshot_records(&tx, *entity, &[], history)?;
+                    }
                 }
                 match (complete, cursor) {
                     (true, Some(cursor)) => {
@@ -842,8 +778,7 @@ impl Client {
             let Some(&op) = sent.get(&result.op_id) else {
                 continue;
             };
-            let id = PatientId::from(op.record_id);
-            let hub_record = result.record.as_ref().map(patient_of).transpose()?;
+            let (entity, id) = (op.entity, op.record_id);
             Cache::remove_op(&tx, &op.op_id.to_string())?;
             match result.status {
                 OpStatus::Applied | OpStatus::Merged => {
@@ -853,35 +788,21 @@ impl Client {
                         report.merged += 1;
                     }
                     let settled = Cache::pending_ops_for(&tx, id)? == 0;
-                    // An earlier op on the record, answered in an earlier push, is waiting for
-                    // the user: the local copy stays as it is and the conflict's hub side
-                    // follows this newer hub version.
                     let conflicted = Cache::has_conflict(&tx, id)?;
-                    if let (Some(record), true, false) = (&hub_record, settled, conflicted) {
-                        // The hub's record is the whole new state: the local one is not read.
-                        Cache::replace(&tx, &LocalPatient::confirmed(record.clone()))?;
+                    // The hub's record is the whole new state: the local one is not read.
+                    if let Some(confirmed) = settle::confirmed(entity, result, settled, conflicted)
+                    {
+                        Cache::replace_local(&tx, &confirmed)?;
                         continue;
                     }
-                    let Some(local) = Cache::patient(&tx, id)? else {
+                    let Some(local) = Cache::local(&tx, entity, id)? else {
                         continue;
                     };
-                    if conflicted && let Some(version) = result.version {
-                        Cache::refresh_conflict(&tx, id, hub_record.as_ref(), version)?;
+                    let applied = settle::applied(local, result, settled, conflicted);
+                    if let Some((hub_record, version)) = &applied.refresh {
+                        Cache::refresh_conflict(&tx, id, hub_record.as_ref(), *version)?;
                     }
-                    let updated = match (&hub_record, settled && !conflicted) {
-                        (None, true) => LocalPatient {
-                            hub_version: result.version,
-                            deleted: true,
-                            hub_data: None,
-                            ..local
-                        },
-                        (record, _) => LocalPatient {
-                            hub_version: result.version,
-                            hub_data: record.clone(),
-                            ..local
-                        },
-                    };
-                    Cache::put(&tx, &updated)?;
+                    Cache::put_local(&tx, &applied.local)?;
                 }
                 OpStatus::Conflict | OpStatus::Rejected => {
                     let rejected = result.status == OpStatus::Rejected;
@@ -893,23 +814,19 @@ impl Client {
                     Cache::put_conflict(
                         &tx,
                         &StoredConflict {
+                            entity,
                             record_id: id,
                             rejected,
                             local_op: op.clone(),
-                            hub_record: hub_record.clone(),
+                            hub_record: result.record.clone(),
                             hub_version: result.version,
                             error: result.error.as_ref().map(|e| e.message.clone()),
+                            code: result.error.as_ref().map(|e| e.code.clone()),
                             at: at.clone(),
                         },
                     )?;
-                    if let Some(local) = Cache::patient(&tx, id)? {
-                        Cache::put(
-                            &tx,
-                            &LocalPatient {
-                                conflict: true,
-                                ..local
-                            },
-                        )?;
+                    if let Some(local) = Cache::local(&tx, entity, id)? {
+                        Cache::put_local(&tx, &settle::refused(local))?;
                     }
                 }
             }
@@ -925,39 +842,18 @@ impl Client {
     fn apply_pull(&mut self, page: &PullResponse) -> ClientResult<()> {
         let tx = self.cache()?.transaction()?;
         for change in &page.changes {
-            if change.entity != Entity::Patient {
-                continue;
-            }
-            let id = PatientId::from(change.record_id);
-            let record = change.record.as_ref().map(patient_of).transpose()?;
+            let (entity, id) = (change.entity, change.record_id);
             if let Some(entry) = &change.history {
-                Cache::add_history(&tx, id, entry)?;
+                Cache::add_history_of(&tx, entity, id, entry)?;
             }
-            let local = Cache::patient(&tx, id)?;
-            if let Some(local) = &local {
-                if local.conflict {
-                    Cache::refresh_conflict(&tx, id, record.as_ref(), change.version)?;
-                    continue;
+            let local = Cache::local(&tx, entity, id)?;
+            let pending = local.is_some() && Cache::pending_ops_for(&tx, id)? > 0;
+            match settle::pulled(change, local, pending) {
+                settle::Pulled::Keep => {}
+                settle::Pulled::RefreshConflict => {
+                    Cache::refresh_conflict(&tx, id, change.record.as_ref(), change.version)?
                 }
-                if Cache::pending_ops_for(&tx, id)? > 0 {
-                    continue;
-                }
-                if local.hub_version.is_some_and(|v| v > change.version) {
-                    continue;
-                }
-            }
-            match (&record, local) {
-                (Some(record), _) => Cache::put(&tx, &LocalPatient::confirmed(record.clone()))?,
-                (None, Some(local)) => Cache::put(
-                    &tx,
-                    &LocalPatient {
-                        hub_version: Some(change.version),
-                        deleted: true,
-                        hub_data: None,
-                        ..local
-                    },
-                )?,
-                (None, None) => {}
+                settle::Pulled::Put(local) => Cache::put_local(&tx, &local)?,
             }
         }
         Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
@@ -976,7 +872,7 @@ impl Client {
         loop {
             match self.sync(progress).await {
                 Err(err) if err.is_transient() && backoff.failures() < retries => {
-                    tracing::info!(code = err.code(), "sync failed; retrying");
+                    tracing::info!(code = %err.code().as_str(), "sync failed; retrying");
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 other => {
@@ -1009,7 +905,7 @@ impl Client {
                 }
                 Err(ClientError::DeviceRevoked) => return Err(self.remote_wipe()),
                 Err(err) if err.is_transient() => {
-                    tracing::info!(code = err.code(), "lost the hub; reconnecting");
+                    tracing::info!(code = %err.code().as_str(), "lost the hub; reconnecting");
                     tokio::time::sleep(backoff.next_delay()).await;
                 }
                 Err(err) => return Err(err),
@@ -1058,10 +954,12 @@ impl Client {
         stored
             .into_iter()
             .map(|c| {
-                let mine = cache.get(c.record_id)?.map(|l| l.patient);
+                let mine = Cache::local(cache.conn(), c.entity, c.record_id)?.map(|l| l.record);
                 Ok(Conflict {
+                    entity: c.entity,
                     record_id: c.record_id,
                     rejected: c.rejected,
+                    code: c.code,
                     error: c.error,
                     fields: c.local_op.fields.keys().cloned().collect(),
                     mine,
@@ -1072,17 +970,24 @@ impl Client {
     }
 
     /// Settles a conflict; keeping local values sends them as a new op on the hub's version.
-    pub fn resolve(&mut self, id: PatientId, resolution: &Resolution) -> ClientResult<()> {
+    /// A refused change is discarded (take theirs) or changed and sent again.
+    pub fn resolve(&mut self, id: RecordId, resolution: &Resolution) -> ClientResult<()> {
         let conflict = self
             .cache()?
             .conflicts()?
             .into_iter()
             .find(|c| c.record_id == id)
             .ok_or(ClientError::NotFound)?;
-        let local = self.cache()?.get(id)?.ok_or(ClientError::NotFound)?;
+        let entity = conflict.entity;
+        let kind = entity.kind();
+        let local = Cache::local(self.cache()?.conn(), entity, id)?.ok_or(ClientError::NotFound)?;
+        let now = self.now();
+        if let Resolution::Change(changes) = resolution {
+            return self.send_again(&conflict, local, changes);
+        }
         let mine: Vec<String> = match resolution {
             Resolution::KeepMine => conflict.local_op.fields.keys().cloned().collect(),
-            Resolution::TakeTheirs => Vec::new(),
+            Resolution::TakeTheirs | Resolution::Change(_) => Vec::new(),
             Resolution::PerField(choice) => {
                 if let Some(unknown) = choice
                     .keys()
@@ -1101,25 +1006,25 @@ impl Client {
         };
         let keep_delete =
             conflict.local_op.action == OpAction::Delete && *resolution == Resolution::KeepMine;
-        let now = self.now();
         let mut op = None;
         let settled = match (&conflict.hub_record, conflict.rejected) {
             (_, true) => {
                 if *resolution != Resolution::TakeTheirs {
                     return Err(ClientError::InvalidInput(
-                        "the hub refused this change; it can only be discarded (take theirs), then edited again".into(),
+                        "the hub refused this change; it can be discarded (take theirs) or changed and sent again".into(),
                     ));
                 }
                 match (local.hub_version, local.hub_data.clone()) {
                     (None, _) => None,
-                    (Some(v), Some(hub)) => Some(LocalPatient {
-                        patient: hub,
+                    (Some(v), Some(hub)) => Some(LocalRecord {
+                        record: hub,
                         hub_version: Some(v),
                         deleted: false,
                         conflict: false,
                         hub_data: None,
+                        ..local.clone()
                     }),
-                    (Some(v), None) => Some(LocalPatient {
+                    (Some(v), None) => Some(LocalRecord {
                         hub_version: Some(v),
                         conflict: false,
                         ..local.clone()
@@ -1132,7 +1037,7 @@ impl Client {
                         "the record was deleted on the hub: take theirs".into(),
                     ));
                 }
-                Some(LocalPatient {
+                Some(LocalRecord {
                     deleted: true,
                     conflict: false,
                     hub_data: None,
@@ -1141,54 +1046,111 @@ impl Client {
                 })
             }
             (Some(hub), false) if keep_delete => {
-                op = Some(self.new_op(id, OpAction::Delete, Some(hub.version), Map::new()));
-                let mut patient = hub.clone();
-                patient.version += 1;
-                Some(LocalPatient {
-                    patient,
+                op = Some(self.new_op(entity, id, OpAction::Delete, Some(hub.version), Map::new()));
+                let mut record = hub.clone();
+                record.version += 1;
+                Some(LocalRecord {
+                    record,
                     hub_version: Some(hub.version),
                     deleted: true,
                     conflict: false,
                     hub_data: Some(hub.clone()),
+                    ..local.clone()
                 })
             }
             (Some(hub), false) => {
                 let values: Map<String, Value> = mine
                     .iter()
-                    .map(|f| (f.clone(), field_value(&local.patient, f)))
+                    .map(|f| {
+                        let value = local.record.fields.get(f).cloned().unwrap_or(Value::Null);
+                        (f.clone(), value)
+                    })
                     .collect();
-                let (fields, changed) = hub
-                    .fields
-                    .apply(&values, now.date_naive())
+                let (fields, changed) = kind
+                    .apply(&hub.fields, &values, now.date_naive())
                     .map_err(patch_error)?;
                 if changed.is_empty() {
-                    Some(LocalPatient::confirmed(hub.clone()))
+                    Some(LocalRecord::confirmed(entity, hub.clone()))
                 } else {
-                    op = Some(self.new_op(id, OpAction::Update, Some(hub.version), values));
-                    let patient = Patient {
+                    op = Some(self.new_op(entity, id, OpAction::Update, Some(hub.version), values));
+                    let record = Record {
                         fields,
                         version: hub.version + 1,
                         updated_at: now,
                         ..hub.clone()
                     };
-                    Some(LocalPatient {
-                        patient,
+                    Some(LocalRecord {
+                        record,
                         hub_version: Some(hub.version),
                         deleted: false,
                         conflict: false,
                         hub_data: Some(hub.clone()),
+                        ..local.clone()
                     })
                 }
             }
         };
         let tx = self.cache()?.transaction()?;
         match settled {
-            Some(local) => Cache::put(&tx, &local)?,
-            None => Cache::remove(&tx, id)?,
+            Some(local) => Cache::put_local(&tx, &local)?,
+            None => Cache::remove_local(&tx, entity, id)?,
         }
         if let Some(op) = &op {
             Cache::enqueue(&tx, op)?;
         }
+        Cache::remove_conflict(&tx, id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Settles a refused change by changing it (a booking moved to a free slot) and sending it
+    /// again: a record the hub never created is created anew with every field; one it has gets
+    /// the refused fields and the changes on top of its version.
+    fn send_again(
+        &mut self,
+        conflict: &StoredConflict,
+        local: LocalRecord,
+        changes: &Map<String, Value>,
+    ) -> ClientResult<()> {
+        if !conflict.rejected {
+            return Err(ClientError::InvalidInput(
+                "this is a conflict with the hub's version: keep mine, take theirs or choose per field".into(),
+            ));
+        }
+        let (entity, id) = (conflict.entity, conflict.record_id);
+        let kind = entity.kind();
+        let now = self.now();
+        let (fields, _) = kind
+            .apply(&local.record.fields, changes, now.date_naive())
+            .map_err(patch_error)?;
+        let before = local.hub_data.as_ref().map(|h| &h.fields);
+        kind.check_rule(before, &fields).map_err(refusal_error)?;
+        let op = match local.hub_version {
+            None => self.new_op(entity, id, OpAction::Create, None, fields.clone()),
+            Some(version) => {
+                let mut values = conflict.local_op.fields.clone();
+                values.extend(changes.clone());
+                self.new_op(entity, id, OpAction::Update, Some(version), values)
+            }
+        };
+        let record = Record {
+            fields,
+            updated_at: now,
+            ..local.record.clone()
+        };
+        let tx = self.cache()?.transaction()?;
+        if let Some(taken) = Cache::slot_taken(&tx, entity, &record)? {
+            return Err(ClientError::SlotTaken(taken));
+        }
+        Cache::put_local(
+            &tx,
+            &LocalRecord {
+                record,
+                conflict: false,
+                ..local
+            },
+        )?;
+        Cache::enqueue(&tx, &op)?;
         Cache::remove_conflict(&tx, id)?;
         tx.commit()?;
         Ok(())
@@ -1264,15 +1226,6 @@ impl Client {
         self.profile = None;
         Ok(())
     }
-}
-
-/// The hub version a local change builds on: the last one the hub confirmed for the record,
-/// or, for a record created here and not confirmed yet, the version its create gets (1). Every
-/// change of a record made before the hub answers names the same base: the hub leaves the
-/// versions this user made on this device out of its comparison, so the changes stack on
-/// each other without conflicting, while any change made elsewhere since is still seen.
-fn base_version(local: &LocalPatient) -> i64 {
-    local.hub_version.unwrap_or(1)
 }
 
 fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {

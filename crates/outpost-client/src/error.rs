@@ -1,7 +1,77 @@
-//! The client core's one error type. Each variant has a stable code (for `--json` output and,
-//! later, the desktop app's IPC), so callers decide by code, never by message text.
+//! The client core's one error type, and the one code list its callers decide by: the
+//! `outpost --json` output and the desktop app's IPC both carry [`ErrorCode`], which holds the
+//! client's own codes and every code the hub answers with (`slot_taken`, `version_conflict`,
+//! …), never one catch-all for the hub.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use outpost_domain::ValidationError;
+
+/// Every code a caller of the client core may receive (exported to TypeScript).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    NoKeyring,
+    /// The keyring did not answer in time; the message says what to unlock.
+    KeyringTimeout,
+    WrongPassword,
+    NotSignedIn,
+    Locked,
+    OfflineGrantExpired,
+    OfflineGrantInvalid,
+    Offline,
+    /// The hub's certificate is not trusted (give the authority's CA file).
+    TlsUntrusted,
+    /// Plain http:// to another computer.
+    InsecureHubUrl,
+    DeviceRevoked,
+    NotEncrypted,
+    CacheKeyMismatch,
+    NotFound,
+    ValidationFailed,
+    InvalidInput,
+    Forbidden,
+    /// The appointment's slot is taken (in the local copy, or on the hub).
+    SlotTaken,
+    InvalidTransition,
+    OutsideWorkingHours,
+    ClinicClosed,
+    VersionConflict,
+    AlreadyExists,
+    Unauthenticated,
+    InvalidCredentials,
+    SessionEnded,
+    TenantSuspended,
+    AccountLocked,
+    RateLimited,
+    UnsupportedSchema,
+    PayloadTooLarge,
+    MalformedJson,
+    UnsupportedMediaType,
+    Unavailable,
+    /// The hub failed on its side.
+    Internal,
+    /// A local file or database problem.
+    Local,
+    /// The desktop app's update waits until every pending change has synced.
+    UpdateWaits,
+}
+
+impl ErrorCode {
+    /// The code of a hub answer (`internal` for a code this build does not know).
+    pub fn of_hub(code: &str) -> Self {
+        serde_json::from_value(serde_json::Value::from(code)).unwrap_or(ErrorCode::Internal)
+    }
+
+    /// The snake_case spelling.
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -67,6 +137,13 @@ pub enum ClientError {
     InvalidInput(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The local copy already holds an appointment in that slot (its id).
+    #[error("the slot is taken in the local copy by appointment {0}")]
+    SlotTaken(String),
+    /// A rule of the record's kind refuses the change (`invalid_transition`,
+    /// `outside_working_hours`, `clinic_closed`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("local data error: {0}")]
     Cache(#[from] rusqlite::Error),
     #[error("local file error: {0}")]
@@ -76,30 +153,33 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A stable snake_case code.
-    pub fn code(&self) -> &str {
+    /// The code callers decide by.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ClientError::NoKeyring(_) => "no_keyring",
-            ClientError::KeyringTimeout(_) => "keyring_timeout",
-            ClientError::WrongPassword => "wrong_password",
-            ClientError::NotSignedIn => "not_signed_in",
-            ClientError::Locked => "locked",
-            ClientError::OfflineGrantExpired => "offline_grant_expired",
-            ClientError::OfflineGrantInvalid => "offline_grant_invalid",
-            ClientError::Offline(_) => "offline",
-            ClientError::TlsUntrusted(_) => "tls_untrusted",
-            ClientError::InsecureHubUrl => "insecure_hub_url",
-            ClientError::Hub { code, .. } => code,
-            ClientError::DeviceRevoked => "device_revoked",
-            ClientError::NotEncrypted => "not_encrypted",
-            ClientError::CacheKeyMismatch => "cache_key_mismatch",
-            ClientError::NotFound => "not_found",
-            ClientError::Invalid(_) => "validation_failed",
-            ClientError::InvalidInput(_) => "invalid_input",
-            ClientError::Forbidden(_) => "forbidden",
-            ClientError::Cache(_) => "cache_error",
-            ClientError::Io(_) => "io_error",
-            ClientError::Corrupt(_) => "corrupt",
+            ClientError::NoKeyring(_) => ErrorCode::NoKeyring,
+            ClientError::KeyringTimeout(_) => ErrorCode::KeyringTimeout,
+            ClientError::WrongPassword => ErrorCode::WrongPassword,
+            ClientError::NotSignedIn => ErrorCode::NotSignedIn,
+            ClientError::Locked => ErrorCode::Locked,
+            ClientError::OfflineGrantExpired => ErrorCode::OfflineGrantExpired,
+            ClientError::OfflineGrantInvalid => ErrorCode::OfflineGrantInvalid,
+            ClientError::Offline(_) => ErrorCode::Offline,
+            ClientError::TlsUntrusted(_) => ErrorCode::TlsUntrusted,
+            ClientError::InsecureHubUrl => ErrorCode::InsecureHubUrl,
+            ClientError::Hub { code, .. } => ErrorCode::of_hub(code),
+            ClientError::DeviceRevoked => ErrorCode::DeviceRevoked,
+            ClientError::NotEncrypted => ErrorCode::NotEncrypted,
+            ClientError::CacheKeyMismatch => ErrorCode::CacheKeyMismatch,
+            ClientError::NotFound => ErrorCode::NotFound,
+            ClientError::Invalid(v) if v.malformed => ErrorCode::InvalidInput,
+            ClientError::Invalid(_) => ErrorCode::ValidationFailed,
+            ClientError::InvalidInput(_) => ErrorCode::InvalidInput,
+            ClientError::Forbidden(_) => ErrorCode::Forbidden,
+            ClientError::SlotTaken(_) => ErrorCode::SlotTaken,
+            ClientError::Refused { code, .. } => ErrorCode::of_hub(code),
+            ClientError::Cache(_) | ClientError::Io(_) | ClientError::Corrupt(_) => {
+                ErrorCode::Local
+            }
         }
     }
 

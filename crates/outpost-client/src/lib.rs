@@ -14,12 +14,14 @@ mod home;
 mod keywrap;
 mod name_index;
 mod retry;
+mod settle;
 mod transport;
 mod vault;
 
-pub use cache::LocalPatient;
+pub use cache::{LocalPatient, LocalRecord};
+pub use client::schedule::LocalAppointment;
 pub use client::{Client, ClientOptions, Conflict, MirrorProgress, Resolution, Status, SyncReport};
-pub use error::{ClientError, ClientResult};
+pub use error::{ClientError, ClientResult, ErrorCode};
 pub use home::{Home, Profile};
 pub use outpost_domain::clock::{Clock, SystemClock};
 pub use retry::Backoff;

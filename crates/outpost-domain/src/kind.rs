@@ -338,15 +338,18 @@ impl Kind {
 
     /// Whether a write with `changes` (every field for a creation) moves a slot this kind may
     /// not overlap, into a status that holds it: then the constraints are checked.
-    pub fn moves_slot(&self, changes: &Changes, after: &Map<String, Value>) -> Option<&NoOverlap> {
+    pub fn moves_slot<'a>(
+        &self,
+        mut changed: impl Iterator<Item = &'a String>,
+        after: &Map<String, Value>,
+    ) -> Option<&NoOverlap> {
         let rule = self.no_overlap.as_ref()?;
         let holds = after
             .get(rule.status)
             .and_then(Value::as_str)
             .is_none_or(|s| !rule.inactive.contains(&s));
-        let moved = [rule.group, rule.start, rule.end]
-            .iter()
-            .any(|f| changes.contains_key(*f));
+        let slot = [rule.group, rule.start, rule.end];
+        let moved = changed.any(|f| slot.contains(&f.as_str()));
         (holds && moved).then_some(rule)
     }
 

@@ -25,7 +25,7 @@ pub async fn check(
     id: RecordId,
     write: &Write,
 ) -> StoreResult<Result<(), Refusal>> {
-    let Some(rule) = kind.moves_slot(&write.changes, &write.fields) else {
+    let Some(rule) = kind.moves_slot(write.changes.keys(), &write.fields) else {
         return Ok(Ok(()));
     };
     let (start, end, group) = plan::slot(rule, &write.fields)?;

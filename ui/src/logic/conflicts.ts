@@ -10,10 +10,20 @@ export function shownValue(record: Version, field: string): string {
   return value === undefined || value === null ? "—" : String(value);
 }
 
-/** "Family, Given" from the hub's version, else this computer's; the record id when both deleted. */
+/** What the record is, from the hub's version, else this computer's: "Family, Given" for a
+ * patient, "Appointment at <start>" for an appointment, the name or title of other kinds; the
+ * record id when both sides deleted it. */
 export function conflictTitle(conflict: Conflict): string {
   const named = conflict.theirs ?? conflict.mine;
-  return named ? `${String(named.family_name)}, ${String(named.given_name)}` : conflict.record_id;
+  if (!named) return conflict.record_id;
+  switch (conflict.entity) {
+    case "patient":
+      return `${String(named.family_name)}, ${String(named.given_name)}`;
+    case "appointment":
+      return `Appointment at ${String(named.start)}`;
+    default:
+      return String(named.name ?? named.title ?? conflict.record_id);
+  }
 }
 
 /** Per field, whether to keep this computer's value; a field not picked keeps the hub's. */

@@ -4,14 +4,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Cache, from_json, to_json};
 use crate::error::{ClientError, ClientResult};
-use outpost_domain::PatientId;
-use outpost_domain::patient::Patient;
+use outpost_domain::record::Record;
 use outpost_domain::sync::Op;
+use outpost_domain::{Entity, RecordId};
 
 impl Cache {
     pub fn conflicts(&self) -> ClientResult<Vec<StoredConflict>> {
         let mut stmt = self.conn.prepare(
-            "SELECT record_id, kind, local_op, hub_record, hub_version, error, at FROM conflicts ORDER BY at",
+            "SELECT record_id, kind, local_op, hub_record, hub_version, error, at, entity, code \
+             FROM conflicts ORDER BY at",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -23,23 +24,31 @@ impl Cache {
                     r.get::<_, Option<i64>>(4)?,
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, Option<String>>(8)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.into_iter()
-            .map(|(id, kind, op, hub, hub_version, error, at)| {
-                Ok(StoredConflict {
-                    record_id: id
-                        .parse()
-                        .map_err(|_| ClientError::Corrupt("conflict id".into()))?,
-                    rejected: kind == "rejected",
-                    local_op: from_json(&op)?,
-                    hub_record: hub.map(|h| from_json(&h)).transpose()?,
-                    hub_version,
-                    error,
-                    at,
-                })
-            })
+            .map(
+                |(id, kind, op, hub, hub_version, error, at, entity, code)| {
+                    Ok(StoredConflict {
+                        entity: entity
+                            .parse()
+                            .map_err(|_| ClientError::Corrupt("conflict kind".into()))?,
+                        record_id: id
+                            .parse()
+                            .map_err(|_| ClientError::Corrupt("conflict id".into()))?,
+                        rejected: kind == "rejected",
+                        local_op: from_json(&op)?,
+                        hub_record: hub.map(|h| from_json(&h)).transpose()?,
+                        hub_version,
+                        error,
+                        code,
+                        at,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -59,16 +68,22 @@ impl Cache {
             op = previous;
         }
         tx.execute(
-            "INSERT OR REPLACE INTO conflicts (record_id, kind, local_op, hub_record, hub_version, error, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR REPLACE INTO conflicts (record_id, kind, local_op, hub_record, hub_version, \
+             error, at, entity, code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 conflict.record_id.to_string(),
-                if conflict.rejected { "rejected" } else { "conflict" },
+                if conflict.rejected {
+                    "rejected"
+                } else {
+                    "conflict"
+                },
                 to_json(&op)?,
                 conflict.hub_record.as_ref().map(to_json).transpose()?,
                 conflict.hub_version,
                 conflict.error,
                 conflict.at,
+                conflict.entity.as_str(),
+                conflict.code,
             ],
         )?;
         Ok(())
@@ -77,8 +92,8 @@ impl Cache {
     /// Updates the hub side of an open conflict as newer hub versions arrive.
     pub fn refresh_conflict(
         tx: &Connection,
-        id: PatientId,
-        hub_record: Option<&Patient>,
+        id: RecordId,
+        hub_record: Option<&Record>,
         hub_version: i64,
     ) -> ClientResult<()> {
         tx.execute(
@@ -89,14 +104,14 @@ impl Cache {
     }
 
     /// Whether a record has a conflict waiting for the user.
-    pub fn has_conflict(tx: &Connection, id: PatientId) -> ClientResult<bool> {
+    pub fn has_conflict(tx: &Connection, id: RecordId) -> ClientResult<bool> {
         Ok(tx
             .prepare_cached("SELECT count(*) FROM conflicts WHERE record_id = ?1")?
             .query_row([id.to_string()], |r| r.get::<_, i64>(0))?
             > 0)
     }
 
-    pub fn remove_conflict(tx: &Connection, id: PatientId) -> ClientResult<()> {
+    pub fn remove_conflict(tx: &Connection, id: RecordId) -> ClientResult<()> {
         tx.execute(
             "DELETE FROM conflicts WHERE record_id = ?1",
             [id.to_string()],
@@ -108,14 +123,17 @@ impl Cache {
 /// A change the hub did not apply, waiting for the user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredConflict {
-    pub record_id: PatientId,
+    pub entity: Entity,
+    pub record_id: RecordId,
     /// Refused outright (invalid, forbidden) rather than a version conflict.
     pub rejected: bool,
     /// The local change (fields accumulated over every op that did not apply).
     pub local_op: Op,
     /// The hub's current record (`None`: deleted on the hub, or unknown for a refusal).
-    pub hub_record: Option<Patient>,
+    pub hub_record: Option<Record>,
     pub hub_version: Option<i64>,
     pub error: Option<String>,
+    /// The hub's code for a refusal.
+    pub code: Option<String>,
     pub at: String,
 }

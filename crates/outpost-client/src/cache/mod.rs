@@ -11,11 +11,14 @@ use crate::keywrap::Key;
 
 mod audit;
 mod conflicts;
+mod local;
 mod outbox;
 mod patients;
+pub mod records;
 
 pub use conflicts::StoredConflict;
-pub use patients::{LocalPatient, field_value};
+pub use local::LocalRecord;
+pub use patients::LocalPatient;
 
 /// A migration: its version, its SQL, and the Rust step that runs after the SQL in the same
 /// transaction (for what SQL cannot compute).
@@ -39,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
     (
         3,
         include_str!("../../../../migrations/cache/0003_history_rows.sql"),
+        None,
+    ),
+    (
+        4,
+        include_str!("../../../../migrations/cache/0004_records.sql"),
         None,
     ),
 ];

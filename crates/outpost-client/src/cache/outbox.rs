@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 use super::Batch;
 use super::{Cache, from_json, to_json};
 use crate::error::ClientResult;
-use outpost_domain::PatientId;
+use outpost_domain::RecordId;
 use outpost_domain::sync::Op;
 
 impl Cache {
@@ -54,7 +54,7 @@ impl Cache {
         Ok(())
     }
 
-    pub fn pending_ops_for(tx: &Connection, id: PatientId) -> ClientResult<i64> {
+    pub fn pending_ops_for(tx: &Connection, id: RecordId) -> ClientResult<i64> {
         Ok(tx
             .prepare_cached("SELECT count(*) FROM outbox WHERE record_id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))?)

@@ -3,7 +3,6 @@
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use serde_json::Value;
 
 use outpost_domain::PatientId;
 use outpost_domain::patient::{HistoryEntry, Patient};
@@ -310,12 +309,4 @@ impl Cache {
         .execute(params![id.to_string(), entry.version, to_json(entry)?])?;
         Ok(())
     }
-}
-
-/// The JSON value of a field of a patient (`null` when absent).
-pub fn field_value(patient: &Patient, field: &str) -> Value {
-    serde_json::to_value(&patient.fields)
-        .ok()
-        .and_then(|v| v.get(field).cloned())
-        .unwrap_or(Value::Null)
 }

@@ -225,10 +225,7 @@ fn fields_of<'a>(
         .1
 }
 
-fn overlaps(
-    booked: &[Booking],
-    fields: &AppointmentFields,
-) -> bool {
+fn overlaps(booked: &[Booking], fields: &AppointmentFields) -> bool {
     booked.iter().rev().take(64).any(|(_, other, _)| {
         other.practitioner_id == fields.practitioner_id
             && other.start < fields.end
