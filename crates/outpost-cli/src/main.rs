@@ -17,7 +17,10 @@ use outpost_client::{
     SystemClock,
 };
 use outpost_domain::PatientId;
+use outpost_domain::RecordId;
 use outpost_domain::patient::PatientFields;
+
+mod schedule;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +87,16 @@ enum Command {
     Patient {
         #[command(subcommand)]
         command: PatientCommand,
+    },
+    /// The clinic's appointments in the local copy.
+    Appointment {
+        #[command(subcommand)]
+        command: schedule::AppointmentCommand,
+    },
+    /// The clinic's practitioners.
+    Practitioner {
+        #[command(subcommand)]
+        command: schedule::PractitionerCommand,
     },
     /// Changes the hub did not apply.
     Conflicts {
@@ -153,7 +166,7 @@ enum ConflictCommand {
     List,
     /// Settle a conflict: --mine, --theirs, or --field NAME=mine|theirs for each field.
     Resolve {
-        id: PatientId,
+        id: RecordId,
         #[arg(long, conflicts_with_all = ["theirs", "field"])]
         mine: bool,
         #[arg(long, conflicts_with = "field")]
@@ -347,6 +360,8 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
             });
         }
         Command::Patient { command } => patient(client, command, json)?,
+        Command::Appointment { command } => schedule::appointment(client, command, json)?,
+        Command::Practitioner { command } => schedule::practitioner(client, command, json)?,
         Command::Conflicts { command } => match command {
             ConflictCommand::List => {
                 let conflicts = client.conflicts()?;
@@ -356,7 +371,12 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                     }
                     for c in list {
                         let kind = if c.rejected { "refused" } else { "conflict" };
-                        println!("{} {kind}: fields {}", c.record_id, c.fields.join(", "));
+                        println!(
+                            "{} {} {kind}: fields {}",
+                            c.entity,
+                            c.record_id,
+                            c.fields.join(", ")
+                        );
                         if let Some(error) = &c.error {
                             println!("  hub said: {error}");
                         }
@@ -402,7 +422,7 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
                 } else {
                     bail!("say --mine, --theirs or --field NAME=mine|theirs");
                 };
-                client.resolve(id.into(), &resolution)?;
+                client.resolve(id, &resolution)?;
                 print(json, &json!({"resolved": id}), |_| {
                     println!("Resolved; sync to send the result")
                 });
