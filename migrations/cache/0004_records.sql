@@ -36,3 +36,7 @@ ALTER TABLE conflicts ADD COLUMN entity TEXT NOT NULL DEFAULT 'patient';
 -- The hub's code for a refusal (`slot_taken`, `validation_failed`, …), which decides how the
 -- user may settle it.
 ALTER TABLE conflicts ADD COLUMN code TEXT;
+
+-- A patient's appointments (their detail lists past and coming ones).
+CREATE INDEX records_appointment_patient ON records (json_extract(data, '$.patient_id'), sort_key)
+    WHERE entity = 'appointment';

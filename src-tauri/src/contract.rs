@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
-use outpost_client::Conflict;
+use outpost_client::{Conflict, LocalAppointment};
 use outpost_domain::patient::{Patient, PatientFields};
+use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
+use outpost_domain::schedule::calendar::CalendarEntry;
+use outpost_domain::schedule::practitioner::Practitioner;
 
-use crate::commands::{self, conflicts::*, patients::*, session::*};
+use crate::commands::{self, conflicts::*, patients::*, schedule::*, session::*};
 use crate::error::IpcResult;
 use crate::state::{Desktop, SyncState};
 
@@ -64,6 +67,22 @@ contract! {
     create_patient: PatientFields => Patient;
     edit_patient: Edit => Patient;
     delete_patient: PatientRef => ();
+    /// The clinic's practitioners, in name order, with their weekly hours and time zone.
+    practitioners: () => Vec<Practitioner>;
+    /// The clinic calendar: closures, holidays, events.
+    calendar: () => Vec<CalendarEntry>;
+    /// Appointments starting in a time range, of one practitioner or all, in order.
+    appointments: AppointmentRange => Vec<LocalAppointment>;
+    /// A patient's past and coming appointments.
+    patient_appointments: PatientAppointments => Vec<LocalAppointment>;
+    /// Books a slot (checked against the mirror: taken slots, hours, closures).
+    book: AppointmentFields => Appointment;
+    /// Moves an appointment; a booking the hub refused is moved and sent again.
+    move_appointment: MoveAppointment => Appointment;
+    /// Checks the patient in.
+    check_in: AppointmentRef => Appointment;
+    /// Cancels with a reason; a booking the hub refused is discarded (`null`).
+    cancel_appointment: CancelAppointment => Option<Appointment>;
     /// Changes the hub did not apply, both versions side by side.
     conflicts: () => Vec<Conflict>;
     resolve_conflict: Resolve => ();

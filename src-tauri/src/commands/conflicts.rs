@@ -6,7 +6,7 @@ use serde::Deserialize;
 use ts_rs::TS;
 
 use outpost_client::{Conflict, Resolution};
-use outpost_domain::PatientId;
+use outpost_domain::RecordId;
 
 use crate::error::IpcResult;
 use crate::state::Desktop;
@@ -25,7 +25,7 @@ pub enum Choice {
 
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct Resolve {
-    pub id: PatientId,
+    pub id: RecordId,
     pub choice: Choice,
 }
 

@@ -3,10 +3,15 @@
 
 pub mod conflicts;
 pub mod patients;
+pub mod schedule;
 pub mod session;
 
 pub use conflicts::{conflicts, resolve_conflict};
 pub use patients::{create_patient, delete_patient, edit_patient, history, patient, search};
+pub use schedule::{
+    appointments, book, calendar, cancel_appointment, check_in, move_appointment,
+    patient_appointments, practitioners,
+};
 pub use session::{
     app_info, install_update, lock, sign_in, sign_out, status, sync_now, touch, unlock,
 };

@@ -266,6 +266,22 @@ impl Cache {
         Ok(None)
     }
 
+    /// A patient's live appointments, in order of start.
+    pub fn appointments_of(&self, patient: &str) -> ClientResult<Vec<LocalRecord>> {
+        let found = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM records WHERE entity = 'appointment' \
+                 AND json_extract(data, '$.patient_id') = ?1 AND deleted = 0 ORDER BY sort_key"
+            ))?
+            .query_map([patient], read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        found
+            .into_iter()
+            .map(|row| local_from(Entity::Appointment, row))
+            .collect()
+    }
+
     /// Every live record of a kind, in its order.
     pub fn records_of(&self, entity: Entity) -> ClientResult<Vec<LocalRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -12,7 +12,7 @@ use outpost_domain::record::Record;
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
 use outpost_domain::schedule::practitioner::Practitioner;
-use outpost_domain::{AppointmentId, Entity, PractitionerId, RecordId};
+use outpost_domain::{AppointmentId, Entity, PatientId, PractitionerId, RecordId};
 
 use super::{Client, Resolution};
 use crate::cache::{Cache, records::time_key};
@@ -69,6 +69,33 @@ impl Client {
             &time_key(from),
             &time_key(to),
         )?;
+        found
+            .iter()
+            .map(|local| {
+                let pending = Cache::pending_ops_for(self.cache()?.conn(), local.record.id)? > 0;
+                Ok(LocalAppointment {
+                    appointment: typed(&local.record)?,
+                    pending,
+                    conflict: local.conflict,
+                })
+            })
+            .collect()
+    }
+
+    /// A patient's appointments, past and coming, in order of start.
+    pub fn patient_appointments(
+        &mut self,
+        patient: PatientId,
+    ) -> ClientResult<Vec<LocalAppointment>> {
+        let found = self.cache()?.appointments_of(&patient.to_string())?;
+        let ids: Vec<String> = found.iter().map(|l| l.record.id.to_string()).collect();
+        let event = self.local_event_of(
+            Entity::Appointment,
+            "search",
+            None,
+            json!({ "patient_id": patient, "returned": ids }),
+        );
+        self.cache()?.audit_reads(std::slice::from_ref(&event))?;
         found
             .iter()
             .map(|local| {
