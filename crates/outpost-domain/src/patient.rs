@@ -30,27 +30,6 @@ pub const CLINICAL_FIELDS: &[&str] = &[
     "stroke",
 ];
 
-/// Every field of [`PatientFields`], in storage order.
-pub const FIELD_NAMES: &[&str] = &[
-    "mrn",
-    "given_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "phone",
-    "email",
-    "address",
-    "hypertension",
-    "heart_disease",
-    "ever_married",
-    "work_type",
-    "residence_type",
-    "avg_glucose_level",
-    "bmi",
-    "smoking_status",
-    "stroke",
-];
-
 const MAX_NAME: usize = 100;
 const MAX_MRN: usize = 32;
 const MAX_PHONE: usize = 32;
@@ -113,6 +92,12 @@ pub struct PatientFields {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The names are a pseudonym (a de-identified data set's record), not the person's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_is_pseudonym: Option<bool>,
+    /// The birth date was estimated (from an age), not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date_estimated: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hypertension: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -275,6 +260,8 @@ pub static KIND: Kind = Kind {
         Field::new("phone", FieldType::Text, DEMOGRAPHIC),
         Field::new("email", FieldType::Text, DEMOGRAPHIC),
         Field::new("address", FieldType::Text, DEMOGRAPHIC),
+        Field::new("name_is_pseudonym", FieldType::Bool, DEMOGRAPHIC),
+        Field::new("birth_date_estimated", FieldType::Bool, DEMOGRAPHIC),
         Field::new("hypertension", FieldType::Bool, CLINICAL),
         Field::new("heart_disease", FieldType::Bool, CLINICAL),
         Field::new("ever_married", FieldType::Bool, CLINICAL),

@@ -405,6 +405,8 @@ fn patient(rng: &mut StdRng, mrn: &str, today: NaiveDate) -> PatientFields {
             pick(rng, STREETS),
             pick(rng, CITIES)
         )),
+        name_is_pseudonym: None,
+        birth_date_estimated: None,
         hypertension: Some(hypertension),
         heart_disease: Some(heart_disease),
         ever_married: Some(ever_married),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod forwarded;
+pub mod import;
 pub mod metrics;
 pub mod observe;
 pub mod passwords;

@@ -85,6 +85,26 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Bulk load of records of one kind into a tenant from CSV: every row checked on its own
+    /// (rejected rows reported with line, column and reason), rows already imported skipped.
+    Import {
+        #[arg(long)]
+        tenant: String,
+        /// The kind of record: patient, practitioner, appointment, calendar_entry.
+        #[arg(long)]
+        kind: outpost_domain::Entity,
+        file: PathBuf,
+        /// `kind`: a header of the kind's field names; `stroke-dataset`: the public
+        /// stroke-risk data set's layout (patients).
+        #[arg(long, value_enum, default_value = "kind")]
+        format: outpost_hub::import::Format,
+        /// Check every row and count what would load; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Users and memberships.
     User {
         #[command(subcommand)]
@@ -455,6 +475,102 @@ fn read_password(from_stdin: bool, generate: bool) -> Result<(String, bool)> {
     Ok((passwords::generate(), true))
 }
 
+/// `outpost-hub import`: reads the file, loads it with a progress bar, prints the report and
+/// appends it to the tenant's chain.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the command's own arguments, passed through"
+)]
+async fn import(
+    store: &dyn Store,
+    slug: &str,
+    entity: outpost_domain::Entity,
+    file: &std::path::Path,
+    format: outpost_hub::import::Format,
+    dry_run: bool,
+    json: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use outpost_hub::import::{self, Format};
+    let tenant = tenant_by_slug(store.central(), slug).await?;
+    if format == Format::StrokeDataset && entity != outpost_domain::Entity::Patient {
+        bail!("the stroke data set holds patients: use --kind patient");
+    }
+    let mut actor = operator(now);
+    actor.tenant_id = Some(tenant.id);
+    let db = store.tenant(tenant.id).await?;
+    let lines = std::fs::read(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    let bar = indicatif::ProgressBar::new(lines.saturating_sub(1) as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(if dry_run { "checking" } else { "importing" });
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let today = now.date_naive();
+    let progress = |rows| bar.set_position(rows);
+    let report = match format {
+        Format::Kind => {
+            let rows =
+                import::kind_rows(entity, input, today).map_err(|e| anyhow::anyhow!(e.message))?;
+            import::load(db.as_ref(), entity, rows, dry_run, &actor, progress).await
+        }
+        Format::StrokeDataset => {
+            let rows =
+                import::stroke::rows(input, today).map_err(|e| anyhow::anyhow!(e.message))?;
+            import::load(db.as_ref(), entity, rows, dry_run, &actor, progress).await
+        }
+    }
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    bar.finish_and_clear();
+    if !dry_run {
+        let event = actor
+            .event("import.run", outpost_domain::audit::Outcome::Success)
+            .details(serde_json::json!({
+                "kind": entity.as_str(),
+                "format": format!("{format:?}"),
+                "rows": report.rows,
+                "imported": report.imported,
+                "skipped": report.skipped,
+                "rejected": report.rejected.len(),
+            }));
+        db.append_audit(event).await?;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} rows: {} {}, {} already imported, {} rejected",
+        report.rows,
+        report.imported,
+        if dry_run {
+            "would be imported"
+        } else {
+            "imported"
+        },
+        report.skipped,
+        report.rejected.len()
+    );
+    for rejected in &report.rejected {
+        println!(
+            "  line {}{}: {}",
+            rejected.line,
+            rejected
+                .column
+                .as_deref()
+                .map_or(String::new(), |c| format!(", column {c}")),
+            rejected.reason
+        );
+    }
+    Ok(())
+}
+
 fn operator(at: chrono::DateTime<chrono::Utc>) -> Actor {
     let mut actor = Actor::system(at);
     actor.role = Some("operator".into());
@@ -631,6 +747,27 @@ async fn main() -> Result<()> {
             if !no_serve {
                 serve(config, store, listen).await?;
             }
+        }
+        Command::Import {
+            tenant,
+            kind,
+            file,
+            format,
+            dry_run,
+            json,
+        } => {
+            let store = open_store(&config).await?;
+            import(
+                store.as_ref(),
+                &tenant,
+                kind,
+                &file,
+                format,
+                dry_run,
+                json,
+                now,
+            )
+            .await?;
         }
         Command::Tenant { command } => {
             let store = open_store(&config).await?;

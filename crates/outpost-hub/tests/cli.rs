@@ -398,3 +398,217 @@ fn config_default_prints_a_documented_example() {
     let out = ok(&hub(&Place::new(dir.path()), &["config", "default"], None));
     assert!(out.contains("body_limit_bytes = 1048576"));
 }
+
+/// A file in the public stroke data set's layout: 5,110 rows like the set's (201 `N/A` BMIs,
+/// 249 strokes, every category present), then five malformed rows at known lines.
+fn stroke_csv(path: &Path) -> Vec<(u64, &'static str)> {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "id,gender,age,hypertension,heart_disease,ever_married,work_type,Residence_type,avg_glucose_level,bmi,smoking_status,stroke\n",
+    );
+    let works = [
+        "Private",
+        "Self-employed",
+        "Govt_job",
+        "children",
+        "Never_worked",
+    ];
+    let smoking = ["never smoked", "formerly smoked", "smokes", "Unknown"];
+    for n in 0..5110u32 {
+        let id = 9000 + n * 7;
+        let age = if n % 97 == 0 {
+            0.08 + f64::from(n % 5) * 0.16
+        } else {
+            f64::from(1 + n % 82)
+        };
+        let bmi = if n % 25 == 3 && n < 25 * 201 {
+            "N/A".to_owned()
+        } else {
+            format!("{:.1}", 18.0 + f64::from(n % 250) / 10.0)
+        };
+        let _ = writeln!(
+            text,
+            "{id},{},{age},{},{},{},{},{},{:.2},{bmi},{},{}",
+            ["Male", "Female", "Other"][if n == 17 { 2 } else { (n % 2) as usize }],
+            u32::from(n % 10 == 0),
+            u32::from(n % 18 == 0),
+            if n % 3 == 0 { "No" } else { "Yes" },
+            works[(n % 5) as usize],
+            if n % 2 == 0 { "Urban" } else { "Rural" },
+            55.0 + f64::from(n % 220),
+            smoking[(n % 4) as usize],
+            u32::from(n < 249),
+        );
+    }
+    // Lines 5112.. (the header is line 1): the reasons the report must give.
+    text.push_str("99001,Male,fifty,0,0,Yes,Private,Urban,100.00,25.0,smokes,0\n");
+    text.push_str("99002,Female,40,0,0,Yes,Astronaut,Urban,100.00,25.0,smokes,0\n");
+    text.push_str("99003,Female,40,0,0,Yes,Private,Urban,100.00\n");
+    text.push_str("99004,Female,40,2,0,Yes,Private,Urban,100.00,25.0,smokes,0\n");
+    text.push_str("99005,Female,40,0,0,Yes,Private,Urban,100.00,400.0,smokes,0\n");
+    std::fs::write(path, text).expect("csv");
+    vec![
+        (5112, "age"),
+        (5113, "work_type"),
+        (5114, ""),
+        (5115, "hypertension"),
+        (5116, "bmi"),
+    ]
+}
+
+#[test]
+fn the_stroke_data_set_imports_row_by_row_with_a_report_and_a_second_run_skips_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = Place::new(&dir.path().join("hub"));
+    ok(&hub(
+        &data,
+        &[
+            "init",
+            "--admin-email",
+            "ops@example.org",
+            "--password-stdin",
+        ],
+        Some("operator password 1\n"),
+    ));
+    ok(&hub(
+        &data,
+        &[
+            "tenant", "create", "--slug", "clinic", "--name", "Clinic", "--kind", "clinic",
+        ],
+        None,
+    ));
+    let file = dir.path().join("healthcare-dataset-stroke-data.csv");
+    let malformed = stroke_csv(&file);
+    let file = file.display().to_string();
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "--tenant",
+            "clinic",
+            "--kind",
+            "patient",
+            "--format",
+            "stroke-dataset",
+            "--json",
+            &file,
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<serde_json::Value>(&ok(&hub(&data, &args, None))).expect("report")
+    };
+
+    // A dry run checks every row and writes nothing.
+    let dry = import(&["--dry-run"]);
+    assert_eq!(
+        (
+            dry["rows"].as_u64(),
+            dry["imported"].as_u64(),
+            dry["skipped"].as_u64()
+        ),
+        (Some(5115), Some(5110), Some(0))
+    );
+    let again = import(&["--dry-run"]);
+    assert_eq!(again["imported"], 5110, "the dry run wrote nothing");
+
+    let report = import(&[]);
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(5110), Some(0)),
+        "{report}"
+    );
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().expect("line"),
+                r["column"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = malformed
+        .iter()
+        .map(|(l, c)| (*l, (*c).to_owned()))
+        .collect();
+    assert_eq!(rejected, expected, "{report}");
+    assert!(
+        report["rejected"]
+            .as_array()
+            .expect("rejected")
+            .iter()
+            .all(|r| !r["reason"].as_str().unwrap_or("").contains("fifty")),
+        "reasons never echo values"
+    );
+
+    // The records: 5,110 patients, pseudonyms and estimated birth dates marked as such.
+    runtime().block_on(async {
+        let mut config = outpost_hub::HubConfig {
+            data_dir: data.data.clone(),
+            ..outpost_hub::HubConfig::default()
+        };
+        config.database_url = data
+            .database
+            .as_ref()
+            .map(|name| outpost_hub::config::DatabaseUrl(pg::url(name)));
+        let store = outpost_hub::backend::open(&config, outpost_hub::backend::Mode::Existing)
+            .await
+            .expect("store");
+        let tenant = store
+            .central()
+            .tenant_by_slug("clinic")
+            .await
+            .expect("central")
+            .expect("clinic");
+        let db = store.tenant(tenant.id).await.expect("tenant");
+        let actor = outpost_domain::audit::Actor::system(chrono::Utc::now());
+        let mut count = 0;
+        let mut query = outpost_store::RecordQuery {
+            limit: 500,
+            ..Default::default()
+        };
+        loop {
+            let page = db
+                .list_records(outpost_domain::Entity::Patient, &query, &actor)
+                .await
+                .expect("page");
+            count += page.items.len();
+            match page.next_cursor {
+                Some(cursor) => query.after = Some(serde_json::from_str(&cursor).expect("cursor")),
+                None => break,
+            }
+        }
+        assert_eq!(count, 5110);
+        let found = db
+            .search_patients(
+                &outpost_store::PatientQuery {
+                    q: Some("STROKE-9021".into()),
+                    limit: 5,
+                    after: None,
+                },
+                &actor,
+            )
+            .await
+            .expect("search");
+        let patient = &found.items[0].fields;
+        assert_eq!(patient.mrn, "STROKE-9021");
+        assert_eq!(
+            (patient.name_is_pseudonym, patient.birth_date_estimated),
+            (Some(true), Some(true))
+        );
+        assert_eq!(patient.bmi, None, "N/A stays absent");
+        assert_eq!(patient.stroke, Some(true));
+        assert_eq!(
+            patient.smoking_status,
+            Some(outpost_domain::patient::SmokingStatus::Unknown)
+        );
+    });
+
+    // A second run finds every row already imported and writes nothing.
+    let rerun = import(&[]);
+    assert_eq!(
+        (rerun["imported"].as_u64(), rerun["skipped"].as_u64()),
+        (Some(0), Some(5110)),
+        "{rerun}"
+    );
+    assert!(ok(&hub(&data, &["audit", "verify"], None)).contains("clinic: ok"));
+}

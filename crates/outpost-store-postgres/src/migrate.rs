@@ -25,6 +25,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "postgres", 3, "0003_history_client_time"),
     migration!("tenant", "postgres", 4, "0004_audit_user_index"),
     migration!("tenant", "postgres", 5, "0005_schedule"),
+    migration!("tenant", "postgres", 6, "0006_patient_provenance"),
 ];
 
 /// The advisory lock that serialises migrations of a database ("outpost" in ASCII).

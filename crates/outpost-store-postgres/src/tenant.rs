@@ -199,6 +199,23 @@ impl TenantStore for PgTenant {
         Ok(WriteOutcome::Done(record))
     }
 
+    async fn existing(
+        &self,
+        entity: Entity,
+        ids: &[RecordId],
+    ) -> StoreResult<std::collections::BTreeSet<RecordId>> {
+        let uuids: Vec<uuid::Uuid> = ids.iter().map(RecordId::as_uuid).collect();
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                &format!("SELECT id FROM {} WHERE id = ANY($1)", entity.kind().table),
+                &[&uuids],
+            )
+            .await
+            .db()?;
+        rows.iter().map(|row| crate::sql::id(row, 0)).collect()
+    }
+
     async fn record_history(
         &self,
         entity: Entity,

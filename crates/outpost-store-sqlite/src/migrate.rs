@@ -18,6 +18,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "sqlite", 3, "0003_history_client_time"),
     migration!("tenant", "sqlite", 4, "0004_audit_user_index"),
     migration!("tenant", "sqlite", 5, "0005_schedule"),
+    migration!("tenant", "sqlite", 6, "0006_patient_provenance"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.

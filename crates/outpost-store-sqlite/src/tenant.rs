@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
@@ -183,6 +184,36 @@ impl TenantStore for SqliteTenant {
                 let record = records::delete(&tx, kind, current, &actor, None)?;
                 tx.commit().db()?;
                 Ok(WriteOutcome::Done(record))
+            })
+            .await
+    }
+
+    async fn existing(
+        &self,
+        entity: Entity,
+        ids: &[RecordId],
+    ) -> StoreResult<std::collections::BTreeSet<RecordId>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let kind = entity.kind();
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!("SELECT id FROM {} WHERE id = ?1", kind.table))
+                    .db()?;
+                let mut found = std::collections::BTreeSet::new();
+                for id in &ids {
+                    if let Some(id) = stmt
+                        .query_row([id], |r| r.get::<_, String>(0))
+                        .optional()
+                        .db()?
+                    {
+                        found.insert(
+                            id.parse()
+                                .map_err(|_| StoreError::Corrupt("a record id".into()))?,
+                        );
+                    }
+                }
+                Ok(found)
             })
             .await
     }

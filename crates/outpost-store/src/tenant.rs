@@ -64,6 +64,13 @@ pub trait TenantStore: Send + Sync {
         base_version: Option<i64>,
         actor: &Actor,
     ) -> StoreResult<WriteOutcome>;
+    /// Which of `ids` name a record of the kind (live or not). Not audited: it reveals no
+    /// record data (a bulk import asks it to skip what it already imported).
+    async fn existing(
+        &self,
+        entity: Entity,
+        ids: &[RecordId],
+    ) -> StoreResult<std::collections::BTreeSet<RecordId>>;
     /// Every version of a live record, oldest first (audited as `<kind>.history`).
     async fn record_history(
         &self,

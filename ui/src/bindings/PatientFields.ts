@@ -9,4 +9,12 @@ import type { WorkType } from "./WorkType";
  * silently drops data. Absent optional fields are left out of the JSON, which is also how
  * clinical fields disappear for roles that may not read them.
  */
-export type PatientFields = { mrn: string, given_name: string, family_name: string, birth_date: string, sex: Sex, phone?: string | null, email?: string | null, address?: string | null, hypertension?: boolean | null, heart_disease?: boolean | null, ever_married?: boolean | null, work_type?: WorkType | null, residence_type?: ResidenceType | null, avg_glucose_level?: number | null, bmi?: number | null, smoking_status?: SmokingStatus | null, stroke?: boolean | null, };
+export type PatientFields = { mrn: string, given_name: string, family_name: string, birth_date: string, sex: Sex, phone?: string | null, email?: string | null, address?: string | null, 
+/**
+ * The names are a pseudonym (a de-identified data set's record), not the person's.
+ */
+name_is_pseudonym?: boolean | null, 
+/**
+ * The birth date was estimated (from an age), not recorded.
+ */
+birth_date_estimated?: boolean | null, hypertension?: boolean | null, heart_disease?: boolean | null, ever_married?: boolean | null, work_type?: WorkType | null, residence_type?: ResidenceType | null, avg_glucose_level?: number | null, bmi?: number | null, smoking_status?: SmokingStatus | null, stroke?: boolean | null, };

@@ -205,7 +205,7 @@ pub async fn update(
     if let Some(unknown) = patch
         .changes
         .keys()
-        .find(|k| !outpost_domain::patient::FIELD_NAMES.contains(&k.as_str()))
+        .find(|k| outpost_domain::patient::KIND.field(k).is_none())
     {
         return Err(ApiError::invalid(format!("unknown field `{unknown}`")));
     }
