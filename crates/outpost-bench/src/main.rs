@@ -1,8 +1,10 @@
 //! `outpost-bench`: in one run, (a) the raw SQLCipher insert rate of the cache's patient row
-//! shape on this machine — the ceiling; (b) the first mirror of a generated tenant from an
-//! embedded hub (its own process, SQLCipher backend) over loopback HTTP into a fresh client
-//! cache, against (a); (c) pushing offline edits; (d) local search latency. Prints a table.
-//! Needs an OS keyring (run it with `scripts/bench.sh`, which provides one).
+//! shape on this machine — the ceiling (and, with appointments, of the cache's record row
+//! shape); (b) the first mirror of a generated tenant from an embedded hub (its own process,
+//! SQLCipher backend) over loopback HTTP into a fresh client cache, against (a); (c) pushing
+//! offline edits; (d) local search latency; (e) with `--appointments`, the local day view of
+//! every practitioner. Prints a table. Needs an OS keyring (run it with `scripts/bench.sh`,
+//! which provides one).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,7 +21,7 @@ use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::patient::Patient;
 use outpost_domain::sync::{Entity, Op, OpAction, OpRules, SCHEMA_VERSION};
 use outpost_domain::tenant::NewTenant;
-use outpost_domain::{OpId, PatientId, Permission, Role, TenantKind};
+use outpost_domain::{OpId, PatientId, Permission, RecordId, Role, TenantKind};
 use outpost_hub::accounts::{ExistingEmail, NewAccount, add_member};
 use outpost_hub::{HubConfig, HubState};
 use outpost_store::Store;
@@ -40,6 +42,15 @@ struct Args {
     /// Searches timed in (d).
     #[arg(long, default_value_t = 2_000)]
     searches: usize,
+    /// Appointments in the generated tenant (0: patients only, comparable with earlier runs).
+    #[arg(long, default_value_t = 0)]
+    appointments: usize,
+    /// Practitioners the appointments are spread over.
+    #[arg(long, default_value_t = 50)]
+    practitioners: usize,
+    /// Day views timed in (e).
+    #[arg(long, default_value_t = 500)]
+    day_views: usize,
     /// Internal: run as the hub process with its data in this directory.
     #[arg(long, hide = true)]
     serve_hub: Option<PathBuf>,
@@ -161,6 +172,23 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
                 .await?;
         }
     }
+    if args.appointments > 0 {
+        eprintln!(
+            "booking {} appointments with {} practitioners …",
+            args.appointments, args.practitioners
+        );
+        let patients: Vec<PatientId> = created.iter().map(|p| p.id).collect();
+        let (practitioners, appointments) =
+            schedule(args.practitioners, args.appointments, &patients);
+        tenant_store
+            .create_records(Entity::Practitioner, practitioners, &tenant_actor)
+            .await?;
+        for chunk in appointments.chunks(10_000) {
+            tenant_store
+                .create_records(Entity::Appointment, chunk.to_vec(), &tenant_actor)
+                .await?;
+        }
+    }
     add_member(
         store.as_ref(),
         &outpost_hub::passwords::PasswordWork::start(1, 1),
@@ -198,6 +226,89 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// The first day of the generated schedule.
+fn first_day() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2027, 1, 4).unwrap_or_default()
+}
+
+/// Half-hour slots a practitioner works a day (every day, around the clock in UTC, so that
+/// every generated slot is bookable).
+const SLOTS_PER_DAY: usize = 48;
+
+/// `count` practitioners, and `appointments` bookings spread over them day after day: the
+/// records as the hub creates them.
+#[allow(clippy::type_complexity, reason = "two lists of (id, fields)")]
+fn schedule(
+    count: usize,
+    appointments: usize,
+    patients: &[PatientId],
+) -> (
+    Vec<(RecordId, Map<String, Value>)>,
+    Vec<(RecordId, Map<String, Value>)>,
+) {
+    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|day| json!({"day": day, "start": "00:00", "end": "24:00"}))
+        .collect();
+    let practitioners: Vec<(RecordId, Map<String, Value>)> = (0..count)
+        .map(|n| {
+            let fields = json!({"name": format!("Dr Bench {n:03}"), "time_zone": "UTC", "working_hours": hours});
+            (RecordId::generate(), fields.as_object().cloned().unwrap_or_default())
+        })
+        .collect();
+    let start = first_day()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let bookings = (0..appointments)
+        .map(|n| {
+            let practitioner = &practitioners[n % count].0;
+            let slot = n / count;
+            let at = start + chrono::Duration::minutes(30 * slot as i64);
+            let fields = json!({
+                "patient_id": patients[n % patients.len()],
+                "practitioner_id": practitioner,
+                "start": at,
+                "end": at + chrono::Duration::minutes(30),
+                "reason": "check-up",
+            });
+            (
+                RecordId::generate(),
+                fields.as_object().cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    (practitioners, bookings)
+}
+
+/// (a) for the cache's record row shape: appointments as the cache keeps them.
+fn raw_record_rate(dir: &Path, rows: &[(String, String, String, String)]) -> Result<f64> {
+    let conn = rusqlite::Connection::open(dir.join("raw-records.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "cd".repeat(32)))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE records (entity TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+           version INTEGER NOT NULL, hub_version INTEGER, deleted INTEGER NOT NULL DEFAULT 0,
+           conflict INTEGER NOT NULL DEFAULT 0, hub_data TEXT, group_key TEXT,
+           sort_key TEXT NOT NULL, PRIMARY KEY (entity, id)) WITHOUT ROWID;
+         CREATE INDEX records_order ON records (entity, sort_key);
+         CREATE INDEX records_group ON records (entity, group_key, sort_key);",
+    )?;
+    let started = Instant::now();
+    let tx = conn.unchecked_transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO records (entity, id, data, version, hub_version, group_key, sort_key) \
+             VALUES ('appointment', ?1, ?2, 1, 1, ?3, ?4)",
+        )?;
+        for (id, data, group, sort) in rows {
+            stmt.execute(rusqlite::params![id, data, group, sort])?;
+        }
+    }
+    tx.commit()?;
+    Ok(rows.len() as f64 / started.elapsed().as_secs_f64())
+}
+
 /// Starts the hub process and waits for its address.
 fn start_hub(dir: &Path, args: &Args) -> Result<(std::process::Child, String)> {
     let mut child = std::process::Command::new(std::env::current_exe()?)
@@ -205,6 +316,8 @@ fn start_hub(dir: &Path, args: &Args) -> Result<(std::process::Child, String)> {
         .arg(dir)
         .args(["--patients", &args.patients.to_string()])
         .args(["--versions", &args.versions.to_string()])
+        .args(["--appointments", &args.appointments.to_string()])
+        .args(["--practitioners", &args.practitioners.to_string()])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -255,6 +368,27 @@ async fn main() -> Result<()> {
         })
         .collect();
     let ceiling = raw_insert_rate(dir.path(), &rows)?;
+    let record_ceiling = if args.appointments > 0 {
+        let ids: Vec<PatientId> = (0..args.patients).map(|_| PatientId::generate()).collect();
+        let (_, bookings) = schedule(args.practitioners, args.appointments, &ids);
+        let record_rows: Vec<_> = bookings
+            .iter()
+            .map(|(id, fields)| {
+                let record = json!({"id": id, "version": 1, "created_at": now, "updated_at": now, "updated_by": null});
+                let mut data = fields.clone();
+                data.extend(record.as_object().cloned().unwrap_or_default());
+                (
+                    id.to_string(),
+                    Value::Object(data).to_string(),
+                    fields["practitioner_id"].as_str().unwrap_or_default().to_owned(),
+                    format!("{}\u{1f}{id}", fields["start"].as_str().unwrap_or_default()),
+                )
+            })
+            .collect();
+        Some(raw_record_rate(dir.path(), &record_rows)?)
+    } else {
+        None
+    };
 
     // --- (b) first mirror ---
     let home = dir.path().join("client");
@@ -311,10 +445,40 @@ async fn main() -> Result<()> {
     latencies.sort();
     let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
 
+    // --- (e) the day view of every practitioner ---
+    let mut day_views = Vec::with_capacity(args.day_views);
+    let mut per_day = 0;
+    if args.appointments > 0 {
+        eprintln!("(e) {} day views …", args.day_views);
+        let days = (args.appointments / args.practitioners / SLOTS_PER_DAY).max(1) as i64;
+        for _ in 0..args.day_views {
+            let day = first_day() + chrono::Duration::days(rng.gen_range(0..days));
+            let from = day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+            let started = Instant::now();
+            per_day = client
+                .appointments(from, from + chrono::Duration::days(1), None)?
+                .len();
+            day_views.push(started.elapsed());
+        }
+        day_views.sort();
+    }
+
     drop(hub.stdin.take());
     hub.wait()?;
 
-    let ratio = mirror_rate / ceiling;
+    // With appointments, the ceiling of the whole mirror weighs each shape by its rows.
+    let schedule_rows = (args.appointments * 2 + args.practitioners * 2) as f64;
+    let patient_rows = mirrored
+        - if args.appointments > 0 {
+            schedule_rows
+        } else {
+            0.0
+        };
+    let blended = match record_ceiling {
+        Some(records) => mirrored / (patient_rows / ceiling + schedule_rows / records),
+        None => ceiling,
+    };
+    let ratio = mirror_rate / blended;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!();
     println!("| measure | result | target | met |");
@@ -324,10 +488,24 @@ async fn main() -> Result<()> {
         rows.len(),
         ceiling
     );
+    if let Some(records) = record_ceiling {
+        println!(
+            "| (a′) raw SQLCipher insert, record row shape ({} appointments) | {:.0} rows/s; with (a), weighted by the rows of each shape: {:.0} rows/s | ceiling | – |",
+            args.appointments, records, blended
+        );
+    }
     println!(
-        "| (b) first mirror over loopback HTTP ({} rows: {} patients + versions) | {:.0} rows/s in {:.2} s = {:.0}% of (a) | ≥ 25% of (a) | {} |",
+        "| (b) first mirror over loopback HTTP ({} rows: {} patients + versions{}) | {:.0} rows/s in {:.2} s = {:.0}% of the ceiling | ≥ 25% of the ceiling | {} |",
         mirrored,
         args.patients,
+        if args.appointments > 0 {
+            format!(
+                ", {} practitioners and {} appointments + versions",
+                args.practitioners, args.appointments
+            )
+        } else {
+            String::new()
+        },
         mirror_rate,
         mirror_secs,
         ratio * 100.0,
@@ -349,5 +527,17 @@ async fn main() -> Result<()> {
         ms(p99),
         if ms(p99) < 5.0 { "yes" } else { "NO" }
     );
+    if !day_views.is_empty() {
+        let (d50, d99) = (percentile(&day_views, 0.50), percentile(&day_views, 0.99));
+        println!(
+            "| (e) local day view of all {} practitioners ({} days, {} appointments a day) | p50 {:.2} ms, p99 {:.2} ms | p99 < 50 ms | {} |",
+            args.practitioners,
+            args.day_views,
+            per_day,
+            ms(d50),
+            ms(d99),
+            if ms(d99) < 50.0 { "yes" } else { "NO" }
+        );
+    }
     Ok(())
 }
