@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Conflict } from "../src/bindings/Conflict";
 import type { Patient } from "../src/bindings/Patient";
-import { conflictTitle, fieldChoices, shownValue } from "../src/logic/conflicts";
+import { conflictHint, conflictTitle, fieldChoices, shownValue } from "../src/logic/conflicts";
 import { moveSelection } from "../src/logic/selection";
 import { messageFor } from "../src/logic/signin";
 import { installView } from "../src/logic/update";
@@ -42,6 +42,13 @@ describe("conflicts", () => {
     expect(shownValue(conflict.theirs, "phone")).toBe("—");
     expect(shownValue(conflict.theirs, "email")).toBe("—");
     expect(shownValue(null, "phone")).toBe("(deleted)");
+  });
+  it("sends a booking refused for its taken slot to the schedule", () => {
+    const refused: Conflict = { ...conflict, entity: "appointment", rejected: true, code: "slot_taken" };
+    expect(conflictHint(refused)).toBe("The slot was taken on the hub: move this booking or cancel it in the Schedule");
+    expect(conflictHint({ ...refused, code: "clinic_closed" })).toBeNull();
+    expect(conflictHint({ ...refused, rejected: false })).toBeNull();
+    expect(conflictHint(conflict)).toBeNull();
   });
   it("keeps the hub's value for every field not picked", () => {
     expect(fieldChoices(conflict.fields, new Map([["email", true]]))).toEqual({ phone: false, email: true });

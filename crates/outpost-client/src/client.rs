@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use ts_rs::TS;
 use zeroize::Zeroizing;
@@ -496,13 +496,13 @@ impl Client {
     /// Adds a patient here, with its create op.
     pub fn add(&mut self, fields: PatientFields) -> ClientResult<Patient> {
         let record = self.create_record(Entity::Patient, json_map(&fields)?)?;
-        patient_of(&record)
+        patient_of(record)
     }
 
     /// Edits a patient here: `changes` maps fields to new values (`null` clears).
     pub fn edit(&mut self, id: PatientId, changes: &Map<String, Value>) -> ClientResult<Patient> {
         let record = self.change_record(Entity::Patient, id.into(), changes)?;
-        patient_of(&record)
+        patient_of(record)
     }
 
     /// Deletes a patient here (a tombstone until the hub confirms).
@@ -677,7 +677,7 @@ impl Client {
                             SnapshotLine::Record {
                                 entity: Entity::Patient,
                                 record,
-                            } => patients.push(patient_of(&record)?),
+                            } => patients.push(patient_of(record)?),
                             SnapshotLine::History {
                                 entity: Entity::Patient,
                                 record_id,
@@ -1236,8 +1236,18 @@ fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {
 }
 
 /// The patient a hub record of the patient kind is.
-fn patient_of(record: &outpost_domain::Record) -> ClientResult<Patient> {
-    record.to_typed().map_err(|e| {
-        ClientError::Corrupt(format!("the hub sent a patient that does not read: {e}"))
+/// The patient a record of the patient kind is: its fields read in place (a first mirror
+/// converts every patient, so no copy of them is made).
+fn patient_of(record: outpost_domain::Record) -> ClientResult<Patient> {
+    let fields = PatientFields::deserialize(Value::Object(record.fields)).map_err(|e| {
+        ClientError::Corrupt(format!("a patient record does not read: {e}"))
+    })?;
+    Ok(Patient {
+        id: record.id.into(),
+        fields,
+        version: record.version,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        updated_by: record.updated_by,
     })
 }

@@ -30,3 +30,11 @@ export function conflictTitle(conflict: Conflict): string {
 export function fieldChoices(fields: string[], keepMine: ReadonlyMap<string, boolean>): Record<string, boolean> {
   return Object.fromEntries(fields.map((f) => [f, keepMine.get(f) ?? false]));
 }
+
+/** What to do about a refusal the conflict itself cannot settle; null when nothing needs saying. */
+export function conflictHint(conflict: Conflict): string | null {
+  if (conflict.entity === "appointment" && conflict.rejected && conflict.code === "slot_taken") {
+    return "The slot was taken on the hub: move this booking or cancel it in the Schedule";
+  }
+  return null;
+}
