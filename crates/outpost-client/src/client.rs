@@ -1239,9 +1239,8 @@ fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {
 /// The patient a record of the patient kind is: its fields read in place (a first mirror
 /// converts every patient, so no copy of them is made).
 fn patient_of(record: outpost_domain::Record) -> ClientResult<Patient> {
-    let fields = PatientFields::deserialize(Value::Object(record.fields)).map_err(|e| {
-        ClientError::Corrupt(format!("a patient record does not read: {e}"))
-    })?;
+    let fields = PatientFields::deserialize(Value::Object(record.fields))
+        .map_err(|e| ClientError::Corrupt(format!("a patient record does not read: {e}")))?;
     Ok(Patient {
         id: record.id.into(),
         fields,
