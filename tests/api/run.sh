@@ -41,8 +41,10 @@ run() {
 # A clinician over the patients and sync; the event stream never ends, so it is left out.
 run -H "Authorization: Bearer $(token doctor)" \
     --include-tag patients --include-tag sync --exclude-operation-id events
+# The front desk over the clinic's schedule: practitioners, appointments, the calendar.
+run -H "Authorization: Bearer $(token front_desk)" --include-tag schedule
 # The platform admin over everything else, but what would end the run's own session or
 # rewrite whole tenants (delete, move, backup, restore, migrate: tested by the hub's tests).
 run -H "Authorization: Bearer $(token platform_admin)" \
-    --exclude-tag patients --exclude-tag sync \
+    --exclude-tag patients --exclude-tag sync --exclude-tag schedule \
     --exclude-operation-id-regex '^(delete_tenant|move_tenant|backup_tenant|restore_tenant|migrate_tenants|logout)$'
