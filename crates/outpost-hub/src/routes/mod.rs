@@ -118,7 +118,10 @@ fn quick_routes() -> OpenApiRouter<AppState> {
             schedule::update_practitioner,
             schedule::delete_practitioner
         ))
-        .routes(routes!(schedule::list_appointments, schedule::book))
+        .routes(routes!(
+            schedule::list_appointments,
+            schedule::book_appointment
+        ))
         .routes(routes!(
             schedule::get_appointment,
             schedule::update_appointment,

@@ -75,77 +75,110 @@ pub async fn list_practitioners(
     ))
 }
 
-/// `POST /v1/practitioners`.
-#[utoipa::path(post, path = "/v1/practitioners", operation_id = "create_practitioner", tag = "schedule",
-    request_body = PractitionerFields,
-    responses((status = 201, description = "Created", body = Practitioner)))]
-pub async fn create_practitioner(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(fields): ApiJson<PractitionerFields>,
-) -> ApiResult<(StatusCode, Json<Practitioner>)> {
-    let created =
-        records::create(&state, &principal, Entity::Practitioner, to_map(&fields)).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+/// The create, read, change and delete routes of one kind over the shared handlers
+/// ([`records`]); the operation ids are the handlers' names.
+macro_rules! record_routes {
+    (
+        $entity:expr, $record:ty, $fields:ty, $id:ty,
+        $path:literal, $item_path:literal, $item:literal,
+        $create:ident, $get:ident, $update:ident, $delete:ident
+    ) => {
+        #[doc = concat!("`POST ", $path, "`.")]
+        #[utoipa::path(post, path = $path, tag = "schedule", request_body = $fields,
+                    responses((status = 201, description = "Created", body = $record)))]
+        pub async fn $create(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiJson(fields): ApiJson<$fields>,
+        ) -> ApiResult<(StatusCode, Json<$record>)> {
+            let created = records::create(&state, &principal, $entity, to_map(&fields)).await?;
+            Ok((StatusCode::CREATED, Json(created)))
+        }
+
+        #[doc = concat!("`GET ", $item_path, "`.")]
+        #[utoipa::path(get, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
+                    responses((status = 200, description = $item, body = $record)))]
+        pub async fn $get(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+        ) -> ApiResult<Json<$record>> {
+            Ok(Json(
+                records::get(&state, &principal, $entity, id.into()).await?,
+            ))
+        }
+
+        #[doc = concat!("`PATCH ", $item_path, "` with `version`.")]
+        #[utoipa::path(patch, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
+                    request_body = RecordPatch,
+                    responses((status = 200, description = "Updated", body = $record)))]
+        pub async fn $update(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+            ApiJson(patch): ApiJson<RecordPatch>,
+        ) -> ApiResult<Json<$record>> {
+            let (version, changes) = (patch.version, patch.changes);
+            let updated =
+                records::update(&state, &principal, $entity, id.into(), version, changes).await?;
+            Ok(Json(updated))
+        }
+
+        #[doc = concat!("`DELETE ", $item_path, "[?version=N]`: a tombstone.")]
+        #[utoipa::path(delete, path = $item_path, tag = "schedule",
+                    params(("id" = $id, Path), DeleteQuery),
+                    responses((status = 204, description = "Deleted (a tombstone)")))]
+        pub async fn $delete(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+            ApiQuery(query): ApiQuery<DeleteQuery>,
+        ) -> ApiResult<StatusCode> {
+            records::delete(&state, &principal, $entity, id.into(), query.version).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    };
 }
 
-/// `GET /v1/practitioners/{id}`.
-#[utoipa::path(get, path = "/v1/practitioners/{id}", operation_id = "get_practitioner", tag = "schedule",
-    params(("id" = PractitionerId, Path)),
-    responses((status = 200, description = "The practitioner", body = Practitioner)))]
-pub async fn get_practitioner(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<PractitionerId>,
-) -> ApiResult<Json<Practitioner>> {
-    Ok(Json(
-        records::get(&state, &principal, Entity::Practitioner, id.into()).await?,
-    ))
-}
-
-/// `PATCH /v1/practitioners/{id}` with `version`.
-#[utoipa::path(patch, path = "/v1/practitioners/{id}", operation_id = "update_practitioner", tag = "schedule",
-    params(("id" = PractitionerId, Path)), request_body = RecordPatch,
-    responses((status = 200, description = "Updated", body = Practitioner)))]
-pub async fn update_practitioner(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<PractitionerId>,
-    ApiJson(patch): ApiJson<RecordPatch>,
-) -> ApiResult<Json<Practitioner>> {
-    let entity = Entity::Practitioner;
-    let updated = records::update(
-        &state,
-        &principal,
-        entity,
-        id.into(),
-        patch.version,
-        patch.changes,
-    )
-    .await?;
-    Ok(Json(updated))
-}
-
-/// `DELETE /v1/practitioners/{id}[?version=N]`.
-#[utoipa::path(delete, path = "/v1/practitioners/{id}", operation_id = "delete_practitioner", tag = "schedule",
-    params(("id" = PractitionerId, Path), DeleteQuery),
-    responses((status = 204, description = "Deleted (a tombstone)")))]
-pub async fn delete_practitioner(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<PractitionerId>,
-    ApiQuery(query): ApiQuery<DeleteQuery>,
-) -> ApiResult<StatusCode> {
-    records::delete(
-        &state,
-        &principal,
-        Entity::Practitioner,
-        id.into(),
-        query.version,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+record_routes!(
+    Entity::Practitioner,
+    Practitioner,
+    PractitionerFields,
+    PractitionerId,
+    "/v1/practitioners",
+    "/v1/practitioners/{id}",
+    "The practitioner",
+    create_practitioner,
+    get_practitioner,
+    update_practitioner,
+    delete_practitioner
+);
+record_routes!(
+    Entity::Appointment,
+    Appointment,
+    AppointmentFields,
+    AppointmentId,
+    "/v1/appointments",
+    "/v1/appointments/{id}",
+    "The appointment",
+    book_appointment,
+    get_appointment,
+    update_appointment,
+    delete_appointment
+);
+record_routes!(
+    Entity::CalendarEntry,
+    CalendarEntry,
+    CalendarEntryFields,
+    CalendarEntryId,
+    "/v1/calendar",
+    "/v1/calendar/{id}",
+    "The entry",
+    create_calendar_entry,
+    get_calendar_entry,
+    update_calendar_entry,
+    delete_calendar_entry
+);
 
 /// `GET /v1/appointments?from=&to=&practitioner_id=&patient_id=&status=`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -215,78 +248,6 @@ pub async fn list_appointments(
     ))
 }
 
-/// `POST /v1/appointments`: a booking.
-#[utoipa::path(post, path = "/v1/appointments", operation_id = "book_appointment", tag = "schedule",
-    request_body = AppointmentFields,
-    responses((status = 201, description = "Booked", body = Appointment)))]
-pub async fn book(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(fields): ApiJson<AppointmentFields>,
-) -> ApiResult<(StatusCode, Json<Appointment>)> {
-    let booked = records::create(&state, &principal, Entity::Appointment, to_map(&fields)).await?;
-    Ok((StatusCode::CREATED, Json(booked)))
-}
-
-/// `GET /v1/appointments/{id}`.
-#[utoipa::path(get, path = "/v1/appointments/{id}", operation_id = "get_appointment", tag = "schedule",
-    params(("id" = AppointmentId, Path)),
-    responses((status = 200, description = "The appointment", body = Appointment)))]
-pub async fn get_appointment(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<AppointmentId>,
-) -> ApiResult<Json<Appointment>> {
-    Ok(Json(
-        records::get(&state, &principal, Entity::Appointment, id.into()).await?,
-    ))
-}
-
-/// `PATCH /v1/appointments/{id}` with `version`: a move or a status change.
-#[utoipa::path(patch, path = "/v1/appointments/{id}", operation_id = "update_appointment", tag = "schedule",
-    params(("id" = AppointmentId, Path)), request_body = RecordPatch,
-    responses((status = 200, description = "Updated", body = Appointment)))]
-pub async fn update_appointment(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<AppointmentId>,
-    ApiJson(patch): ApiJson<RecordPatch>,
-) -> ApiResult<Json<Appointment>> {
-    let entity = Entity::Appointment;
-    let updated = records::update(
-        &state,
-        &principal,
-        entity,
-        id.into(),
-        patch.version,
-        patch.changes,
-    )
-    .await?;
-    Ok(Json(updated))
-}
-
-/// `DELETE /v1/appointments/{id}[?version=N]`: removes a booking made in error (a cancelled
-/// appointment stays, with its reason).
-#[utoipa::path(delete, path = "/v1/appointments/{id}", operation_id = "delete_appointment", tag = "schedule",
-    params(("id" = AppointmentId, Path), DeleteQuery),
-    responses((status = 204, description = "Deleted (a tombstone)")))]
-pub async fn delete_appointment(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<AppointmentId>,
-    ApiQuery(query): ApiQuery<DeleteQuery>,
-) -> ApiResult<StatusCode> {
-    records::delete(
-        &state,
-        &principal,
-        Entity::Appointment,
-        id.into(),
-        query.version,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 /// `GET /v1/appointments/{id}/history`.
 #[utoipa::path(get, path = "/v1/appointments/{id}/history", operation_id = "appointment_history", tag = "schedule",
     params(("id" = AppointmentId, Path)),
@@ -314,76 +275,4 @@ pub async fn list_calendar(
     Ok(Json(
         records::list(&state, &principal, Entity::CalendarEntry, query).await?,
     ))
-}
-
-/// `POST /v1/calendar`.
-#[utoipa::path(post, path = "/v1/calendar", operation_id = "create_calendar_entry", tag = "schedule",
-    request_body = CalendarEntryFields,
-    responses((status = 201, description = "Created", body = CalendarEntry)))]
-pub async fn create_calendar_entry(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(fields): ApiJson<CalendarEntryFields>,
-) -> ApiResult<(StatusCode, Json<CalendarEntry>)> {
-    let created =
-        records::create(&state, &principal, Entity::CalendarEntry, to_map(&fields)).await?;
-    Ok((StatusCode::CREATED, Json(created)))
-}
-
-/// `GET /v1/calendar/{id}`.
-#[utoipa::path(get, path = "/v1/calendar/{id}", operation_id = "get_calendar_entry", tag = "schedule",
-    params(("id" = CalendarEntryId, Path)),
-    responses((status = 200, description = "The entry", body = CalendarEntry)))]
-pub async fn get_calendar_entry(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<CalendarEntryId>,
-) -> ApiResult<Json<CalendarEntry>> {
-    Ok(Json(
-        records::get(&state, &principal, Entity::CalendarEntry, id.into()).await?,
-    ))
-}
-
-/// `PATCH /v1/calendar/{id}` with `version`.
-#[utoipa::path(patch, path = "/v1/calendar/{id}", operation_id = "update_calendar_entry", tag = "schedule",
-    params(("id" = CalendarEntryId, Path)), request_body = RecordPatch,
-    responses((status = 200, description = "Updated", body = CalendarEntry)))]
-pub async fn update_calendar_entry(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<CalendarEntryId>,
-    ApiJson(patch): ApiJson<RecordPatch>,
-) -> ApiResult<Json<CalendarEntry>> {
-    let entity = Entity::CalendarEntry;
-    let updated = records::update(
-        &state,
-        &principal,
-        entity,
-        id.into(),
-        patch.version,
-        patch.changes,
-    )
-    .await?;
-    Ok(Json(updated))
-}
-
-/// `DELETE /v1/calendar/{id}[?version=N]`.
-#[utoipa::path(delete, path = "/v1/calendar/{id}", operation_id = "delete_calendar_entry", tag = "schedule",
-    params(("id" = CalendarEntryId, Path), DeleteQuery),
-    responses((status = 204, description = "Deleted (a tombstone)")))]
-pub async fn delete_calendar_entry(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<CalendarEntryId>,
-    ApiQuery(query): ApiQuery<DeleteQuery>,
-) -> ApiResult<StatusCode> {
-    records::delete(
-        &state,
-        &principal,
-        Entity::CalendarEntry,
-        id.into(),
-        query.version,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
