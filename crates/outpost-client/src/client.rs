@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use ts_rs::TS;
 use zeroize::Zeroizing;
@@ -496,13 +496,13 @@ impl Client {
     /// Adds a patient here, with its create op.
     pub fn add(&mut self, fields: PatientFields) -> ClientResult<Patient> {
         let record = self.create_record(Entity::Patient, json_map(&fields)?)?;
-        patient_of(record)
+        crate::cache::patient_of(record)
     }
 
     /// Edits a patient here: `changes` maps fields to new values (`null` clears).
     pub fn edit(&mut self, id: PatientId, changes: &Map<String, Value>) -> ClientResult<Patient> {
         let record = self.change_record(Entity::Patient, id.into(), changes)?;
-        patient_of(record)
+        crate::cache::patient_of(record)
     }
 
     /// Deletes a patient here (a tombstone until the hub confirms).
@@ -666,23 +666,14 @@ impl Client {
                 let mut cursor = None;
                 let mut complete = false;
                 for batch in receiver {
-                    let mut patients = Vec::new();
-                    let mut patient_history = Vec::new();
+                    // Kind by kind, in the order the lines came (the hub sends each kind's
+                    // records in the order the cache appends them).
                     let mut records: BTreeMap<Entity, Vec<Record>> = BTreeMap::new();
                     let mut history: BTreeMap<Entity, Vec<(RecordId, HistoryEntry)>> =
                         BTreeMap::new();
                     for line in batch {
                         match line {
                             SnapshotLine::Begin { cursor: c, .. } => cursor = Some(c),
-                            SnapshotLine::Record {
-                                entity: Entity::Patient,
-                                record,
-                            } => patients.push(patient_of(record)?),
-                            SnapshotLine::History {
-                                entity: Entity::Patient,
-                                record_id,
-                                entry,
-                            } => patient_history.push((record_id.into(), entry)),
                             SnapshotLine::Record { entity, record } => {
                                 records.entry(entity).or_default().push(record)
                             }
@@ -694,12 +685,11 @@ impl Client {
                             SnapshotLine::End => complete = true,
                         }
                     }
-                    Cache::insert_snapshot(&tx, &patients, &patient_history)?;
-                    for (entity, records) in &records {
-                        Cache::insert_snapshot_records(&tx, *entity, records, &[])?;
+                    for (entity, records) in records {
+                        Cache::insert_snapshot_of(&tx, entity, records)?;
                     }
                     for (entity, history) in &history {
-                        Cache::insert_snapshot_records(&tx, *entity, &[], history)?;
+                        Cache::insert_history_of(&tx, *entity, history)?;
                     }
                 }
                 match (complete, cursor) {
@@ -1233,20 +1223,4 @@ fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {
         remove_if_present(std::path::Path::new(&format!("{}{suffix}", path.display())))?;
     }
     Ok(())
-}
-
-/// The patient a hub record of the patient kind is.
-/// The patient a record of the patient kind is: its fields read in place (a first mirror
-/// converts every patient, so no copy of them is made).
-fn patient_of(record: outpost_domain::Record) -> ClientResult<Patient> {
-    let fields = PatientFields::deserialize(Value::Object(record.fields))
-        .map_err(|e| ClientError::Corrupt(format!("a patient record does not read: {e}")))?;
-    Ok(Patient {
-        id: record.id.into(),
-        fields,
-        version: record.version,
-        created_at: record.created_at,
-        updated_at: record.updated_at,
-        updated_by: record.updated_by,
-    })
 }

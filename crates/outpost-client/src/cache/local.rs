@@ -4,8 +4,11 @@
 
 use rusqlite::Connection;
 
+use serde::Deserialize;
+
+use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::record::{HistoryEntry, Record};
-use outpost_domain::{Entity, RecordId};
+use outpost_domain::{Entity, PatientId, RecordId};
 
 use super::Cache;
 use super::patients::LocalPatient;
@@ -92,7 +95,58 @@ impl TryFrom<LocalPatient> for LocalRecord {
     }
 }
 
+/// The patient a record of the patient kind is: its fields read in place (a first mirror
+/// converts every patient, so no copy of them is made).
+pub fn patient_of(record: Record) -> ClientResult<Patient> {
+    let fields = PatientFields::deserialize(serde_json::Value::Object(record.fields))
+        .map_err(|e| ClientError::Corrupt(format!("a patient record does not read: {e}")))?;
+    Ok(Patient {
+        id: record.id.into(),
+        fields,
+        version: record.version,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        updated_by: record.updated_by,
+    })
+}
+
 impl Cache {
+    /// Snapshot records of one kind, confirmed, inside the caller's transaction.
+    pub fn insert_snapshot_of(
+        tx: &Connection,
+        entity: Entity,
+        records: Vec<Record>,
+    ) -> ClientResult<()> {
+        match entity {
+            Entity::Patient => {
+                let patients = records
+                    .into_iter()
+                    .map(patient_of)
+                    .collect::<ClientResult<Vec<_>>>()?;
+                Self::insert_snapshot(tx, &patients, &[])
+            }
+            _ => Self::insert_snapshot_records(tx, entity, &records, &[]),
+        }
+    }
+
+    /// Snapshot versions of records of one kind, inside the caller's transaction.
+    pub fn insert_history_of(
+        tx: &Connection,
+        entity: Entity,
+        history: &[(RecordId, HistoryEntry)],
+    ) -> ClientResult<()> {
+        match entity {
+            Entity::Patient => {
+                let history: Vec<_> = history
+                    .iter()
+                    .map(|(id, entry)| (PatientId::from(*id), entry.clone()))
+                    .collect();
+                Self::insert_snapshot(tx, &[], &history)
+            }
+            _ => Self::insert_snapshot_records(tx, entity, &[], history),
+        }
+    }
+
     /// One record of any kind, live or a tombstone.
     pub fn local(
         conn: &Connection,

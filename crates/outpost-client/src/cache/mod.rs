@@ -17,7 +17,7 @@ mod patients;
 pub mod records;
 
 pub use conflicts::StoredConflict;
-pub use local::LocalRecord;
+pub use local::{LocalRecord, patient_of};
 pub use patients::LocalPatient;
 
 /// A migration: its version, its SQL, and the Rust step that runs after the SQL in the same

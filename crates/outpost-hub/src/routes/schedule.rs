@@ -85,7 +85,7 @@ macro_rules! record_routes {
     ) => {
         #[doc = concat!("`POST ", $path, "`.")]
         #[utoipa::path(post, path = $path, tag = "schedule", request_body = $fields,
-                    responses((status = 201, description = "Created", body = $record)))]
+                            responses((status = 201, description = "Created", body = $record)))]
         pub async fn $create(
             State(state): State<AppState>,
             principal: Principal,
@@ -97,7 +97,7 @@ macro_rules! record_routes {
 
         #[doc = concat!("`GET ", $item_path, "`.")]
         #[utoipa::path(get, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
-                    responses((status = 200, description = $item, body = $record)))]
+                            responses((status = 200, description = $item, body = $record)))]
         pub async fn $get(
             State(state): State<AppState>,
             principal: Principal,
@@ -110,8 +110,8 @@ macro_rules! record_routes {
 
         #[doc = concat!("`PATCH ", $item_path, "` with `version`.")]
         #[utoipa::path(patch, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
-                    request_body = RecordPatch,
-                    responses((status = 200, description = "Updated", body = $record)))]
+                            request_body = RecordPatch,
+                            responses((status = 200, description = "Updated", body = $record)))]
         pub async fn $update(
             State(state): State<AppState>,
             principal: Principal,
@@ -126,8 +126,8 @@ macro_rules! record_routes {
 
         #[doc = concat!("`DELETE ", $item_path, "[?version=N]`: a tombstone.")]
         #[utoipa::path(delete, path = $item_path, tag = "schedule",
-                    params(("id" = $id, Path), DeleteQuery),
-                    responses((status = 204, description = "Deleted (a tombstone)")))]
+                            params(("id" = $id, Path), DeleteQuery),
+                            responses((status = 204, description = "Deleted (a tombstone)")))]
         pub async fn $delete(
             State(state): State<AppState>,
             principal: Principal,
