@@ -9,8 +9,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use outpost_client::{Client, LocalAppointment};
-use outpost_domain::schedule::appointment::{AppointmentFields, AppointmentStatus};
-use outpost_domain::{AppointmentId, PatientId, PractitionerId};
+use outpost_domain::schedule::appointment::{Appointment, AppointmentFields, AppointmentStatus};
+use outpost_domain::{AppointmentId, Entity, PatientId, PractitionerId};
 
 use crate::print;
 
@@ -43,8 +43,9 @@ pub enum AppointmentCommand {
         id: AppointmentId,
         #[arg(long)]
         start: String,
-        #[arg(long, default_value_t = 15)]
-        minutes: i64,
+        /// The new length (default: the appointment's own).
+        #[arg(long)]
+        minutes: Option<i64>,
         /// Another practitioner.
         #[arg(long)]
         practitioner: Option<PractitionerId>,
@@ -167,12 +168,18 @@ pub fn appointment(client: &mut Client, command: AppointmentCommand, json: bool)
             practitioner,
         } => {
             let start = time(&start, zone)?;
-            let moved = client.move_appointment(
-                id,
-                start,
-                start + Duration::minutes(minutes),
-                practitioner,
-            )?;
+            let length = match minutes {
+                Some(minutes) => Duration::minutes(minutes),
+                None => {
+                    let current: Appointment = client
+                        .record(Entity::Appointment, id.into())?
+                        .record
+                        .to_typed()
+                        .context("the appointment does not read")?;
+                    current.fields.end - current.fields.start
+                }
+            };
+            let moved = client.move_appointment(id, start, start + length, practitioner)?;
             print(json, &moved, |a| {
                 println!(
                     "Moved to {} (sync to send it)",

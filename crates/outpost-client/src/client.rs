@@ -788,7 +788,8 @@ impl Client {
                     let Some(local) = Cache::local(&tx, entity, id)? else {
                         continue;
                     };
-                    let applied = settle::applied(local, result, settled, conflicted);
+                    let deleted = op.action == OpAction::Delete;
+                    let applied = settle::applied(local, result, deleted, settled, conflicted);
                     if let Some((hub_record, version)) = &applied.refresh {
                         Cache::refresh_conflict(&tx, id, hub_record.as_ref(), *version)?;
                     }
@@ -840,8 +841,9 @@ impl Client {
             let pending = local.is_some() && Cache::pending_ops_for(&tx, id)? > 0;
             match settle::pulled(change, local, pending) {
                 settle::Pulled::Keep => {}
-                settle::Pulled::RefreshConflict => {
-                    Cache::refresh_conflict(&tx, id, change.record.as_ref(), change.version)?
+                settle::Pulled::RefreshConflict(local) => {
+                    Cache::refresh_conflict(&tx, id, change.record.as_ref(), change.version)?;
+                    Cache::put_local(&tx, &local)?;
                 }
                 settle::Pulled::Put(local) => Cache::put_local(&tx, &local)?,
             }
@@ -1059,6 +1061,8 @@ impl Client {
                 let (fields, changed) = kind
                     .apply(&hub.fields, &values, now.date_naive())
                     .map_err(patch_error)?;
+                kind.check_rule(Some(&hub.fields), &fields)
+                    .map_err(refusal_error)?;
                 if changed.is_empty() {
                     Some(LocalRecord::confirmed(entity, hub.clone()))
                 } else {
@@ -1108,6 +1112,7 @@ impl Client {
             ));
         }
         let (entity, id) = (conflict.entity, conflict.record_id);
+        self.may_write(entity, changes.keys())?;
         let kind = entity.kind();
         let now = self.now();
         let (fields, _) = kind
@@ -1128,10 +1133,8 @@ impl Client {
             updated_at: now,
             ..local.record.clone()
         };
+        self.check_constraints(entity, &record, changes)?;
         let tx = self.cache()?.transaction()?;
-        if let Some(taken) = Cache::slot_taken(&tx, entity, &record)? {
-            return Err(ClientError::SlotTaken(taken));
-        }
         Cache::put_local(
             &tx,
             &LocalRecord {

@@ -34,21 +34,27 @@ pub struct Applied {
     pub refresh: Option<(Option<Record>, i64)>,
 }
 
-pub fn applied(local: LocalRecord, result: &OpResult, settled: bool, conflicted: bool) -> Applied {
+pub fn applied(
+    local: LocalRecord,
+    result: &OpResult,
+    deleted: bool,
+    settled: bool,
+    conflicted: bool,
+) -> Applied {
     let refresh = result
         .version
         .filter(|_| conflicted)
         .map(|version| (result.record.clone(), version));
-    let local = match (&result.record, settled && !conflicted) {
-        (None, true) => LocalRecord {
+    let local = match (deleted, settled && !conflicted) {
+        (true, true) => LocalRecord {
             hub_version: result.version,
             deleted: true,
             hub_data: None,
             ..local
         },
-        (record, _) => LocalRecord {
+        _ => LocalRecord {
             hub_version: result.version,
-            hub_data: record.clone(),
+            hub_data: result.record.clone(),
             ..local
         },
     };
@@ -70,15 +76,20 @@ pub enum Pulled {
     /// Nothing: local changes are pending on the record, or the cache already has a newer
     /// version.
     Keep,
-    /// A conflict waits on the record: only its hub side moves.
-    RefreshConflict,
+    /// A conflict waits on the record: only its hub side moves, in the conflict and in the
+    /// local record (whose own values stay the user's until they settle it).
+    RefreshConflict(Box<LocalRecord>),
     Put(Box<LocalRecord>),
 }
 
 pub fn pulled(change: &Change, local: Option<LocalRecord>, pending: bool) -> Pulled {
     if let Some(local) = &local {
         if local.conflict {
-            return Pulled::RefreshConflict;
+            return Pulled::RefreshConflict(Box::new(LocalRecord {
+                hub_version: Some(change.version),
+                hub_data: change.record.clone(),
+                ..local.clone()
+            }));
         }
         if pending || local.hub_version.is_some_and(|v| v > change.version) {
             return Pulled::Keep;
@@ -176,16 +187,22 @@ mod tests {
             "a conflict waits"
         );
         // More pending: the local copy stays, and learns the hub's version and record.
-        let kept = applied(local(3, Some(1), "mine"), &result, false, false);
+        let kept = applied(local(3, Some(1), "mine"), &result, false, false, false);
         assert_eq!(kept.local.record.text("phone"), Some("mine"));
         assert_eq!(kept.local.hub_version, Some(2));
         assert_eq!(kept.local.hub_data.as_ref().map(|r| r.version), Some(2));
         assert_eq!(kept.refresh, None);
         // A conflict waits: its hub side moves forward.
-        let refreshed = applied(local(3, Some(1), "mine"), &result, true, true);
+        let refreshed = applied(local(3, Some(1), "mine"), &result, false, true, true);
         assert_eq!(refreshed.refresh.map(|(_, v)| v), Some(2));
         // A delete applied with nothing pending: a confirmed tombstone.
-        let gone = applied(local(2, Some(1), "mine"), &answer(None, 2), true, false);
+        let gone = applied(
+            local(2, Some(1), "mine"),
+            &answer(None, 2),
+            true,
+            true,
+            false,
+        );
         assert!(gone.local.deleted && gone.local.hub_data.is_none());
     }
 
@@ -202,7 +219,21 @@ mod tests {
         );
         let mut marked = local(2, Some(2), "mine");
         marked.conflict = true;
-        assert_eq!(pulled(&newer, Some(marked), false), Pulled::RefreshConflict);
+        match pulled(&newer, Some(marked), false) {
+            Pulled::RefreshConflict(kept) => {
+                assert_eq!(
+                    kept.record.text("phone"),
+                    Some("mine"),
+                    "the user's values stay"
+                );
+                assert_eq!(kept.hub_version, Some(3));
+                assert_eq!(
+                    kept.hub_data.as_ref().and_then(|r| r.text("phone")),
+                    Some("hub")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         match pulled(&newer, Some(local(2, Some(2), "old")), false) {
             Pulled::Put(put) => assert_eq!(
                 (put.record.text("phone"), put.hub_version),

@@ -17,9 +17,12 @@ use crate::roles::Permission;
 
 pub use crate::kind::Entity;
 
-/// The version of the op format and client schema this build speaks.
-pub const SCHEMA_VERSION: i64 = 1;
-/// The oldest client schema the hub still applies.
+/// The version of the op format and client schema this build speaks: 2 knows every kind of
+/// record (1 knew patients only).
+pub const SCHEMA_VERSION: i64 = 2;
+/// The oldest client schema the hub still applies: a schema 1 op is a patient op, which the
+/// hub applies as it always did. (A schema 1 client cannot read a snapshot, nor a pull holding
+/// other kinds: it must update, which the desktop's updater offers.)
 pub const MIN_SCHEMA_VERSION: i64 = 1;
 /// Most ops or offline events accepted in one push.
 pub const MAX_PUSH_OPS: usize = 5000;

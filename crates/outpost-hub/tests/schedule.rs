@@ -23,6 +23,12 @@ fn booking(patient: &str, practitioner: &str, start: &str, end: &str) -> Value {
     json!({"patient_id": patient, "practitioner_id": practitioner, "start": start, "end": end, "reason": "check-up"})
 }
 
+/// A listing cursor as the API encodes them (URL-safe base64 of its JSON).
+fn base64_cursor(value: &Value) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
 fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
@@ -198,6 +204,23 @@ async fn the_front_desk_books_moves_checks_in_and_cancels_and_every_refusal_has_
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{cancelled}");
+
+    // A search of a kind without words to search, and a cursor made up: 400, not a failure.
+    let (status, body) = hub.get("/v1/calendar?q=founders", &desk).await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{body}"
+    );
+    let made_up = base64_cursor(&serde_json::json!({"keys": [42], "id": practitioner}));
+    let (status, body) = hub
+        .get(&format!("/v1/appointments?cursor={made_up}"), &desk)
+        .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_input"),
+        "{body}"
+    );
 
     // The doctor reads the day and the history; nothing was written by the refusals.
     let (status, day) = hub

@@ -231,9 +231,9 @@ pub async fn cursor(client: &impl GenericClient) -> StoreResult<i64> {
 /// Audits the snapshot and starts it: with the writers held off for a moment (a session lock
 /// on this connection), the audit event is appended and the read-only, repeatable-read
 /// transaction begun, so that both see the same cursor; then writers go on while a task
-/// streams every live patient in name order (the client's list order, so that its rows are
-/// appended), then every version of them in the order of the client's history key (appended
-/// too), in batches, then `End`. Stops early when the receiver goes away.
+/// streams every live record, kind by kind in each kind's list order (the client's, so that
+/// its rows are appended), then every version of them in the order of the client's history
+/// key (appended too), in batches, then `End`. Stops early when the receiver goes away.
 ///
 /// Everything runs on this one connection: a snapshot never waits for a second connection of
 /// its database while holding one (four at once would take every slot of a tenant and wait

@@ -46,8 +46,12 @@ pub fn check(
         }));
     };
     let calendar = calendar_around(conn, &group, start, end)?;
-    booking::check_records(&write.fields, &owner_record, &calendar)
-        .map_err(|e| StoreError::Corrupt(format!("a schedule record does not read: {e}")))
+    booking::check_records(&write.fields, &owner_record, &calendar).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "a schedule record does not read ({:?})",
+            e.classify()
+        ))
+    })
 }
 
 /// The first live record of the group, other than `id`, holding a slot that overlaps.

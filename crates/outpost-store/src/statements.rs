@@ -153,6 +153,12 @@ pub fn list(kind: &Kind, query: &RecordQuery, mark: Placeholder) -> StoreResult<
         .split_whitespace()
         .map(str::to_lowercase)
         .collect();
+    if !words.is_empty() && kind.search.is_empty() {
+        return Err(StoreError::Invalid(ValidationError::malformed(
+            "q",
+            "this kind of record is not searched by words",
+        )));
+    }
     for word in words {
         let lo = statement.bind(mark, Arg::text(word.clone()));
         let hi = statement.bind(mark, Arg::text(format!("{word}\u{10FFFF}")));
@@ -181,15 +187,22 @@ pub fn list(kind: &Kind, query: &RecordQuery, mark: Placeholder) -> StoreResult<
     }
     if let Some(RecordCursor { keys, id }) = &query.after {
         if keys.len() != kind.order.len() {
-            return Err(StoreError::Invalid(ValidationError::new(
+            return Err(StoreError::Invalid(ValidationError::malformed(
                 "cursor",
                 "does not continue a listing of this kind",
             )));
         }
         let mut marks = Vec::with_capacity(keys.len() + 1);
         for (column, key) in kind.order.iter().zip(keys) {
+            let ty = column_type(kind, column);
+            if !fits(ty, key) {
+                return Err(StoreError::Invalid(ValidationError::malformed(
+                    "cursor",
+                    "does not continue a listing of this kind",
+                )));
+            }
             let arg = Arg {
-                ty: column_type(kind, column),
+                ty,
                 value: key.clone(),
             };
             marks.push(statement.bind(mark, arg));
@@ -205,6 +218,22 @@ pub fn list(kind: &Kind, query: &RecordQuery, mark: Placeholder) -> StoreResult<
         u64::from(query.limit.max(1)) + 1
     ));
     Ok(statement)
+}
+
+/// Whether a cursor's key can be bound as a column of type `ty` (a cursor comes from a
+/// client: a wrong one is the client's error, not the store's).
+fn fits(ty: FieldType, value: &Value) -> bool {
+    match (ty, value) {
+        (_, Value::Null) => false,
+        (FieldType::Text | FieldType::Json, Value::String(_)) => true,
+        (FieldType::Id, Value::String(s)) => s.parse::<uuid::Uuid>().is_ok(),
+        (FieldType::Date, Value::String(s)) => s.parse::<chrono::NaiveDate>().is_ok(),
+        (FieldType::Timestamp, Value::String(s)) => DateTime::parse_from_rfc3339(s).is_ok(),
+        (FieldType::Bool, Value::Bool(_)) => true,
+        (FieldType::Integer, Value::Number(n)) => n.is_i64(),
+        (FieldType::Real, Value::Number(_)) => true,
+        _ => false,
+    }
 }
 
 /// Inserts `record` (its first version): every column, the search keys included.

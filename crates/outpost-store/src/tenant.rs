@@ -214,7 +214,10 @@ impl dyn TenantStore {
 
 /// The typed view of a stored record.
 pub fn typed<T: serde::de::DeserializeOwned>(record: &Record) -> StoreResult<T> {
-    record
-        .to_typed()
-        .map_err(|e| StoreError::Corrupt(format!("a stored record does not read: {e}")))
+    record.to_typed().map_err(|e| {
+        StoreError::Corrupt(format!(
+            "a stored record does not read ({:?})",
+            e.classify()
+        ))
+    })
 }

@@ -52,20 +52,30 @@ impl Cache {
             .collect()
     }
 
-    /// Stores (or widens) the conflict of a record.
+    /// Stores the conflict of a record, or widens the one it has: the later op's fields join
+    /// the first's (a delete wins), and the first answer's kind, code and message stay, since
+    /// they say how the user settles it (a later op on the record is refused only because the
+    /// first was).
     pub fn put_conflict(tx: &Connection, conflict: &StoredConflict) -> ClientResult<()> {
-        let existing: Option<String> = tx
+        let existing: Option<(String, String, Option<String>, Option<String>)> = tx
             .query_row(
-                "SELECT local_op FROM conflicts WHERE record_id = ?1",
+                "SELECT local_op, kind, error, code FROM conflicts WHERE record_id = ?1",
                 [conflict.record_id.to_string()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
         let mut op = conflict.local_op.clone();
-        if let Some(previous) = existing {
+        let mut conflict = conflict.clone();
+        if let Some((previous, kind, error, code)) = existing {
             let mut previous: Op = from_json(&previous)?;
             previous.fields.extend(op.fields);
+            if op.action == outpost_domain::sync::OpAction::Delete {
+                previous.action = op.action;
+            }
             op = previous;
+            conflict.rejected = kind == "rejected";
+            conflict.error = error;
+            conflict.code = code;
         }
         tx.execute(
             "INSERT OR REPLACE INTO conflicts (record_id, kind, local_op, hub_record, hub_version, \

@@ -54,7 +54,10 @@ impl LocalRecord {
 }
 
 fn corrupt(err: serde_json::Error) -> ClientError {
-    ClientError::Corrupt(format!("a cached record does not read: {err}"))
+    ClientError::Corrupt(format!(
+        "a cached record does not read ({:?})",
+        err.classify()
+    ))
 }
 
 impl TryFrom<LocalRecord> for LocalPatient {
@@ -98,8 +101,13 @@ impl TryFrom<LocalPatient> for LocalRecord {
 /// The patient a record of the patient kind is: its fields read in place (a first mirror
 /// converts every patient, so no copy of them is made).
 pub fn patient_of(record: Record) -> ClientResult<Patient> {
-    let fields = PatientFields::deserialize(serde_json::Value::Object(record.fields))
-        .map_err(|e| ClientError::Corrupt(format!("a patient record does not read: {e}")))?;
+    let fields =
+        PatientFields::deserialize(serde_json::Value::Object(record.fields)).map_err(|e| {
+            ClientError::Corrupt(format!(
+                "a patient record does not read ({:?})",
+                e.classify()
+            ))
+        })?;
     Ok(Patient {
         id: record.id.into(),
         fields,

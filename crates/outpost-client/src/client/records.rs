@@ -16,7 +16,7 @@ use crate::error::{ClientError, ClientResult};
 
 impl Client {
     /// Refuses a change of `fields` of `entity` the signed-in role may not make.
-    fn may_write<'a>(
+    pub(super) fn may_write<'a>(
         &self,
         entity: Entity,
         fields: impl Iterator<Item = &'a String>,
@@ -43,7 +43,7 @@ impl Client {
 
     /// The kind's constraints that need other records, against the mirror: a slot another
     /// live record holds, and the owner's hours and the calendar (when the mirror has them).
-    fn check_constraints(
+    pub(super) fn check_constraints(
         &mut self,
         entity: Entity,
         record: &Record,
@@ -76,7 +76,10 @@ impl Client {
             .collect();
         booking::check_records(&record.fields, &owner.record, &calendar)
             .map_err(|e| {
-                ClientError::Corrupt(format!("a cached schedule record does not read: {e}"))
+                ClientError::Corrupt(format!(
+                    "a cached schedule record does not read ({:?})",
+                    e.classify()
+                ))
             })?
             .map_err(refusal_error)
     }
@@ -198,6 +201,11 @@ impl Client {
         let local = Cache::local(self.cache()?.conn(), entity, id)?
             .filter(|l| !l.deleted)
             .ok_or(ClientError::NotFound)?;
+        if local.conflict {
+            return Err(ClientError::InvalidInput(
+                "this record has a conflict: resolve it first".into(),
+            ));
+        }
         let op = self.new_op(
             entity,
             id,

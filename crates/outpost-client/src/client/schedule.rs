@@ -1,7 +1,8 @@
 //! The clinic's schedule on this computer: practitioners, the calendar, and appointments read
 //! by day and booked, moved, checked in and cancelled in the mirror, offline or not. A booking
 //! the hub refused (its slot was taken meanwhile by another device) is settled here by moving
-//! it to another slot (sent again) or cancelling it (discarded: the hub never had it).
+//! it to another slot (sent again) or cancelling it (discarded: the hub never had it); a
+//! refused change of an appointment the hub has is moved again, or cancelled on the hub.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,9 +30,12 @@ pub struct LocalAppointment {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(record: &Record) -> ClientResult<T> {
-    record
-        .to_typed()
-        .map_err(|e| ClientError::Corrupt(format!("a cached schedule record does not read: {e}")))
+    record.to_typed().map_err(|e| {
+        ClientError::Corrupt(format!(
+            "a cached schedule record does not read ({:?})",
+            e.classify()
+        ))
+    })
 }
 
 fn map(value: Value) -> Map<String, Value> {
@@ -89,12 +93,15 @@ impl Client {
     ) -> ClientResult<Vec<LocalAppointment>> {
         let found = self.cache()?.appointments_of(&patient.to_string())?;
         let ids: Vec<String> = found.iter().map(|l| l.record.id.to_string()).collect();
-        let event = self.local_event_of(
+        let mut event = self.local_event_of(
             Entity::Appointment,
             "search",
             None,
             json!({ "patient_id": patient, "returned": ids }),
         );
+        // Filed under the patient, so that their report shows who listed their appointments.
+        event.entity = Some(Entity::Patient.as_str().to_owned());
+        event.entity_id = Some(patient.to_string());
         self.cache()?.audit_reads(std::slice::from_ref(&event))?;
         found
             .iter()
@@ -145,8 +152,10 @@ impl Client {
         typed(&self.change_record(Entity::Appointment, id.into(), &changes)?)
     }
 
-    /// Cancels an appointment with a reason. A booking the hub refused is discarded instead:
-    /// it never existed there. Returns the cancelled appointment (`None` when discarded).
+    /// Cancels an appointment with a reason. A booking the hub refused (it never had it) is
+    /// discarded instead; an appointment whose change the hub refused goes back to the hub's
+    /// version and is cancelled there. Returns the cancelled appointment (`None` when
+    /// discarded).
     pub fn cancel_appointment(
         &mut self,
         id: AppointmentId,
@@ -155,15 +164,18 @@ impl Client {
         let id = RecordId::from(id);
         if self.refused(id)? {
             let local = Cache::local(self.cache()?.conn(), Entity::Appointment, id)?;
+            let never_on_hub = local.as_ref().is_none_or(|l| l.hub_version.is_none());
             self.resolve(id, &Resolution::TakeTheirs)?;
-            let event = self.local_event_of(
-                Entity::Appointment,
-                "discard",
-                Some(id),
-                json!({ "reason": reason, "never_on_hub": local.is_some_and(|l| l.hub_version.is_none()) }),
-            );
-            self.cache()?.audit_reads(std::slice::from_ref(&event))?;
-            return Ok(None);
+            if never_on_hub {
+                let event = self.local_event_of(
+                    Entity::Appointment,
+                    "discard",
+                    Some(id),
+                    json!({ "reason": reason }),
+                );
+                self.cache()?.audit_reads(std::slice::from_ref(&event))?;
+                return Ok(None);
+            }
         }
         let changes = map(json!({ "status": "cancelled", "cancel_reason": reason }));
         typed(&self.change_record(Entity::Appointment, id, &changes)?).map(Some)

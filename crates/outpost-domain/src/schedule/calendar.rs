@@ -123,7 +123,9 @@ pub static KIND: Kind = Kind {
     }],
     delete: &[Permission::ScheduleManage],
     search: &[],
-    order: &["date", "start"],
+    // Entries have a date or a start, never both: ordered by id (creation), which is never
+    // empty, so that keyset pages and both backends agree.
+    order: &[],
     unique: &[],
     no_overlap: None,
     check: canonical::<CalendarEntryFields>,

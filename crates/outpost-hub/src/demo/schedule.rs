@@ -86,7 +86,8 @@ fn weekday_from(mut date: NaiveDate) -> NaiveDate {
     date
 }
 
-/// The clinic's schedule around `today`, for `patients`, repeatable from `seed`.
+/// The clinic's schedule around `today`, for `patients`: the same slots and statuses for the
+/// same `seed` (the records' ids are new each time).
 pub fn plan(seed: u64, today: NaiveDate, patients: &[PatientId]) -> Plan {
     let mut rng = StdRng::seed_from_u64(seed);
     let zone: Tz = TIME_ZONE.parse().unwrap_or(chrono_tz::UTC);
