@@ -10,6 +10,7 @@ use serde_json::json;
 
 use outpost_client::{Client, LocalAppointment};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields, AppointmentStatus};
+use outpost_domain::schedule::practitioner::Practitioner;
 use outpost_domain::{AppointmentId, Entity, PatientId, PractitionerId};
 
 use crate::print;
@@ -67,12 +68,11 @@ pub enum PractitionerCommand {
 }
 
 /// The clinic's zone: its practitioners' (UTC when the copy has none).
-fn zone(client: &mut Client) -> Result<Tz> {
-    Ok(client
-        .practitioners()?
+fn zone(practitioners: &[Practitioner]) -> Tz {
+    practitioners
         .first()
         .and_then(|p| p.fields.time_zone.parse().ok())
-        .unwrap_or(chrono_tz::UTC))
+        .unwrap_or(chrono_tz::UTC)
 }
 
 /// A time given on the command line: RFC 3339, or the clinic's local `YYYY-MM-DDTHH:MM`.
@@ -93,15 +93,15 @@ fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
 }
 
 pub fn appointment(client: &mut Client, command: AppointmentCommand, json: bool) -> Result<()> {
-    let zone = zone(client)?;
+    let practitioners = client.practitioners()?;
+    let zone = zone(&practitioners);
     match command {
         AppointmentCommand::List { day, practitioner } => {
             let day = day.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive());
             let from = time(&format!("{day}T00:00"), zone)?;
             let to = time(&format!("{}T00:00", day + Duration::days(1)), zone)?;
             let found = client.appointments(from, to, practitioner)?;
-            let names: std::collections::BTreeMap<PractitionerId, String> = client
-                .practitioners()?
+            let names: std::collections::BTreeMap<PractitionerId, String> = practitioners
                 .into_iter()
                 .map(|p| (p.id, p.fields.name))
                 .collect();

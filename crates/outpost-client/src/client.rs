@@ -396,22 +396,6 @@ impl Client {
         }
     }
 
-    fn local_event(
-        &self,
-        action: &str,
-        entity_id: Option<String>,
-        details: Value,
-    ) -> LocalAuditEvent {
-        LocalAuditEvent {
-            event_id: LocalEventId::generate(),
-            action: action.into(),
-            entity: entity_id.as_ref().map(|_| "patient".into()),
-            entity_id,
-            client_time: self.now(),
-            details,
-        }
-    }
-
     // --- reads (from the local mirror, each audited locally) ---
 
     /// Searches the mirror. The audit records the query and every returned id; a long result
@@ -440,7 +424,7 @@ impl Client {
                 } else {
                     json!({ "query": q, "returned": returned, "part": part + 1, "parts": parts })
                 };
-                self.local_event("patient.search", None, details)
+                self.local_event_of(Entity::Patient, "search", None, details)
             })
             .collect();
         self.cache()?.audit_reads(&events)?;
@@ -448,21 +432,11 @@ impl Client {
     }
 
     pub fn show(&mut self, id: PatientId) -> ClientResult<LocalPatient> {
-        let local = self
-            .cache()?
-            .get(id)?
-            .filter(|p| !p.deleted)
-            .ok_or(ClientError::NotFound)?;
-        let event = self.local_event("patient.read", Some(id.to_string()), json!({}));
-        self.cache()?.audit_reads(std::slice::from_ref(&event))?;
-        Ok(local)
+        LocalPatient::try_from(self.record(Entity::Patient, id.into())?)
     }
 
     pub fn history(&mut self, id: PatientId) -> ClientResult<Vec<HistoryEntry>> {
-        let entries = self.cache()?.history(id)?;
-        let event = self.local_event("patient.history", Some(id.to_string()), json!({}));
-        self.cache()?.audit_reads(std::slice::from_ref(&event))?;
-        Ok(entries)
+        self.record_history(Entity::Patient, id.into())
     }
 
     /// Whether this computer holds changes to the patient the hub has not confirmed yet. Not

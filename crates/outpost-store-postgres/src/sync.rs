@@ -313,13 +313,7 @@ async fn stream(conn: &Conn, tx: &mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) 
     let mut batch = Vec::with_capacity(SNAPSHOT_BATCH);
     for entity in Entity::ALL {
         let kind = entity.kind();
-        let order = kind
-            .order
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .chain(["id".to_owned()])
-            .collect::<Vec<_>>()
-            .join(", ");
+        let order = outpost_store::statements::order(kind);
         let rows = conn
             .query_raw(
                 &format!(

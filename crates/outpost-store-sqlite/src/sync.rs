@@ -273,13 +273,7 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
         let mut batch = Vec::with_capacity(SNAPSHOT_BATCH);
         for entity in Entity::ALL {
             let kind = entity.kind();
-            let order = kind
-                .order
-                .iter()
-                .map(|c| format!("\"{c}\""))
-                .chain(["id".to_owned()])
-                .collect::<Vec<_>>()
-                .join(", ");
+            let order = outpost_store::statements::order(kind);
             let mut stmt = conn
                 .prepare(&format!(
                     "{} WHERE deleted_at IS NULL ORDER BY {order}",

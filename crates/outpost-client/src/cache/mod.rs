@@ -356,11 +356,17 @@ mod tests {
         Cache::replace(&tx, &gone).expect("replace a patient not in the cache");
         tx.commit().expect("commit");
 
-        let stored = cache.get(people[0].patient.id).expect("get").expect("kept");
+        let stored = Cache::patient(cache.conn(), people[0].patient.id)
+            .expect("get")
+            .expect("kept");
         assert_eq!(stored.patient.fields.address.as_deref(), Some("1 New Rd"));
         assert_eq!(stored.patient.version, 2);
         assert_eq!(rowid(&cache, people[0].patient.id), place);
-        assert!(cache.get(gone.patient.id).expect("get").is_none());
+        assert!(
+            Cache::patient(cache.conn(), gone.patient.id)
+                .expect("get")
+                .is_none()
+        );
         assert_eq!(
             names(&cache.search("an", 10).expect("search")),
             ["Bob Annan", "Anna Zimmer"]

@@ -249,10 +249,6 @@ impl Cache {
         .transpose()
     }
 
-    pub fn get(&self, id: PatientId) -> ClientResult<Option<LocalPatient>> {
-        Self::patient(&self.conn, id)
-    }
-
     pub fn put(tx: &Connection, local: &LocalPatient) -> ClientResult<()> {
         put(tx, local, true)
     }
