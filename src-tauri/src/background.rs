@@ -35,7 +35,8 @@ pub async fn run(desktop: Arc<Desktop>) {
 }
 
 /// Locks the local data once the user has been idle for the configured time, and tells the
-/// status bar, checking every second (a sync under way is activity: it is not interrupted).
+/// status bar, checking every second. A sync is not activity; one under way runs to its end
+/// on its own connection.
 pub async fn watch_idle(desktop: Arc<Desktop>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -58,17 +59,30 @@ async fn check_for_update(desktop: &Desktop) {
     }
 }
 
-/// One sync when the local data is unlocked; `None` when it is not.
+/// One sync when the local data is unlocked; `None` when it is not. The client's lock is
+/// held only to make the engine and to read the counts after: the sync itself runs on the
+/// engine's own cache connection, so searches and edits answer while it waits on the hub.
 async fn sync_once(desktop: &Desktop) -> Option<Result<(), ClientError>> {
-    let mut client = desktop.client.lock().await;
-    if client.check_idle() {
-        desktop.update(|s| s.local = client.status().ok());
-        return None;
-    }
+    let engine = {
+        let mut client = desktop.client.lock().await;
+        if client.check_idle() {
+            desktop.local_changed(&mut client);
+            return None;
+        }
+        client.sync_engine()
+    };
     desktop.update(|s| s.syncing = true);
     let mut progress = |p: MirrorProgress| desktop.update(|s| s.mirror = Some(p));
-    let result = client.sync(&mut progress).await.map(drop);
+    let result = match engine {
+        Ok(mut engine) => {
+            let result = engine.sync(&mut progress).await.map(drop);
+            desktop.client.lock().await.end_sync(engine, result)
+        }
+        Err(err) => Err(err),
+    };
+    let mut client = desktop.client.lock().await;
     let local = client.status().ok();
+    drop(client);
     desktop.update(|s| {
         s.syncing = false;
         s.mirror = None;

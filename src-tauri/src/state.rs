@@ -1,6 +1,6 @@
-//! What the app holds while it runs: the client core behind an async mutex, and the sync
-//! state the status bar reads without waiting for that mutex (a first mirror holds it for a
-//! while, and the bar must keep moving).
+//! What the app holds while it runs: the client core behind an async mutex (held for local
+//! reads and writes only: a sync runs on an engine of its own, see `background`), and the
+//! sync state the status bar follows.
 
 use std::sync::Mutex;
 

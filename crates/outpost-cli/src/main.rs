@@ -310,9 +310,11 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
         Command::Sync { retries, watch } => {
             let (bar, mut progress) = progress_bar(json);
             let mut backoff = Backoff::default();
-            let report = client
+            let mut engine = client.sync_engine()?;
+            let report = engine
                 .sync_retrying(retries, &mut backoff, &mut progress)
-                .await?;
+                .await;
+            let report = client.end_sync(engine, report)?;
             bar.finish_and_clear();
             print(json, &report, |r| {
                 if r.mirrored_rows > 0 {
@@ -332,7 +334,9 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
             });
             if let Some(times) = watch {
                 let max = (times > 0).then_some(times);
-                let synced = client.listen(max, &mut backoff, &mut progress).await?;
+                let mut engine = client.sync_engine()?;
+                let synced = engine.listen(max, &mut backoff, &mut progress).await;
+                let synced = client.end_sync(engine, synced)?;
                 print(json, &json!({"synced_on_events": synced}), |_| {
                     println!("Synced after {synced} announcements")
                 });

@@ -563,11 +563,59 @@ async fn a_client_follows_live_announcements() {
     // The first announcement (the current cursor) comes at once, the second after the write.
     let mut progress = no_progress();
     let mut backoff = Backoff::default();
-    let (synced, ()) = tokio::join!(c.listen(Some(2), &mut backoff, &mut progress), writer);
+    let mut engine = c.sync_engine().expect("engine");
+    let (synced, ()) = tokio::join!(engine.listen(Some(2), &mut backoff, &mut progress), writer);
+    let synced = c.end_sync(engine, synced);
     assert_eq!(synced.expect("listen"), 2);
     assert_eq!(c.status().expect("status").patients, 4);
     let found = c.search("live upd", 5).expect("search");
     assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn the_client_reads_and_writes_while_its_sync_waits_on_a_slow_hub() {
+    let hub = Hub::start().await;
+    let clinic = hub.tenant("clinic", TenantKind::Clinic).await;
+    hub.patients(&clinic, "SL", 3).await;
+    let relay = common::Relay::start(hub.addr).await;
+    let home = tempfile::tempdir().expect("home");
+    let mut c = client(home.path(), Arc::new(SystemClock));
+    let email = hub.user(&clinic, Role::Nurse).await;
+    c.login(&relay.url(), None, &email, PASSWORD)
+        .await
+        .expect("login");
+    c.sync(&mut no_progress()).await.expect("mirror");
+    hub.patients(&clinic, "LATE", 2).await;
+
+    // The next sync has nothing to push: its first request is the pull, whose answer is held.
+    relay.hold();
+    let mut engine = c.sync_engine().expect("engine");
+    let sync = tokio::spawn(async move { engine.sync(&mut no_progress()).await });
+    relay.holding().await;
+    let found = c.search("sl", 10).expect("search while the pull waits");
+    assert_eq!(found.len(), 3);
+    let added = c
+        .add(new_patient("SLOW-1", "Wanda", "Waiting"))
+        .expect("add while the pull waits");
+    assert_eq!(c.status().expect("status").pending_ops, 1);
+    assert!(!sync.is_finished(), "the pull is still held");
+
+    relay.release();
+    let report = sync.await.expect("join").expect("sync");
+    assert_eq!(report.pulled, 2);
+    assert_eq!(c.search("late", 10).expect("search").len(), 2);
+    let report = c.sync(&mut no_progress()).await.expect("push the addition");
+    assert_eq!(report.applied, 1);
+    let stored = hub
+        .store()
+        .tenant(clinic.id)
+        .await
+        .expect("tenant")
+        .patient(added.id, &Actor::system(chrono::Utc::now()))
+        .await
+        .expect("read")
+        .expect("on the hub");
+    assert_eq!(stored.fields.mrn, "SLOW-1");
 }
 
 /// Short waits for tests: the hub comes back within a second.
@@ -613,7 +661,12 @@ async fn a_sync_retries_until_the_hub_is_back() {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
         hub.resume().await;
     };
-    let (report, ()) = tokio::join!(c.sync_retrying(30, &mut backoff, &mut progress), comeback);
+    let mut engine = c.sync_engine().expect("engine");
+    let (report, ()) = tokio::join!(
+        engine.sync_retrying(30, &mut backoff, &mut progress),
+        comeback
+    );
+    let report = c.end_sync(engine, report);
     assert_eq!(report.expect("sync once the hub is back").applied, 1);
     assert!(c.hub_reachable().await.expect("probe"));
     assert_eq!(c.status().expect("status").pending_ops, 0);
@@ -621,8 +674,10 @@ async fn a_sync_retries_until_the_hub_is_back() {
     // Retries are bounded: with the hub away and none allowed, the error comes at once.
     hub.pause().await;
     let started = std::time::Instant::now();
+    let mut engine = c.sync_engine().expect("engine");
     assert!(matches!(
-        c.sync_retrying(0, &mut quick_backoff(), &mut no_progress())
+        engine
+            .sync_retrying(0, &mut quick_backoff(), &mut no_progress())
             .await,
         Err(ClientError::Offline(_))
     ));
@@ -648,7 +703,9 @@ async fn a_listener_reconnects_and_catches_up_after_the_hub_was_away() {
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         hub.resume().await;
     };
-    let (synced, ()) = tokio::join!(c.listen(Some(2), &mut backoff, &mut progress), outage);
+    let mut engine = c.sync_engine().expect("engine");
+    let (synced, ()) = tokio::join!(engine.listen(Some(2), &mut backoff, &mut progress), outage);
+    let synced = c.end_sync(engine, synced);
     assert_eq!(synced.expect("listen"), 2, "one sync before, one after");
     assert_eq!(backoff.failures(), 0, "reset once connected again");
     assert_eq!(c.status().expect("status").patients, 4);

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use outpost_domain::ValidationError;
+use outpost_domain::kind::Refusal;
+use outpost_domain::patient::PatchError;
 
 /// Every code a caller of the client core may receive (exported to TypeScript).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -150,6 +152,24 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("local data is inconsistent: {0}")]
     Corrupt(String),
+}
+
+impl From<Refusal> for ClientError {
+    fn from(refusal: Refusal) -> Self {
+        ClientError::Refused {
+            code: refusal.code,
+            message: refusal.message,
+        }
+    }
+}
+
+impl From<PatchError> for ClientError {
+    fn from(err: PatchError) -> Self {
+        match err {
+            PatchError::Invalid(v) => ClientError::Invalid(v),
+            PatchError::Shape(message) => ClientError::InvalidInput(message),
+        }
+    }
 }
 
 impl ClientError {

@@ -3,7 +3,8 @@
 //! SQLCipher-encrypted file whose key lives in the OS keyring (wrapped by the user's
 //! password), works fully offline, and syncs audited changes back.
 //!
-//! No Tauri dependency: the desktop shell is a thin layer over [`Client`].
+//! No Tauri dependency: the desktop shell is a thin layer over [`Client`] and its
+//! [`SyncEngine`].
 
 mod api;
 mod cache;
@@ -14,15 +15,18 @@ mod home;
 mod keywrap;
 mod name_index;
 mod retry;
+mod session;
 mod settle;
+mod sync;
 mod transport;
 mod vault;
 
 pub use cache::{LocalPatient, LocalRecord};
 pub use client::schedule::LocalAppointment;
-pub use client::{Client, ClientOptions, Conflict, MirrorProgress, Resolution, Status, SyncReport};
+pub use client::{Client, ClientOptions, Conflict, Resolution, Status};
 pub use error::{ClientError, ClientResult, ErrorCode};
 pub use home::{Home, Profile};
 pub use outpost_domain::clock::{Clock, SystemClock};
 pub use retry::Backoff;
+pub use sync::{MirrorProgress, SyncEngine, SyncReport};
 pub use transport::{HubAddress, tls_config};

@@ -1,13 +1,18 @@
 //! What the cache does with the hub's answers, decided without I/O for every kind of record:
 //! an op the hub applied or merged, an op it refused or found in conflict, and a change pulled
-//! from its feed. The sync engine reads the record and its pending ops, calls these, and
+//! from its feed, and the user's answer to a conflict. The sync engine (or the client) reads the record and its pending ops, calls these, and
 //! writes what they say.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
 use outpost_domain::Entity;
 use outpost_domain::record::Record;
-use outpost_domain::sync::{Change, OpResult};
+use outpost_domain::sync::{Change, Op, OpAction, OpResult};
 
-use crate::cache::LocalRecord;
+use crate::cache::{LocalRecord, StoredConflict};
+use crate::client::{Resolution, new_op};
+use crate::error::{ClientError, ClientResult};
 
 /// The local record after the hub applied an op when nothing else is pending on it and no
 /// conflict waits: the hub's record as it now is, confirmed (`None`: the local copy must be
@@ -108,6 +113,179 @@ pub fn pulled(change: &Change, local: Option<LocalRecord>, pending: bool) -> Pul
         })),
         (None, None) => Pulled::Keep,
     }
+}
+
+/// What settling a conflict leaves: the local record (`None`: removed, the hub never had
+/// it) and the op to send, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub local: Option<LocalRecord>,
+    pub op: Option<Op>,
+}
+
+/// How `resolution` settles `conflict` over the local copy `local`, at `now`.
+pub fn resolved(
+    now: DateTime<Utc>,
+    conflict: &StoredConflict,
+    local: LocalRecord,
+    resolution: &Resolution,
+) -> ClientResult<Resolved> {
+    let entity = conflict.entity;
+    let kind = entity.kind();
+    let mine: Vec<String> = match resolution {
+        Resolution::Change(changes) => return sent_again(now, conflict, local, changes),
+        Resolution::KeepMine => conflict.local_op.fields.keys().cloned().collect(),
+        Resolution::TakeTheirs => Vec::new(),
+        Resolution::PerField(choice) => {
+            if let Some(unknown) = choice
+                .keys()
+                .find(|f| !conflict.local_op.fields.contains_key(*f))
+            {
+                return Err(ClientError::InvalidInput(format!(
+                    "`{unknown}` is not a field of this conflict"
+                )));
+            }
+            choice
+                .iter()
+                .filter(|(_, m)| **m)
+                .map(|(f, _)| f.clone())
+                .collect()
+        }
+    };
+    let keep_delete =
+        conflict.local_op.action == OpAction::Delete && *resolution == Resolution::KeepMine;
+    let settled = |local| Resolved { local, op: None };
+    Ok(match (&conflict.hub_record, conflict.rejected) {
+        (_, true) => {
+            if *resolution != Resolution::TakeTheirs {
+                return Err(ClientError::InvalidInput(
+                    "the hub refused this change; it can be discarded (take theirs) or changed and sent again".into(),
+                ));
+            }
+            settled(match (local.hub_version, local.hub_data.clone()) {
+                (None, _) => None,
+                (Some(v), Some(hub)) => Some(LocalRecord {
+                    record: hub,
+                    hub_version: Some(v),
+                    deleted: false,
+                    conflict: false,
+                    hub_data: None,
+                    ..local
+                }),
+                (Some(v), None) => Some(LocalRecord {
+                    hub_version: Some(v),
+                    conflict: false,
+                    ..local
+                }),
+            })
+        }
+        (None, false) => {
+            if !mine.is_empty() || keep_delete {
+                return Err(ClientError::InvalidInput(
+                    "the record was deleted on the hub: take theirs".into(),
+                ));
+            }
+            settled(Some(LocalRecord {
+                deleted: true,
+                conflict: false,
+                hub_data: None,
+                hub_version: conflict.hub_version,
+                ..local
+            }))
+        }
+        (Some(hub), false) if keep_delete => {
+            let mut record = hub.clone();
+            record.version += 1;
+            on_hub(now, local, hub, record, OpAction::Delete, Map::new())
+        }
+        (Some(hub), false) => {
+            let values: Map<String, Value> = mine
+                .iter()
+                .map(|f| {
+                    let value = local.record.fields.get(f).cloned().unwrap_or(Value::Null);
+                    (f.clone(), value)
+                })
+                .collect();
+            let (fields, changed) = kind.apply(&hub.fields, &values, now.date_naive())?;
+            kind.check_rule(Some(&hub.fields), &fields)?;
+            if changed.is_empty() {
+                return Ok(settled(Some(LocalRecord::confirmed(entity, hub.clone()))));
+            }
+            let record = Record {
+                fields,
+                version: hub.version + 1,
+                updated_at: now,
+                ..hub.clone()
+            };
+            on_hub(now, local, hub, record, OpAction::Update, values)
+        }
+    })
+}
+
+/// The local copy becoming `record` on top of the hub's `hub`, and the op that sends it.
+fn on_hub(
+    now: DateTime<Utc>,
+    local: LocalRecord,
+    hub: &Record,
+    record: Record,
+    action: OpAction,
+    values: Map<String, Value>,
+) -> Resolved {
+    let op = new_op(now, local.entity, hub.id, action, Some(hub.version), values);
+    Resolved {
+        local: Some(LocalRecord {
+            record,
+            hub_version: Some(hub.version),
+            deleted: action == OpAction::Delete,
+            conflict: false,
+            hub_data: Some(hub.clone()),
+            ..local
+        }),
+        op: Some(op),
+    }
+}
+
+/// Settles a refused change by changing it (a booking moved to a free slot) and sending it
+/// again: a record the hub never created is created anew with every field; one it has gets
+/// the refused fields and the changes on top of its version.
+fn sent_again(
+    now: DateTime<Utc>,
+    conflict: &StoredConflict,
+    local: LocalRecord,
+    changes: &Map<String, Value>,
+) -> ClientResult<Resolved> {
+    if !conflict.rejected {
+        return Err(ClientError::InvalidInput(
+            "this is a conflict with the hub's version: keep mine, take theirs or choose per field"
+                .into(),
+        ));
+    }
+    let (entity, id) = (conflict.entity, conflict.record_id);
+    let kind = entity.kind();
+    let (fields, _) = kind.apply(&local.record.fields, changes, now.date_naive())?;
+    let before = local.hub_data.as_ref().map(|h| &h.fields);
+    kind.check_rule(before, &fields)?;
+    let op = match local.hub_version {
+        None => new_op(now, entity, id, OpAction::Create, None, fields.clone()),
+        Some(version) => {
+            let mut values = conflict.local_op.fields.clone();
+            values.extend(changes.clone());
+            new_op(now, entity, id, OpAction::Update, Some(version), values)
+        }
+    };
+    let record = Record {
+        fields,
+        updated_at: now,
+        ..local.record.clone()
+    };
+    Ok(Resolved {
+        local: Some(LocalRecord {
+            record,
+            conflict: false,
+            ..local
+        }),
+        op: Some(op),
+    })
 }
 
 #[cfg(test)]
@@ -255,5 +433,145 @@ mod tests {
     #[test]
     fn a_refused_op_marks_the_local_copy() {
         assert!(refused(local(2, Some(1), "mine")).conflict);
+    }
+
+    fn patient(version: i64, phone: &str) -> Record {
+        let fields = json!({
+            "mrn": "M-1", "given_name": "Ada", "family_name": "Byron",
+            "birth_date": "1980-05-05", "phone": phone
+        });
+        Record {
+            fields: fields.as_object().expect("object").clone(),
+            ..record(version, "unused")
+        }
+    }
+
+    /// A conflict of a patient whose local change set `phone` to 555-0100.
+    fn conflict(rejected: bool, hub: Option<Record>) -> StoredConflict {
+        let mut fields = Map::new();
+        fields.insert("phone".into(), json!("555-0100"));
+        StoredConflict {
+            entity: Entity::Patient,
+            record_id: RecordId::from_uuid(uuid::Uuid::nil()),
+            rejected,
+            local_op: new_op(
+                Utc::now(),
+                Entity::Patient,
+                RecordId::from_uuid(uuid::Uuid::nil()),
+                OpAction::Update,
+                Some(1),
+                fields,
+            ),
+            hub_version: hub.as_ref().map(|h| h.version),
+            hub_record: hub,
+            error: None,
+            code: None,
+            at: String::new(),
+        }
+    }
+
+    fn mine(hub_version: Option<i64>, hub_data: Option<Record>) -> LocalRecord {
+        LocalRecord {
+            entity: Entity::Patient,
+            record: patient(3, "555-0100"),
+            hub_version,
+            deleted: false,
+            conflict: true,
+            hub_data,
+        }
+    }
+
+    fn phone_of(resolved: &Resolved) -> Option<&str> {
+        resolved.local.as_ref().and_then(|l| l.record.text("phone"))
+    }
+
+    #[test]
+    fn a_version_conflict_is_settled_by_keeping_mine_taking_theirs_or_choosing_per_field() {
+        let now = Utc::now();
+        let c = conflict(false, Some(patient(2, "555-0199")));
+        let kept = resolved(now, &c, mine(Some(1), None), &Resolution::KeepMine).expect("keep");
+        let op = kept.op.as_ref().expect("an op");
+        assert_eq!((op.action, op.base_version), (OpAction::Update, Some(2)));
+        assert_eq!(op.fields.get("phone"), Some(&json!("555-0100")));
+        assert_eq!(phone_of(&kept), Some("555-0100"));
+        let local = kept.local.as_ref().expect("local");
+        assert_eq!((local.hub_version, local.record.version), (Some(2), 3));
+        assert!(!local.conflict);
+
+        let theirs = resolved(now, &c, mine(Some(1), None), &Resolution::TakeTheirs).expect("take");
+        assert_eq!((phone_of(&theirs), &theirs.op), (Some("555-0199"), &None));
+        let choice = Resolution::PerField([("phone".to_owned(), false)].into());
+        let per_field = resolved(now, &c, mine(Some(1), None), &choice).expect("per field");
+        assert_eq!(per_field, theirs);
+
+        let unknown = Resolution::PerField([("bmi".to_owned(), true)].into());
+        assert!(matches!(
+            resolved(now, &c, mine(Some(1), None), &unknown),
+            Err(ClientError::InvalidInput(_))
+        ));
+        let changed = Resolution::Change(Map::new());
+        assert!(matches!(
+            resolved(now, &c, mine(Some(1), None), &changed),
+            Err(ClientError::InvalidInput(_))
+        ));
+        // Deleted on the hub: only taking theirs settles it, as a tombstone.
+        let gone = conflict(false, None);
+        assert!(resolved(now, &gone, mine(Some(1), None), &Resolution::KeepMine).is_err());
+        let tomb =
+            resolved(now, &gone, mine(Some(1), None), &Resolution::TakeTheirs).expect("take");
+        assert!(tomb.local.expect("tombstone").deleted);
+    }
+
+    #[test]
+    fn a_refused_change_is_discarded_or_changed_and_sent_again() {
+        let now = Utc::now();
+        let refused = conflict(true, None);
+        // Never on the hub: discarding removes it; changing it sends it as a creation.
+        let discarded =
+            resolved(now, &refused, mine(None, None), &Resolution::TakeTheirs).expect("discard");
+        assert_eq!(
+            discarded,
+            Resolved {
+                local: None,
+                op: None
+            }
+        );
+        assert!(resolved(now, &refused, mine(None, None), &Resolution::KeepMine).is_err());
+        let mut change = Map::new();
+        change.insert("phone".into(), json!("555-0123"));
+        let again = resolved(
+            now,
+            &refused,
+            mine(None, None),
+            &Resolution::Change(change.clone()),
+        )
+        .expect("again");
+        let op = again.op.as_ref().expect("op");
+        assert_eq!((op.action, op.base_version), (OpAction::Create, None));
+        assert_eq!(op.fields.get("mrn"), Some(&json!("M-1")));
+        assert_eq!(phone_of(&again), Some("555-0123"));
+        assert!(!again.local.expect("local").conflict);
+
+        // On the hub at version 1: discarding returns to the hub's record; changing it sends
+        // the refused fields and the change on that version.
+        let hub = patient(1, "555-0199");
+        let back = resolved(
+            now,
+            &refused,
+            mine(Some(1), Some(hub.clone())),
+            &Resolution::TakeTheirs,
+        )
+        .expect("discard");
+        assert_eq!(phone_of(&back), Some("555-0199"));
+        let again = resolved(
+            now,
+            &refused,
+            mine(Some(1), Some(hub)),
+            &Resolution::Change(change),
+        )
+        .expect("again");
+        let op = again.op.expect("op");
+        assert_eq!((op.action, op.base_version), (OpAction::Update, Some(1)));
+        assert_eq!(op.fields.get("phone"), Some(&json!("555-0123")));
     }
 }

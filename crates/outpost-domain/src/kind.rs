@@ -193,6 +193,14 @@ pub struct NoOverlap {
     pub inactive: &'static [&'static str],
 }
 
+/// A field holding the id of a record of another kind, which must be live when the field is
+/// written (an appointment's patient). Checked by the hub in the writing transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    pub field: &'static str,
+    pub to: Entity,
+}
+
 /// A refusal by a kind's own rule: a code the clients decide by, and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -225,6 +233,8 @@ pub struct Kind {
     /// Search-key columns whose value no two live records share, each with the field it keys.
     pub unique: &'static [SearchKey],
     pub no_overlap: Option<NoOverlap>,
+    /// Fields naming records of other kinds.
+    pub references: &'static [Reference],
     /// The typed fields' canonical form and rules ([`crate::record::canonical`]).
     pub check: Check,
     /// The kind's rule on a change as a whole (a status machine).

@@ -305,6 +305,7 @@ pub static KIND: Kind = Kind {
         field: "mrn",
     }],
     no_overlap: None,
+    references: &[],
     check: canonical::<PatientFields>,
     rule: None,
 };

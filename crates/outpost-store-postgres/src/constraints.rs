@@ -1,8 +1,8 @@
 //! A kind's constraints that need other records, checked in the writing transaction before
-//! the write (which holds the database's write lock, so no other writer books meanwhile): no
-//! two live records overlapping in one group (a practitioner's appointments), and a slot
-//! within its owner's working hours and outside the calendar's closures. The decisions are
-//! the domain's; this reads what they need.
+//! the write (which holds the database's write lock, so no other writer books meanwhile): the
+//! records it names are there, no two live records overlap in one group (a practitioner's
+//! appointments), and a slot lies within its owner's working hours and outside the calendar's
+//! closures. The decisions are the domain's; this reads what they need.
 
 use chrono::{DateTime, Days, Utc};
 use tokio_postgres::GenericClient;
@@ -25,6 +25,11 @@ pub async fn check(
     id: RecordId,
     write: &Write,
 ) -> StoreResult<Result<(), Refusal>> {
+    for (reference, target) in plan::references(kind, write)? {
+        if load_live(tx, reference.to.kind(), target).await?.is_none() {
+            return Ok(Err(plan::missing_reference(reference)));
+        }
+    }
     let Some(rule) = kind.moves_slot(write.changes.keys(), &write.fields) else {
         return Ok(Ok(()));
     };

@@ -171,6 +171,7 @@ pub async fn pull(
     conn: &mut Conn,
     cursor: i64,
     limit: u32,
+    kinds: &[Entity],
     actor: &Actor,
 ) -> StoreResult<PullResponse> {
     let tx = begin(conn).await?;
@@ -184,8 +185,13 @@ pub async fn pull(
         .db()?;
     let has_more = feed.len() > limit as usize;
     let mut changes = Vec::with_capacity(feed.len().min(limit as usize));
+    let mut next = cursor;
     for row in feed.iter().take(limit as usize) {
+        next = col(row, 0)?;
         let entity = records::entity(col::<&str>(row, 1)?)?;
+        if !kinds.contains(&entity) {
+            continue;
+        }
         let kind = entity.kind();
         let id: RecordId = col::<&str>(row, 2)?
             .parse()
@@ -198,7 +204,7 @@ pub async fn pull(
             _ => OpAction::Delete,
         };
         changes.push(Change {
-            seq: col(row, 0)?,
+            seq: next,
             entity,
             record_id: id,
             version,
@@ -207,7 +213,6 @@ pub async fn pull(
             history: history::entry(&tx, kind, id, version).await?,
         });
     }
-    let next = changes.last().map_or(cursor, |c| c.seq);
     if !changes.is_empty() {
         let ids: BTreeSet<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
         audit::append(&tx, &pull_event(actor, cursor, next, &ids)).await?;
@@ -231,7 +236,7 @@ pub async fn cursor(client: &impl GenericClient) -> StoreResult<i64> {
 /// Audits the snapshot and starts it: with the writers held off for a moment (a session lock
 /// on this connection), the audit event is appended and the read-only, repeatable-read
 /// transaction begun, so that both see the same cursor; then writers go on while a task
-/// streams every live record, kind by kind in each kind's list order (the client's, so that
+/// streams every live record of `kinds` (those the caller reads), kind by kind in each kind's list order (the client's, so that
 /// its rows are appended), then every version of them in the order of the client's history
 /// key (appended too), in batches, then `End`. Stops early when the receiver goes away.
 ///
@@ -241,6 +246,7 @@ pub async fn cursor(client: &impl GenericClient) -> StoreResult<i64> {
 /// ([`Conn::enter`]).
 pub async fn snapshot(
     mut conn: Conn,
+    kinds: Vec<Entity>,
     actor: &Actor,
 ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
     lock_writers(&mut conn).await?;
@@ -248,7 +254,7 @@ pub async fn snapshot(
         let tx = begin(&mut conn).await?;
         let cursor = cursor(&tx).await?;
         let mut records = 0u64;
-        for entity in Entity::ALL {
+        for entity in &kinds {
             let count: i64 = col(
                 &tx.query_one(
                     &format!(
@@ -272,7 +278,7 @@ pub async fn snapshot(
         .await?;
     unlock_writers(&mut conn).await?;
     let mut history = 0u64;
-    for entity in Entity::ALL {
+    for entity in &kinds {
         let kind = entity.kind();
         let count: i64 = col(
             &conn
@@ -300,7 +306,7 @@ pub async fn snapshot(
         .await
         .map_err(|_| StoreError::Corrupt("snapshot receiver closed".into()))?;
     tokio::spawn(async move {
-        if let Err(err) = stream(&conn, &tx).await {
+        if let Err(err) = stream(&conn, &kinds, &tx).await {
             let _ = tx.send(Err(err)).await;
         }
         let _ = conn.leave("COMMIT").await;
@@ -308,10 +314,14 @@ pub async fn snapshot(
     Ok(rx)
 }
 
-async fn stream(conn: &Conn, tx: &mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) -> StoreResult<()> {
+async fn stream(
+    conn: &Conn,
+    kinds: &[Entity],
+    tx: &mpsc::Sender<StoreResult<Vec<SnapshotLine>>>,
+) -> StoreResult<()> {
     let no_params: [&(dyn ToSql + Sync); 0] = [];
     let mut batch = Vec::with_capacity(SNAPSHOT_BATCH);
-    for entity in Entity::ALL {
+    for entity in kinds {
         let kind = entity.kind();
         let order = outpost_store::statements::order(kind);
         let rows = conn
@@ -337,7 +347,7 @@ async fn stream(conn: &Conn, tx: &mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) 
             }
         }
     }
-    for entity in Entity::ALL {
+    for entity in kinds {
         let kind = entity.kind();
         let versions = conn
             .query_raw(

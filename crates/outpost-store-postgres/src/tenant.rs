@@ -288,17 +288,24 @@ impl TenantStore for PgTenant {
         sync::append_local(&mut conn, &events, actor).await
     }
 
-    async fn pull(&self, cursor: i64, limit: u32, actor: &Actor) -> StoreResult<PullResponse> {
+    async fn pull(
+        &self,
+        cursor: i64,
+        limit: u32,
+        kinds: &[Entity],
+        actor: &Actor,
+    ) -> StoreResult<PullResponse> {
         let mut conn = self.conn().await?;
-        sync::pull(&mut conn, cursor, limit, actor).await
+        sync::pull(&mut conn, cursor, limit, kinds, actor).await
     }
 
     async fn snapshot(
         &self,
+        kinds: &[Entity],
         actor: &Actor,
     ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
         let conn = self.conn_for(Use::Stream).await?;
-        sync::snapshot(conn, actor).await
+        sync::snapshot(conn, kinds.to_vec(), actor).await
     }
 
     async fn export(&self) -> StoreResult<mpsc::Receiver<StoreResult<Batch>>> {

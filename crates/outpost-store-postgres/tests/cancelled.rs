@@ -7,10 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 
-use outpost_domain::TenantKind;
 use outpost_domain::audit::{Actor, Outcome};
 use outpost_domain::patient::PatientFields;
 use outpost_domain::tenant::{NewTenant, Tenant};
+use outpost_domain::{Entity, TenantKind};
 use outpost_store::Store;
 use outpost_store_postgres::testing::{cleanup, connect, open, unique_name};
 use outpost_store_postgres::{PostgresStore, RouterLimits, Target};
@@ -123,9 +123,11 @@ async fn a_cancelled_request_never_hands_its_transaction_or_lock_to_the_next() {
             .into_iter()
             .enumerate()
         {
-            let started =
-                tokio::time::timeout(Duration::from_micros(micros), tenant_store.snapshot(&actor))
-                    .await;
+            let started = tokio::time::timeout(
+                Duration::from_micros(micros),
+                tenant_store.snapshot(Entity::ALL, &actor),
+            )
+            .await;
             drop(started);
             tenant_store
                 .create_patients(vec![patient(2000 + n)], &actor)

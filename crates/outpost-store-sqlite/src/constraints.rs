@@ -1,7 +1,7 @@
 //! A kind's constraints that need other records, checked in the writing transaction before
-//! the write: no two live records overlapping in one group (a practitioner's appointments),
-//! and a slot within its owner's working hours and outside the calendar's closures. The
-//! decisions are the domain's; this reads what they need.
+//! the write: the records it names are there, no two live records overlap in one group (a
+//! practitioner's appointments), and a slot lies within its owner's working hours and outside
+//! the calendar's closures. The decisions are the domain's; this reads what they need.
 
 use chrono::{DateTime, Days, Utc};
 use rusqlite::types::Value as SqlValue;
@@ -23,6 +23,11 @@ pub fn check(
     id: RecordId,
     write: &Write,
 ) -> StoreResult<Result<(), Refusal>> {
+    for (reference, target) in plan::references(kind, write)? {
+        if load_live(conn, reference.to.kind(), target)?.is_none() {
+            return Ok(Err(plan::missing_reference(reference)));
+        }
+    }
     let Some(rule) = kind.moves_slot(write.changes.keys(), &write.fields) else {
         return Ok(Ok(()));
     };

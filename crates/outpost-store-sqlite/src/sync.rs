@@ -162,6 +162,7 @@ pub fn pull(
     conn: &mut Connection,
     cursor: i64,
     limit: u32,
+    kinds: &[Entity],
     actor: &Actor,
 ) -> StoreResult<PullResponse> {
     let tx = conn.transaction().db()?;
@@ -187,8 +188,13 @@ pub fn pull(
     };
     let has_more = feed.len() > limit as usize;
     let mut changes = Vec::with_capacity(feed.len().min(limit as usize));
+    let mut next = cursor;
     for (seq, entity, record_id, version, action) in feed.into_iter().take(limit as usize) {
+        next = seq;
         let entity = records::entity(&entity)?;
+        if !kinds.contains(&entity) {
+            continue;
+        }
         let kind = entity.kind();
         let id: RecordId = record_id
             .parse()
@@ -203,7 +209,6 @@ pub fn pull(
             history: history::entry(&tx, kind, id, version)?,
         });
     }
-    let next = changes.last().map_or(cursor, |c| c.seq);
     if !changes.is_empty() {
         let ids: BTreeSet<String> = changes.iter().map(|c| c.record_id.to_string()).collect();
         audit::append(&tx, &pull_event(actor, cursor, next, &ids))?;
@@ -232,13 +237,18 @@ pub fn cursor(conn: &Connection) -> StoreResult<i64> {
 }
 
 /// Opens a read transaction on a connection of its own and returns it with the snapshot's
-/// first line; [`stream_snapshot`] then sends the rest.
-pub fn begin_snapshot(path: &Path, key: &Key) -> StoreResult<(Connection, SnapshotLine)> {
+/// first line, counting the records of `kinds` (those the caller may read); [`stream_snapshot`]
+/// then sends the rest.
+pub fn begin_snapshot(
+    path: &Path,
+    key: &Key,
+    kinds: &[Entity],
+) -> StoreResult<(Connection, SnapshotLine)> {
     let conn = open_encrypted(path, key)?;
     conn.execute_batch("BEGIN").db()?;
     let cursor = cursor(&conn)?;
     let (mut records, mut history) = (0u64, 0u64);
-    for entity in Entity::ALL {
+    for entity in kinds {
         let kind = entity.kind();
         let count = |sql: String| -> StoreResult<u64> {
             conn.query_row(&sql, [], |r| r.get::<_, i64>(0))
@@ -264,14 +274,18 @@ pub fn begin_snapshot(path: &Path, key: &Key) -> StoreResult<(Connection, Snapsh
     ))
 }
 
-/// Sends every live record, kind by kind, in each kind's list order (the client's, so that
+/// Sends every live record of `kinds`, kind by kind, in each kind's list order (the client's, so that
 /// its rows are appended), then every version of them in the order of the client's history
 /// key, in batches, then `End`. Stops early when the receiver goes away.
-pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<SnapshotLine>>>) {
+pub fn stream_snapshot(
+    conn: Connection,
+    kinds: &[Entity],
+    tx: mpsc::Sender<StoreResult<Vec<SnapshotLine>>>,
+) {
     let send = |batch: Vec<SnapshotLine>| tx.blocking_send(Ok(batch)).is_ok();
     let result = (|| -> StoreResult<bool> {
         let mut batch = Vec::with_capacity(SNAPSHOT_BATCH);
-        for entity in Entity::ALL {
+        for entity in kinds {
             let kind = entity.kind();
             let order = outpost_store::statements::order(kind);
             let mut stmt = conn
@@ -292,7 +306,7 @@ pub fn stream_snapshot(conn: Connection, tx: mpsc::Sender<StoreResult<Vec<Snapsh
                 }
             }
         }
-        for entity in Entity::ALL {
+        for entity in kinds {
             let kind = entity.kind();
             let mut stmt = conn
                 .prepare(&format!(

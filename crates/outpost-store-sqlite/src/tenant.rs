@@ -300,21 +300,31 @@ impl TenantStore for SqliteTenant {
             .await
     }
 
-    async fn pull(&self, cursor: i64, limit: u32, actor: &Actor) -> StoreResult<PullResponse> {
-        let actor = actor.clone();
+    async fn pull(
+        &self,
+        cursor: i64,
+        limit: u32,
+        kinds: &[Entity],
+        actor: &Actor,
+    ) -> StoreResult<PullResponse> {
+        let (kinds, actor) = (kinds.to_vec(), actor.clone());
         self.db
-            .call(move |conn| sync::pull(conn, cursor, limit, &actor))
+            .call(move |conn| sync::pull(conn, cursor, limit, &kinds, &actor))
             .await
     }
 
     async fn snapshot(
         &self,
+        kinds: &[Entity],
         actor: &Actor,
     ) -> StoreResult<mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>> {
         let (path, key) = (self.db.path().to_path_buf(), self.key.clone());
-        let (conn, begin) = tokio::task::spawn_blocking(move || sync::begin_snapshot(&path, &key))
-            .await
-            .map_err(StoreError::backend)??;
+        let kinds = kinds.to_vec();
+        let counted = kinds.clone();
+        let (conn, begin) =
+            tokio::task::spawn_blocking(move || sync::begin_snapshot(&path, &key, &counted))
+                .await
+                .map_err(StoreError::backend)??;
         if let SnapshotLine::Begin {
             cursor, records, ..
         } = &begin
@@ -326,7 +336,7 @@ impl TenantStore for SqliteTenant {
         tx.send(Ok(vec![begin]))
             .await
             .map_err(|_| StoreError::Corrupt("snapshot receiver closed".into()))?;
-        tokio::task::spawn_blocking(move || sync::stream_snapshot(conn, tx));
+        tokio::task::spawn_blocking(move || sync::stream_snapshot(conn, &kinds, tx));
         Ok(rx)
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use outpost_domain::Kind;
 use outpost_domain::RecordId;
-use outpost_domain::kind::{NoOverlap, Refusal};
+use outpost_domain::kind::{NoOverlap, Reference, Refusal};
 use outpost_domain::record::{Changes, PatchError, Record};
 use outpost_domain::sync::{Op, OpAction, OpError, OpResult, OpRules, OpStatus};
 
@@ -254,6 +254,38 @@ pub fn slot(
             .map_err(|_| StoreError::Corrupt(format!("a slot's {name} is not a time")))
     };
     Ok((at(rule.start)?, at(rule.end)?, text(rule.group)?.to_owned()))
+}
+
+/// The records a write names in its changed reference fields (an appointment's patient):
+/// each must be live, or the write is refused with [`missing_reference`].
+pub fn references(
+    kind: &Kind,
+    write: &Write,
+) -> Result<Vec<(&'static Reference, RecordId)>, StoreError> {
+    kind.references
+        .iter()
+        .filter(|r| write.changes.contains_key(r.field))
+        .filter_map(|r| {
+            let id = write.fields.get(r.field)?.as_str()?;
+            Some(
+                id.parse::<RecordId>()
+                    .map(|id| (r, id))
+                    .map_err(|_| StoreError::Corrupt(format!("`{}` is not an id", r.field))),
+            )
+        })
+        .collect()
+}
+
+/// The refusal of a write naming a record that is not there (or deleted).
+pub fn missing_reference(reference: &Reference) -> Refusal {
+    Refusal {
+        code: "validation_failed",
+        message: format!(
+            "`{}` names no {}",
+            reference.field,
+            reference.to.as_str().replace('_', " ")
+        ),
+    }
 }
 
 /// Ops of one push on records that an earlier op of the push left unapplied.

@@ -101,13 +101,22 @@ pub trait TenantStore: Send + Sync {
         events: Vec<LocalAuditEvent>,
         actor: &Actor,
     ) -> StoreResult<Vec<LocalEventId>>;
-    /// Changes after `cursor` in change-feed order (audited as `sync.pull`).
-    async fn pull(&self, cursor: i64, limit: u32, actor: &Actor) -> StoreResult<PullResponse>;
+    /// Changes to records of `kinds` (those the caller reads) after `cursor`, in change-feed
+    /// order, at most `limit` of the feed scanned; the returned cursor is the last scanned, so
+    /// changes of other kinds are passed over (audited as `sync.pull`, with the ids returned).
+    async fn pull(
+        &self,
+        cursor: i64,
+        limit: u32,
+        kinds: &[Entity],
+        actor: &Actor,
+    ) -> StoreResult<PullResponse>;
     /// A consistent snapshot of every live patient and their versions, in batches, read on a
     /// connection of its own so that it does not hold up other requests (audited as
     /// `sync.snapshot`). The first line is `Begin`, the last `End`.
     async fn snapshot(
         &self,
+        kinds: &[Entity],
         actor: &Actor,
     ) -> StoreResult<tokio::sync::mpsc::Receiver<StoreResult<Vec<SnapshotLine>>>>;
     /// Every row of the tenant's database, table by table in [`crate::backup::TABLES`] order,

@@ -175,6 +175,97 @@ impl Hub {
     }
 }
 
+/// A TCP relay in front of the hub that can hold the hub's answers: a slow link, for tests that
+/// need a sync to be under way while the client does something else (fault injection).
+pub struct Relay {
+    pub addr: SocketAddr,
+    open: tokio::sync::watch::Sender<bool>,
+    held: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (open, _) = tokio::sync::watch::channel(true);
+        let held = Arc::new(tokio::sync::Notify::new());
+        let (gate, notify) = (open.subscribe(), held.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((down, _)) = listener.accept().await {
+                let Ok(up) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (mut down_read, down_write) = down.into_split();
+                let (up_read, mut up_write) = up.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut down_read, &mut up_write).await;
+                });
+                tokio::spawn(answers(up_read, down_write, gate.clone(), notify.clone()));
+            }
+        });
+        Self {
+            addr,
+            open,
+            held,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Holds the hub's answers from now on, until [`Relay::release`].
+    pub fn hold(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub fn release(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Waits until an answer of the hub is being held.
+    pub async fn holding(&self) {
+        self.held.notified().await;
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies the hub's answers to the client, waiting while the relay holds them.
+async fn answers(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut open: tokio::sync::watch::Receiver<bool>,
+    held: Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !*open.borrow_and_update() {
+            held.notify_one();
+            if open.wait_for(|open| *open).await.is_err() {
+                break;
+            }
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
 pub fn uuid_like() -> String {
     outpost_domain::OpId::generate()
         .to_string()

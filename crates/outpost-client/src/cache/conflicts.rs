@@ -9,13 +9,26 @@ use outpost_domain::sync::Op;
 use outpost_domain::{Entity, RecordId};
 
 impl Cache {
-    pub fn conflicts(&self) -> ClientResult<Vec<StoredConflict>> {
-        let mut stmt = self.conn.prepare(
+    /// Every conflict, oldest first.
+    pub fn conflicts(conn: &Connection) -> ClientResult<Vec<StoredConflict>> {
+        Self::conflicts_where(conn, None)
+    }
+
+    /// The conflict of one record, if it has one.
+    pub fn conflict(conn: &Connection, id: RecordId) -> ClientResult<Option<StoredConflict>> {
+        Ok(Self::conflicts_where(conn, Some(id))?.pop())
+    }
+
+    fn conflicts_where(
+        conn: &Connection,
+        id: Option<RecordId>,
+    ) -> ClientResult<Vec<StoredConflict>> {
+        let mut stmt = conn.prepare_cached(
             "SELECT record_id, kind, local_op, hub_record, hub_version, error, at, entity, code \
-             FROM conflicts ORDER BY at",
+             FROM conflicts WHERE ?1 IS NULL OR record_id = ?1 ORDER BY at",
         )?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([id.map(|i| i.to_string())], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,

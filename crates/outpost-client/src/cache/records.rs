@@ -283,8 +283,8 @@ impl Cache {
     }
 
     /// Every live record of a kind, in its order.
-    pub fn records_of(&self, entity: Entity) -> ClientResult<Vec<LocalRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+    pub fn records_of(conn: &Connection, entity: Entity) -> ClientResult<Vec<LocalRecord>> {
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM records WHERE entity = ?1 AND deleted = 0 ORDER BY sort_key"
         ))?;
         let found = stmt

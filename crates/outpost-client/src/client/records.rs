@@ -3,6 +3,7 @@
 //! the change is kept (the hub decides again when the op arrives). Every change is a local
 //! record and its outbox op in one transaction; every read is audited locally.
 
+use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use outpost_domain::record::Record;
@@ -10,7 +11,7 @@ use outpost_domain::schedule::booking;
 use outpost_domain::sync::OpAction;
 use outpost_domain::{Entity, RecordId};
 
-use super::{Client, patch_error, refusal_error};
+use super::{Client, new_op};
 use crate::cache::{Cache, LocalRecord};
 use crate::error::{ClientError, ClientResult};
 
@@ -41,49 +42,6 @@ impl Client {
         }
     }
 
-    /// The kind's constraints that need other records, against the mirror: a slot another
-    /// live record holds, and the owner's hours and the calendar (when the mirror has them).
-    pub(super) fn check_constraints(
-        &mut self,
-        entity: Entity,
-        record: &Record,
-        changes: &Map<String, Value>,
-    ) -> ClientResult<()> {
-        let kind = entity.kind();
-        let Some(rule) = kind.moves_slot(changes.keys(), &record.fields) else {
-            return Ok(());
-        };
-        let conn = self.cache()?.conn();
-        if let Some(taken) = Cache::slot_taken(conn, entity, record)? {
-            return Err(ClientError::SlotTaken(taken));
-        }
-        let (Some(owner), Some(owner_id)) = (
-            rule.owner,
-            record
-                .text(rule.group)
-                .and_then(|id| id.parse::<RecordId>().ok()),
-        ) else {
-            return Ok(());
-        };
-        let Some(owner) = Cache::local(conn, owner, owner_id)?.filter(|o| !o.deleted) else {
-            return Ok(());
-        };
-        let calendar: Vec<Record> = self
-            .cache()?
-            .records_of(Entity::CalendarEntry)?
-            .into_iter()
-            .map(|l| l.record)
-            .collect();
-        booking::check_records(&record.fields, &owner.record, &calendar)
-            .map_err(|e| {
-                ClientError::Corrupt(format!(
-                    "a cached schedule record does not read ({:?})",
-                    e.classify()
-                ))
-            })?
-            .map_err(refusal_error)
-    }
-
     /// Creates a record of `entity` here, with its create op.
     pub fn create_record(
         &mut self,
@@ -93,10 +51,8 @@ impl Client {
         self.may_write(entity, fields.keys())?;
         let kind = entity.kind();
         let now = self.now();
-        let fields = kind
-            .canonical(&fields, now.date_naive())
-            .map_err(patch_error)?;
-        kind.check_rule(None, &fields).map_err(refusal_error)?;
+        let fields = kind.canonical(&fields, now.date_naive())?;
+        kind.check_rule(None, &fields)?;
         let user = self.profile_or_err()?.user_id;
         let record = Record {
             id: RecordId::generate(),
@@ -106,9 +62,16 @@ impl Client {
             updated_at: now,
             updated_by: Some(user),
         };
-        self.check_constraints(entity, &record, &fields)?;
-        let op = self.new_op(entity, record.id, OpAction::Create, None, fields);
+        let op = new_op(
+            now,
+            entity,
+            record.id,
+            OpAction::Create,
+            None,
+            fields.clone(),
+        );
         let tx = self.cache()?.transaction()?;
+        check_constraints(&tx, entity, &record, &fields)?;
         Cache::put_local(
             &tx,
             &LocalRecord {
@@ -126,7 +89,8 @@ impl Client {
     }
 
     /// Changes a record here: `changes` maps fields to new values (`null` clears), with its
-    /// update op on the hub version the record builds on.
+    /// update op on the hub version the record builds on. The record is read, changed and
+    /// written in one transaction, so a pull landing meanwhile is never written over.
     pub fn change_record(
         &mut self,
         entity: Entity,
@@ -137,22 +101,13 @@ impl Client {
         let kind = entity.kind();
         let now = self.now();
         let user = self.profile_or_err()?.user_id;
-        let local = Cache::local(self.cache()?.conn(), entity, id)?
-            .filter(|l| !l.deleted)
-            .ok_or(ClientError::NotFound)?;
-        if local.conflict {
-            return Err(ClientError::InvalidInput(
-                "this record has a conflict: resolve it first".into(),
-            ));
-        }
-        let (fields, changed) = kind
-            .apply(&local.record.fields, changes, now.date_naive())
-            .map_err(patch_error)?;
+        let tx = self.cache()?.transaction()?;
+        let local = editable(&tx, entity, id)?;
+        let (fields, changed) = kind.apply(&local.record.fields, changes, now.date_naive())?;
         if changed.is_empty() {
             return Ok(local.record);
         }
-        kind.check_rule(Some(&local.record.fields), &fields)
-            .map_err(refusal_error)?;
+        kind.check_rule(Some(&local.record.fields), &fields)?;
         let op_fields: Map<String, Value> = changed
             .iter()
             .map(|(k, c)| (k.clone(), c.new.clone()))
@@ -167,15 +122,15 @@ impl Client {
             updated_by: Some(user),
             ..local.record.clone()
         };
-        self.check_constraints(entity, &record, &op_fields)?;
-        let op = self.new_op(
+        check_constraints(&tx, entity, &record, &op_fields)?;
+        let op = new_op(
+            now,
             entity,
             id,
             OpAction::Update,
             Some(local.base_version()),
             op_fields,
         );
-        let tx = self.cache()?.transaction()?;
         Cache::put_local(
             &tx,
             &LocalRecord {
@@ -198,15 +153,11 @@ impl Client {
                 entity.kind().table.replace('_', " ")
             )));
         }
-        let local = Cache::local(self.cache()?.conn(), entity, id)?
-            .filter(|l| !l.deleted)
-            .ok_or(ClientError::NotFound)?;
-        if local.conflict {
-            return Err(ClientError::InvalidInput(
-                "this record has a conflict: resolve it first".into(),
-            ));
-        }
-        let op = self.new_op(
+        let now = self.now();
+        let tx = self.cache()?.transaction()?;
+        let local = editable(&tx, entity, id)?;
+        let op = new_op(
+            now,
             entity,
             id,
             OpAction::Delete,
@@ -219,7 +170,6 @@ impl Client {
             .or_else(|| Some(local.record.clone()));
         let mut record = local.record.clone();
         record.version += 1;
-        let tx = self.cache()?.transaction()?;
         Cache::enqueue(&tx, &op)?;
         Cache::put_local(
             &tx,
@@ -246,7 +196,7 @@ impl Client {
 
     /// Every live record of a kind in its order (audited as `<kind>.search` with the ids).
     pub fn records(&mut self, entity: Entity) -> ClientResult<Vec<LocalRecord>> {
-        let found = self.cache()?.records_of(entity)?;
+        let found = Cache::records_of(self.cache()?.conn(), entity)?;
         self.audit_listing(entity, &found)?;
         Ok(found)
     }
@@ -290,4 +240,58 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// A live record without a conflict, which a local change may build on.
+fn editable(conn: &Connection, entity: Entity, id: RecordId) -> ClientResult<LocalRecord> {
+    let local = Cache::local(conn, entity, id)?
+        .filter(|l| !l.deleted)
+        .ok_or(ClientError::NotFound)?;
+    if local.conflict {
+        return Err(ClientError::InvalidInput(
+            "this record has a conflict: resolve it first".into(),
+        ));
+    }
+    Ok(local)
+}
+
+/// The kind's constraints that need other records, against the mirror, inside the change's
+/// own transaction: a slot another live record holds, and the owner's hours and the calendar
+/// (when the mirror has them). The hub decides again when the op arrives.
+pub(super) fn check_constraints(
+    conn: &Connection,
+    entity: Entity,
+    record: &Record,
+    changes: &Map<String, Value>,
+) -> ClientResult<()> {
+    let kind = entity.kind();
+    let Some(rule) = kind.moves_slot(changes.keys(), &record.fields) else {
+        return Ok(());
+    };
+    if let Some(taken) = Cache::slot_taken(conn, entity, record)? {
+        return Err(ClientError::SlotTaken(taken));
+    }
+    let (Some(owner), Some(owner_id)) = (
+        rule.owner,
+        record
+            .text(rule.group)
+            .and_then(|id| id.parse::<RecordId>().ok()),
+    ) else {
+        return Ok(());
+    };
+    let Some(owner) = Cache::local(conn, owner, owner_id)?.filter(|o| !o.deleted) else {
+        return Ok(());
+    };
+    let calendar: Vec<Record> = Cache::records_of(conn, Entity::CalendarEntry)?
+        .into_iter()
+        .map(|l| l.record)
+        .collect();
+    booking::check_records(&record.fields, &owner.record, &calendar)
+        .map_err(|e| {
+            ClientError::Corrupt(format!(
+                "a cached schedule record does not read ({:?})",
+                e.classify()
+            ))
+        })?
+        .map_err(ClientError::from)
 }

@@ -183,10 +183,6 @@ impl Client {
 
     /// Whether the hub refused a change to the record (a conflict of the refused kind).
     fn refused(&mut self, id: RecordId) -> ClientResult<bool> {
-        Ok(self
-            .cache()?
-            .conflicts()?
-            .iter()
-            .any(|c| c.record_id == id && c.rejected))
+        Ok(Cache::conflict(self.cache()?.conn(), id)?.is_some_and(|c| c.rejected))
     }
 }

@@ -9,7 +9,9 @@ use ts_rs::TS;
 
 use crate::error::ValidationError;
 use crate::ids::{AppointmentId, PatientId, PractitionerId, UserId};
-use crate::kind::{ClassAccess, Entity, Field, FieldClass, FieldType, Kind, NoOverlap, Refusal};
+use crate::kind::{
+    ClassAccess, Entity, Field, FieldClass, FieldType, Kind, NoOverlap, Reference, Refusal,
+};
 use crate::record::{Fields, canonical};
 use crate::roles::Permission;
 
@@ -225,6 +227,16 @@ pub static KIND: Kind = Kind {
         status: "status",
         inactive: &["cancelled", "no_show"],
     }),
+    references: &[
+        Reference {
+            field: "patient_id",
+            to: Entity::Patient,
+        },
+        Reference {
+            field: "practitioner_id",
+            to: Entity::Practitioner,
+        },
+    ],
     check: canonical::<AppointmentFields>,
     rule: Some(rule),
 };

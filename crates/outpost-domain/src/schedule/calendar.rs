@@ -8,7 +8,7 @@ use ts_rs::TS;
 
 use crate::error::ValidationError;
 use crate::ids::{CalendarEntryId, PractitionerId, UserId};
-use crate::kind::{ClassAccess, Entity, Field, FieldClass, FieldType, Kind};
+use crate::kind::{ClassAccess, Entity, Field, FieldClass, FieldType, Kind, Reference};
 use crate::record::{Fields, canonical};
 use crate::roles::Permission;
 
@@ -128,6 +128,10 @@ pub static KIND: Kind = Kind {
     order: &[],
     unique: &[],
     no_overlap: None,
+    references: &[Reference {
+        field: "practitioner_id",
+        to: Entity::Practitioner,
+    }],
     check: canonical::<CalendarEntryFields>,
     rule: None,
 };

@@ -186,6 +186,7 @@ pub static KIND: Kind = Kind {
     order: &["name_key"],
     unique: &[],
     no_overlap: None,
+    references: &[],
     check: canonical::<PractitionerFields>,
     rule: None,
 };

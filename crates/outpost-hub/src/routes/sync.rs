@@ -166,9 +166,14 @@ pub async fn pull(
     }
     let cursor = query.cursor.unwrap_or(0).max(0);
     let store = tenant_store(&state, &principal).await?;
-    let mut page = store.pull(cursor, limit, &principal.actor()).await?;
-    page.changes
-        .retain(|change| change.entity.kind().may_read(&principal.permissions));
+    let mut page = store
+        .pull(
+            cursor,
+            limit,
+            &readable_kinds(&principal),
+            &principal.actor(),
+        )
+        .await?;
     for change in &mut page.changes {
         let entity = change.entity;
         change.record = change
@@ -183,6 +188,16 @@ pub async fn pull(
     Ok(Json(page))
 }
 
+/// The kinds of record the caller reads: a pull or a snapshot reads, counts and audits only
+/// these.
+fn readable_kinds(principal: &Principal) -> Vec<Entity> {
+    Entity::ALL
+        .iter()
+        .copied()
+        .filter(|e| e.kind().may_read(&principal.permissions))
+        .collect()
+}
+
 /// `GET /v1/sync/snapshot`: newline-delimited JSON, `begin` first and `end` last, consistent
 /// with the `begin` line's cursor.
 #[utoipa::path(
@@ -195,7 +210,9 @@ pub async fn pull(
 pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
     principal.require(Permission::PatientRead)?;
     let store = tenant_store(&state, &principal).await?;
-    let receiver = store.snapshot(&principal.actor()).await?;
+    let receiver = store
+        .snapshot(&readable_kinds(&principal), &principal.actor())
+        .await?;
     let body = stream::unfold((receiver, principal), |(mut rx, principal)| async move {
         let batch = rx.recv().await?;
         let chunk = match batch {

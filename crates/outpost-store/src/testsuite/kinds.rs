@@ -210,7 +210,10 @@ pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
                 .is_none(),
             "{entity} gone"
         );
-        let pulled = db.pull(start, 1000, &actor()).await.expect("pull");
+        let pulled = db
+            .pull(start, 1000, Entity::ALL, &actor())
+            .await
+            .expect("pull");
         let mine: Vec<_> = pulled
             .changes
             .iter()
@@ -237,7 +240,7 @@ pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
             .unwrap_or_else(|e| panic!("{entity}: {e}"));
     }
     let mut lines = Vec::new();
-    let mut rx = db.snapshot(&actor()).await.expect("snapshot");
+    let mut rx = db.snapshot(Entity::ALL, &actor()).await.expect("snapshot");
     while let Some(batch) = rx.recv().await {
         lines.extend(batch.expect("batch"));
     }
@@ -300,6 +303,29 @@ pub async fn the_schedule_refuses_what_it_must_and_writes_nothing(store: &dyn St
             .await
         ),
         "outside_working_hours"
+    );
+    // A booking for a patient or a practitioner that is not there.
+    assert_eq!(
+        code(
+            create(
+                db,
+                Entity::Appointment,
+                appointment(practitioner, RecordId::generate(), monday(11, 0))
+            )
+            .await
+        ),
+        "validation_failed"
+    );
+    assert_eq!(
+        code(
+            create(
+                db,
+                Entity::Appointment,
+                appointment(RecordId::generate(), patient, monday(11, 0))
+            )
+            .await
+        ),
+        "validation_failed"
     );
     let holiday = create(
         db,
