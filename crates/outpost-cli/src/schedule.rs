@@ -10,6 +10,7 @@ use serde_json::json;
 
 use outpost_client::{Client, LocalAppointment};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields, AppointmentStatus};
+use outpost_domain::schedule::booking;
 use outpost_domain::schedule::practitioner::Practitioner;
 use outpost_domain::{AppointmentId, Entity, PatientId, PractitionerId};
 
@@ -98,8 +99,10 @@ pub fn appointment(client: &mut Client, command: AppointmentCommand, json: bool)
     match command {
         AppointmentCommand::List { day, practitioner } => {
             let day = day.unwrap_or_else(|| Utc::now().with_timezone(&zone).date_naive());
-            let from = time(&format!("{day}T00:00"), zone)?;
-            let to = time(&format!("{}T00:00", day + Duration::days(1)), zone)?;
+            let start_of = |day| {
+                booking::local_midnight(day, zone).with_context(|| format!("no {day} in {zone}"))
+            };
+            let (from, to) = (start_of(day)?, start_of(day + Duration::days(1))?);
             let found = client.appointments(from, to, practitioner)?;
             let names: std::collections::BTreeMap<PractitionerId, String> = practitioners
                 .into_iter()

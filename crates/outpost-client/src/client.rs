@@ -460,10 +460,11 @@ impl Client {
 
     // --- conflicts ---
 
+    /// Every conflict with both sides (each audited locally as a read of its record).
     pub fn conflicts(&mut self) -> ClientResult<Vec<Conflict>> {
         let cache = self.cache()?;
         let stored = Cache::conflicts(cache.conn())?;
-        stored
+        let conflicts = stored
             .into_iter()
             .map(|c| {
                 let mine = Cache::local(cache.conn(), c.entity, c.record_id)?.map(|l| l.record);
@@ -478,7 +479,18 @@ impl Client {
                     theirs: c.hub_record,
                 })
             })
-            .collect()
+            .collect::<ClientResult<Vec<_>>>()?;
+        let events: Vec<_> = conflicts
+            .iter()
+            .map(|c| {
+                let details = json!({ "conflict": true });
+                self.local_event_of(c.entity, "read", Some(c.record_id), details)
+            })
+            .collect();
+        if !events.is_empty() {
+            self.cache()?.audit_reads(&events)?;
+        }
+        Ok(conflicts)
     }
 
     /// Settles a conflict; keeping local values sends them as a new op on the hub's version.

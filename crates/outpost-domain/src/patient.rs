@@ -17,18 +17,14 @@ pub use crate::record::{Changes, FieldChange, HistoryEntry, PatchError};
 /// The longest patient search query, in characters (hub and client alike).
 pub const MAX_QUERY_CHARS: usize = 100;
 
-/// Fields only roles with `patient.read_clinical` may see or change.
-pub const CLINICAL_FIELDS: &[&str] = &[
-    "hypertension",
-    "heart_disease",
-    "ever_married",
-    "work_type",
-    "residence_type",
-    "avg_glucose_level",
-    "bmi",
-    "smoking_status",
-    "stroke",
-];
+/// Fields only roles with `patient.read_clinical` may see or change: the description's
+/// clinical class.
+pub fn clinical_fields() -> impl Iterator<Item = &'static str> {
+    KIND.fields
+        .iter()
+        .filter(|f| f.class == FieldClass::Clinical)
+        .map(|f| f.name)
+}
 
 const MAX_NAME: usize = 100;
 const MAX_MRN: usize = 32;
@@ -312,7 +308,10 @@ pub static KIND: Kind = Kind {
 
 /// Whether a set of field names touches a clinical field.
 pub fn touches_clinical<'a>(mut keys: impl Iterator<Item = &'a String>) -> bool {
-    keys.any(|k| CLINICAL_FIELDS.contains(&k.as_str()))
+    keys.any(|k| {
+        KIND.field(k)
+            .is_some_and(|f| f.class == FieldClass::Clinical)
+    })
 }
 
 /// A one-line field: not blank, at most `max` characters, no control character.
@@ -431,7 +430,8 @@ mod tests {
         let mut fields = sample();
         fields.redact_clinical();
         let json = serde_json::to_value(&fields).expect("json");
-        for key in CLINICAL_FIELDS {
+        assert_eq!(clinical_fields().count(), 9);
+        for key in clinical_fields() {
             assert!(json.get(key).is_none(), "{key} still present");
         }
     }

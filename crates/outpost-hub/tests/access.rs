@@ -203,7 +203,7 @@ async fn front_desk_never_sees_or_writes_clinical_fields() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["bmi"], 24.5);
     let id = created["id"].as_str().expect("id");
-    let clinical = outpost_domain::patient::CLINICAL_FIELDS;
+    let clinical: Vec<_> = outpost_domain::patient::clinical_fields().collect();
     let (_, one) = hub.get(&format!("/v1/patients/{id}"), &desk).await;
     let (_, list) = hub.get("/v1/patients?q=ada", &desk).await;
     let (_, history) = hub.get(&format!("/v1/patients/{id}/history"), &desk).await;

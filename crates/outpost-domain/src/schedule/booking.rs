@@ -103,7 +103,7 @@ pub fn span(entry: &CalendarEntryFields, zone: Tz) -> Option<(DateTime<Utc>, Dat
 }
 
 /// The first instant of a local day (a day starting in a DST gap starts at its first instant).
-fn local_midnight(date: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
+pub fn local_midnight(date: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
     let naive = date.and_hms_opt(0, 0, 0)?;
     zone.from_local_datetime(&naive)
         .earliest()
@@ -253,5 +253,16 @@ mod tests {
             span(&entry(EntryKind::Holiday, None, Some("2026-12-07")), zone).expect("span");
         assert_eq!(open.to_rfc3339(), "2026-12-06T23:00:00+00:00");
         assert_eq!(close.to_rfc3339(), "2026-12-07T23:00:00+00:00");
+    }
+
+    #[test]
+    fn a_day_whose_midnight_falls_in_a_clock_change_starts_at_its_first_instant() {
+        // Havana moves its clocks from 00:00 to 01:00 on 8 March 2026.
+        let havana: Tz = "America/Havana".parse().expect("zone");
+        let day = NaiveDate::from_ymd_opt(2026, 3, 8).expect("date");
+        let start = local_midnight(day, havana).expect("a start");
+        assert_eq!(start.to_rfc3339(), "2026-03-08T05:00:00+00:00");
+        let next = local_midnight(day + Days::new(1), havana).expect("a start");
+        assert_eq!((next - start).num_hours(), 23, "the day lost its first hour");
     }
 }

@@ -15,8 +15,8 @@ use outpost_domain::schedule::appointment::AppointmentFields;
 use outpost_domain::schedule::booking;
 use outpost_domain::schedule::calendar::{CalendarEntryFields, EntryKind};
 use outpost_domain::schedule::practitioner::{Day, PractitionerFields, WorkingBlock};
-use outpost_domain::sync::{Op, OpAction, OpRules, SCHEMA_VERSION};
-use outpost_domain::{Entity, OpId, PatientId, Permission, PractitionerId, RecordId};
+use outpost_domain::sync::{Op, OpAction, OpRules, OpStatus, SCHEMA_VERSION};
+use outpost_domain::{Entity, ErrorCode, OpId, PatientId, Permission, PractitionerId, RecordId};
 use outpost_store::TenantStore;
 
 use crate::error::ApiError;
@@ -296,7 +296,21 @@ pub async fn store(db: &dyn TenantStore, plan: Plan, actor: &Actor) -> Result<us
         today: actor.at.date_naive(),
     };
     for chunk in ops.chunks(5000) {
-        db.apply_ops(chunk.to_vec(), rules.clone(), actor).await?;
+        let results = db.apply_ops(chunk.to_vec(), rules.clone(), actor).await?;
+        // The plan keeps every rule: a refusal is a bug in it, not something to skip.
+        if let Some(refused) = results
+            .iter()
+            .find(|r| !matches!(r.status, OpStatus::Applied | OpStatus::Merged))
+        {
+            let why = refused
+                .error
+                .as_ref()
+                .map_or("a conflict", |e| e.code.as_str());
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                format!("the demo schedule was refused: {why}"),
+            ));
+        }
     }
     Ok(plan.appointments.len())
 }
