@@ -34,7 +34,7 @@ def text(driver, element_id):
 
 def edit_field(driver, name, value):
     """Opens the patient's form, replaces one field and saves; waits for the new value."""
-    driver.find_element(By.ID, "patient-edit").click()
+    wait_for(lambda: driver.find_element(By.ID, "patient-edit"), what="the patient's detail").click()
     field = driver.find_element(By.ID, f"field-{name}")
     field.clear()
     field.send_keys(value)

@@ -36,7 +36,7 @@ def test_sign_in_and_sync_over_https_with_the_hospitals_authority(https_hub, app
     first = driver.find_elements(By.CSS_SELECTOR, "#patient-results li")[0]
     patient_id = first.get_attribute("data-id")
     first.click()
-    driver.find_element(By.ID, "patient-edit").click()
+    wait_for(lambda: driver.find_element(By.ID, "patient-edit"), what="the patient's detail").click()
     phone = driver.find_element(By.ID, "field-phone")
     phone.clear()
     phone.send_keys("+1 555 0443")

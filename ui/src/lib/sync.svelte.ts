@@ -9,6 +9,15 @@ import { followSyncState, SYNC_STATE_EVENT } from "../logic/syncfeed";
 class SyncStore {
   /** The newest state; null until the first arrives, and again once nothing follows. */
   current = $state.raw<SyncState | null>(null);
+
+  /**
+   * A value that changes whenever the local copy does (pulled changes move the cursor; local
+   * changes, pushes and refusals the counts): screens that show the copy read it again then.
+   */
+  get mirror(): string {
+    const local = this.current?.local;
+    return local ? `${local.cursor}/${local.patients}/${local.pending_ops}/${local.conflicts}` : "";
+  }
 }
 
 export const sync = new SyncStore();
