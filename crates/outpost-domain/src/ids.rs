@@ -96,6 +96,22 @@ record_id_type!(
     /// An entry of the clinic calendar (a closure, a holiday, an event).
     CalendarEntryId
 );
+record_id_type!(
+    /// A hospital's facility (a transport's origin or destination).
+    FacilityId
+);
+record_id_type!(
+    /// A hospital's transport request.
+    TransportRequestId
+);
+record_id_type!(
+    /// An EMS agency's unit (an ambulance).
+    UnitId
+);
+record_id_type!(
+    /// An EMS agency's trip: an accepted transport request.
+    TripId
+);
 id_type!(
     /// One sign-in session; access tokens carry it as `sid`.
     SessionId

@@ -27,6 +27,10 @@ pub enum Entity {
     Practitioner,
     Appointment,
     CalendarEntry,
+    Facility,
+    TransportRequest,
+    Unit,
+    Trip,
 }
 
 impl Entity {
@@ -36,6 +40,10 @@ impl Entity {
         Entity::Practitioner,
         Entity::CalendarEntry,
         Entity::Appointment,
+        Entity::Facility,
+        Entity::TransportRequest,
+        Entity::Unit,
+        Entity::Trip,
     ];
 
     /// The kind's description.
@@ -45,6 +53,10 @@ impl Entity {
             Entity::Practitioner => &crate::schedule::practitioner::KIND,
             Entity::Appointment => &crate::schedule::appointment::KIND,
             Entity::CalendarEntry => &crate::schedule::calendar::KIND,
+            Entity::Facility => &crate::transport::facility::KIND,
+            Entity::TransportRequest => &crate::transport::request::KIND,
+            Entity::Unit => &crate::transport::unit::KIND,
+            Entity::Trip => &crate::transport::trip::KIND,
         }
     }
 

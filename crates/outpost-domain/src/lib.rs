@@ -18,12 +18,13 @@ pub mod schedule;
 pub mod sync;
 pub mod tenant;
 pub mod text;
+pub mod transport;
 pub mod user;
 
 pub use error::{ErrorCode, ValidationError};
 pub use ids::{
-    AppointmentId, CalendarEntryId, DeviceId, LocalEventId, OpId, PatientId, PractitionerId,
-    RecordId, SessionId, TenantId, UserId,
+    AppointmentId, CalendarEntryId, DeviceId, FacilityId, LocalEventId, OpId, PatientId,
+    PractitionerId, RecordId, SessionId, TenantId, TransportRequestId, TripId, UnitId, UserId,
 };
 pub use kind::{Entity, Kind};
 pub use record::Record;

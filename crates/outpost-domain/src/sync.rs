@@ -17,9 +17,10 @@ use crate::roles::Permission;
 
 pub use crate::kind::Entity;
 
-/// The version of the op format and client schema this build speaks: 2 knows every kind of
-/// record (1 knew patients only).
-pub const SCHEMA_VERSION: i64 = 2;
+/// The version of the op format and client schema this build speaks: 3 knows the transport
+/// kinds (facilities, transport requests, units, trips), 2 the clinic's (patients and the
+/// schedule), 1 patients only.
+pub const SCHEMA_VERSION: i64 = 3;
 /// The oldest client schema the hub still applies: a schema 1 op is a patient op, which the
 /// hub applies as it always did. (A schema 1 client cannot read a snapshot, nor a pull holding
 /// other kinds: it must update, which the desktop's updater offers.)

@@ -88,6 +88,22 @@ fn matrix() -> Vec<(Method, &'static str, Option<Value>, &'static [Role])> {
             &[TenantAdmin, Auditor],
         ),
         (Method::GET, "/v1/status", None, &[PlatformAdmin]),
+        // Sync is for every role that reads some kind of record: EMS crews and dispatchers
+        // sync their agency's units and trips.
+        (
+            Method::GET,
+            "/v1/sync/pull",
+            None,
+            &[
+                TenantAdmin,
+                Doctor,
+                Nurse,
+                FrontDesk,
+                EmsDispatcher,
+                EmsCrew,
+                TransportCoordinator,
+            ],
+        ),
     ]
 }
 

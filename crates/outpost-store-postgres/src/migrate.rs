@@ -16,6 +16,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "postgres", 3, "0003_refresh_successor"),
     migration!("central", "postgres", 4, "0004_tenant_read_only"),
     migration!("central", "postgres", 5, "0005_schedule_manage"),
+    migration!("central", "postgres", 6, "0006_transport_roles"),
 ];
 
 /// Every tenant database's migrations.
@@ -26,6 +27,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "postgres", 4, "0004_audit_user_index"),
     migration!("tenant", "postgres", 5, "0005_schedule"),
     migration!("tenant", "postgres", 6, "0006_patient_provenance"),
+    migration!("tenant", "postgres", 7, "0007_transport"),
 ];
 
 /// The advisory lock that serialises migrations of a database ("outpost" in ASCII).

@@ -129,7 +129,7 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
     .await;
     scratch.drop(&[]).await;
     let (first, again, audit_indexes, central_version, newer) = outcome.expect("migrations");
-    assert_eq!((first, again), (6, 6), "applied once, then nothing to do");
+    assert_eq!((first, again), (7, 7), "applied once, then nothing to do");
     // Migration 0004: a tenant chain indexes entities only for events about users.
     assert!(
         audit_indexes.contains("audit_events_user"),
@@ -139,13 +139,13 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
         !audit_indexes.contains("audit_events_entity"),
         "{audit_indexes:?}"
     );
-    assert_eq!(central_version.expect("central migrates"), 5);
+    assert_eq!(central_version.expect("central migrates"), 6);
     assert!(
         matches!(
             newer,
             Err(outpost_store::StoreError::SchemaTooNew {
                 found: 99,
-                known: 6
+                known: 7
             })
         ),
         "{newer:?}"

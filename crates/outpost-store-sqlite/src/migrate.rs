@@ -10,6 +10,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "sqlite", 3, "0003_refresh_successor"),
     migration!("central", "sqlite", 4, "0004_tenant_read_only"),
     migration!("central", "sqlite", 5, "0005_schedule_manage"),
+    migration!("central", "sqlite", 6, "0006_transport_roles"),
 ];
 
 pub const TENANT: &[Migration] = &[
@@ -19,6 +20,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "sqlite", 4, "0004_audit_user_index"),
     migration!("tenant", "sqlite", 5, "0005_schedule"),
     migration!("tenant", "sqlite", 6, "0006_patient_provenance"),
+    migration!("tenant", "sqlite", 7, "0007_transport"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.

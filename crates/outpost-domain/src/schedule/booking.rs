@@ -263,6 +263,10 @@ mod tests {
         let start = local_midnight(day, havana).expect("a start");
         assert_eq!(start.to_rfc3339(), "2026-03-08T05:00:00+00:00");
         let next = local_midnight(day + Days::new(1), havana).expect("a start");
-        assert_eq!((next - start).num_hours(), 23, "the day lost its first hour");
+        assert_eq!(
+            (next - start).num_hours(),
+            23,
+            "the day lost its first hour"
+        );
     }
 }

@@ -53,13 +53,33 @@ fn appointment(
     }))
 }
 
-/// A valid record of `entity`, its `practitioner` and `patient` already stored, and a change
-/// of one of its fields.
-fn sample(
-    entity: Entity,
-    practitioner: RecordId,
+/// Records the samples refer to, stored first.
+struct Refs {
     patient: RecordId,
-) -> (Map<String, Value>, Map<String, Value>) {
+    practitioner: RecordId,
+    origin: RecordId,
+    destination: RecordId,
+    unit: RecordId,
+}
+
+impl Refs {
+    async fn store(db: &dyn TenantStore) -> Self {
+        let facility =
+            |name: &str| object(json!({"name": name, "kind": "hospital", "city": "Springfield"}));
+        Refs {
+            patient: create(db, Entity::Patient, object(json!({"mrn": "P-0", "given_name": "Alan", "family_name": "Turing", "birth_date": "1912-06-23"}))).await.expect("patient"),
+            practitioner: create(db, Entity::Practitioner, a_practitioner()).await.expect("practitioner"),
+            origin: create(db, Entity::Facility, facility("St Mary's")).await.expect("origin"),
+            destination: create(db, Entity::Facility, facility("Oak Rehab")).await.expect("destination"),
+            unit: create(db, Entity::Unit, object(json!({"call_sign": "Medic 1", "level": "ALS"}))).await.expect("unit"),
+        }
+    }
+}
+
+/// A valid record of `entity` (the records it names in `refs`), and a change of one of its
+/// fields.
+fn sample(entity: Entity, refs: &Refs) -> (Map<String, Value>, Map<String, Value>) {
+    let (practitioner, patient) = (refs.practitioner, refs.patient);
     match entity {
         Entity::Patient => (
             object(
@@ -78,6 +98,38 @@ fn sample(
         Entity::Appointment => (
             appointment(practitioner, patient, monday(9, 0)),
             object(json!({"status": "arrived"})),
+        ),
+        Entity::Facility => (
+            object(
+                json!({"name": "County Nursing Home", "kind": "nursing_home", "city": "Shelbyville"}),
+            ),
+            object(json!({"phone": "+1 555 0101"})),
+        ),
+        Entity::TransportRequest => (
+            object(json!({
+                "patient_id": patient, "origin_facility_id": refs.origin,
+                "destination_facility_id": refs.destination, "level": "ALS", "priority": "urgent",
+                "pickup_from": monday(14, 0), "pickup_to": monday(16, 0), "equipment": ["oxygen"],
+            })),
+            object(json!({"notes": "call the ward first"})),
+        ),
+        Entity::Unit => (
+            object(
+                json!({"call_sign": "Medic 2", "level": "BLS", "capabilities": ["stair chair"]}),
+            ),
+            object(json!({"status": "out_of_service"})),
+        ),
+        Entity::Trip => (
+            object(json!({
+                "board_entry_id": RecordId::generate(), "hospital": "St Mary's",
+                "origin": "St Mary's", "origin_city": "Springfield",
+                "destination": "Oak Rehab", "destination_city": "Springfield",
+                "level": "ALS", "priority": "urgent",
+                "pickup_from": monday(14, 0), "pickup_to": monday(16, 0),
+                "patient_name": "Alan Turing", "patient_birth_date": "1912-06-23",
+                "unit_id": refs.unit,
+            })),
+            object(json!({"status": "en_route"})),
         ),
     }
 }
@@ -129,13 +181,11 @@ async fn create(
 pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
     let db = clinic(store, "kinds-clinic").await;
     let db = db.as_ref();
-    let patient = create(db, Entity::Patient, object(json!({"mrn": "P-0", "given_name": "Alan", "family_name": "Turing", "birth_date": "1912-06-23"}))).await.expect("patient");
-    let practitioner = create(db, Entity::Practitioner, a_practitioner())
-        .await
-        .expect("practitioner");
+    let refs = Refs::store(db).await;
+    let (practitioner, patient) = (refs.practitioner, refs.patient);
     let start = db.cursor().await.expect("cursor");
     for entity in Entity::ALL {
-        let (fields, change) = sample(*entity, practitioner, patient);
+        let (fields, change) = sample(*entity, &refs);
         let id = create(db, *entity, fields.clone())
             .await
             .unwrap_or_else(|e| panic!("{entity}: {e}"));
@@ -225,7 +275,7 @@ pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
     }
     // The snapshot holds every live record of every kind, each under its kind.
     for entity in Entity::ALL {
-        let (fields, _) = sample(*entity, practitioner, patient);
+        let (fields, _) = sample(*entity, &refs);
         let fields = if *entity == Entity::Appointment {
             appointment(practitioner, patient, monday(10, 0))
         } else if *entity == Entity::Patient {
@@ -245,7 +295,8 @@ pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
         lines.extend(batch.expect("batch"));
     }
     assert!(
-        matches!(lines.first(), Some(SnapshotLine::Begin { records: 6, .. })),
+        // The five records the samples refer to, and one of each kind.
+        matches!(lines.first(), Some(SnapshotLine::Begin { records: 13, .. })),
         "{:?}",
         lines.first()
     );
