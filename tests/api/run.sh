@@ -43,8 +43,12 @@ run -H "Authorization: Bearer $(token doctor)" \
     --include-tag patients --include-tag sync --exclude-operation-id events
 # The front desk over the clinic's schedule: practitioners, appointments, the calendar.
 run -H "Authorization: Bearer $(token front_desk)" --include-tag schedule
+# A hospital's transport coordinator, then an EMS agency's dispatcher, over the transport
+# records: facilities and requests are the coordinator's, units the dispatcher's.
+run -H "Authorization: Bearer $(token transport_coordinator)" --include-tag transport
+run -H "Authorization: Bearer $(token ems_dispatcher)" --include-tag transport
 # The platform admin over everything else, but what would end the run's own session or
 # rewrite whole tenants (delete, move, backup, restore, migrate: tested by the hub's tests).
 run -H "Authorization: Bearer $(token platform_admin)" \
-    --exclude-tag patients --exclude-tag sync --exclude-tag schedule \
+    --exclude-tag patients --exclude-tag sync --exclude-tag schedule --exclude-tag transport \
     --exclude-operation-id-regex '^(delete_tenant|move_tenant|backup_tenant|restore_tenant|migrate_tenants|logout)$'

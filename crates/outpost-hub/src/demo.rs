@@ -17,6 +17,7 @@ use outpost_store::Store;
 use crate::accounts::{ExistingEmail, NewAccount, add_member};
 
 pub mod schedule;
+pub mod transport;
 use crate::error::ApiError;
 use crate::passwords::{self, PasswordWork};
 
@@ -491,10 +492,12 @@ pub async fn build(
             tenant_actor.tenant_id = Some(tenant.id);
             let db = store.tenant(tenant.id).await?;
             let created = db.create_patients(batch, &tenant_actor).await?;
+            let ids: Vec<_> = created.iter().map(|p| p.id).collect();
             if *kind == TenantKind::Clinic {
-                let ids: Vec<_> = created.iter().map(|p| p.id).collect();
                 let plan = schedule::plan(i as u64 + 11, actor.at.date_naive(), &ids);
                 schedule::store(db.as_ref(), plan, &tenant_actor).await?;
+            } else {
+                transport::hospital(db.as_ref(), &ids, actor.at, &tenant_actor).await?;
             }
         }
         tenants.push(tenant);
@@ -505,7 +508,7 @@ pub async fn build(
         let tenant = slug.and_then(|s| tenants.iter().find(|t| t.slug == s));
         let email = format!("{}@demo.outpost.test", role.as_str().replace('_', "."));
         let password = passwords::generate();
-        add_member(
+        let member = add_member(
             store,
             &hashing,
             tenant,
@@ -519,6 +522,12 @@ pub async fn build(
             actor,
         )
         .await?;
+        if let (Role::EmsCrew, Some(agency)) = (role, tenant) {
+            let mut tenant_actor = actor.clone();
+            tenant_actor.tenant_id = Some(agency.id);
+            let db = store.tenant(agency.id).await?;
+            transport::agency(db.as_ref(), &[member.id], &tenant_actor).await?;
+        }
         logins.push(DemoLogin {
             role: *role,
             tenant: slug.map(str::to_owned),

@@ -11,6 +11,7 @@ mod reports;
 mod schedule;
 mod sync;
 mod tenants;
+mod transport;
 mod users;
 mod views;
 
@@ -137,6 +138,34 @@ fn quick_routes() -> OpenApiRouter<AppState> {
             schedule::update_calendar_entry,
             schedule::delete_calendar_entry
         ))
+        .routes(routes!(
+            transport::list_facilities,
+            transport::create_facility
+        ))
+        .routes(routes!(
+            transport::get_facility,
+            transport::update_facility,
+            transport::delete_facility
+        ))
+        .routes(routes!(
+            transport::list_transport_requests,
+            transport::create_transport_request
+        ))
+        .routes(routes!(
+            transport::get_transport_request,
+            transport::update_transport_request,
+            transport::delete_transport_request
+        ))
+        .routes(routes!(transport::transport_request_history))
+        .routes(routes!(transport::list_units, transport::create_unit))
+        .routes(routes!(
+            transport::get_unit,
+            transport::update_unit,
+            transport::delete_unit
+        ))
+        .routes(routes!(transport::list_trips))
+        .routes(routes!(transport::get_trip))
+        .routes(routes!(transport::trip_history))
         .routes(routes!(sync::push))
         .routes(routes!(audit::verify))
         .routes(routes!(reports::activity))

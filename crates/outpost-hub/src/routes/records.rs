@@ -19,6 +19,49 @@ use crate::routes::patients::tenant_store;
 use crate::routes::views;
 use crate::state::AppState;
 
+/// `?version=` of a delete.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    pub version: Option<i64>,
+}
+
+/// A listing's page: `?q=&limit=&cursor=`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Case-insensitive prefix of a word of the name.
+    q: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The longest word search of a listing, in characters.
+const MAX_QUERY_CHARS: usize = 100;
+
+impl PageQuery {
+    /// The store's query, checked.
+    pub fn records(self) -> ApiResult<RecordQuery> {
+        if self
+            .q
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS)
+        {
+            return Err(ApiError::invalid(format!(
+                "parameter `q`: at most {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        Ok(RecordQuery {
+            q: self.q.filter(|q| !q.trim().is_empty()),
+            filters: Vec::new(),
+            limit: limit(self.limit)?,
+            after: cursor(self.cursor.as_deref())?,
+        })
+    }
+}
+
 /// The default and the largest page of a listing.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 500;
@@ -255,3 +298,69 @@ fn stale(principal: &Principal, entity: Entity, current: Record) -> ApiError {
     )
     .with("current", current)
 }
+
+/// The create, read, change and delete routes of one kind over the shared handlers
+/// ([`records`]); the operation ids are the handlers' names.
+macro_rules! record_routes {
+    (
+        $tag:literal, $entity:expr, $record:ty, $fields:ty, $id:ty,
+        $path:literal, $item_path:literal, $item:literal,
+        $create:ident, $get:ident, $update:ident, $delete:ident
+    ) => {
+        #[doc = concat!("`POST ", $path, "`.")]
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = $fields,
+                            responses((status = 201, description = "Created", body = $record)))]
+        pub async fn $create(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiJson(fields): ApiJson<$fields>,
+        ) -> ApiResult<(StatusCode, Json<$record>)> {
+            let created = records::create(&state, &principal, $entity, to_map(&fields)).await?;
+            Ok((StatusCode::CREATED, Json(created)))
+        }
+
+        #[doc = concat!("`GET ", $item_path, "`.")]
+        #[utoipa::path(get, path = $item_path, tag = $tag, params(("id" = $id, Path)),
+                            responses((status = 200, description = $item, body = $record)))]
+        pub async fn $get(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+        ) -> ApiResult<Json<$record>> {
+            Ok(Json(
+                records::get(&state, &principal, $entity, id.into()).await?,
+            ))
+        }
+
+        #[doc = concat!("`PATCH ", $item_path, "` with `version`.")]
+        #[utoipa::path(patch, path = $item_path, tag = $tag, params(("id" = $id, Path)),
+                            request_body = RecordPatch,
+                            responses((status = 200, description = "Updated", body = $record)))]
+        pub async fn $update(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+            ApiJson(patch): ApiJson<RecordPatch>,
+        ) -> ApiResult<Json<$record>> {
+            let (version, changes) = (patch.version, patch.changes);
+            let updated =
+                records::update(&state, &principal, $entity, id.into(), version, changes).await?;
+            Ok(Json(updated))
+        }
+
+        #[doc = concat!("`DELETE ", $item_path, "[?version=N]`: a tombstone.")]
+        #[utoipa::path(delete, path = $item_path, tag = $tag,
+                            params(("id" = $id, Path), DeleteQuery),
+                            responses((status = 204, description = "Deleted (a tombstone)")))]
+        pub async fn $delete(
+            State(state): State<AppState>,
+            principal: Principal,
+            ApiPath(id): ApiPath<$id>,
+            ApiQuery(query): ApiQuery<DeleteQuery>,
+        ) -> ApiResult<StatusCode> {
+            records::delete(&state, &principal, $entity, id.into(), query.version).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    };
+}
+pub(crate) use record_routes;

@@ -22,38 +22,8 @@ use outpost_store::{Filter, FilterOp, RecordQuery};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::principal::Principal;
-use crate::routes::records;
+use crate::routes::records::{self, DeleteQuery, PageQuery, record_routes};
 use crate::state::AppState;
-
-/// `?version=` of a delete.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    version: Option<i64>,
-}
-
-/// A listing's page.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Case-insensitive prefix of a word of the name.
-    q: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-impl PageQuery {
-    fn records(self) -> ApiResult<RecordQuery> {
-        Ok(RecordQuery {
-            q: self.q.filter(|q| !q.trim().is_empty()),
-            filters: Vec::new(),
-            limit: records::limit(self.limit)?,
-            after: records::cursor(self.cursor.as_deref())?,
-        })
-    }
-}
 
 /// `GET /v1/practitioners`.
 #[utoipa::path(get, path = "/v1/practitioners", operation_id = "list_practitioners", tag = "schedule",
@@ -64,83 +34,14 @@ pub async fn list_practitioners(
     principal: Principal,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Practitioner>>> {
-    if query.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(crate::error::ApiError::invalid(
-            "parameter `q`: at most 100 characters",
-        ));
-    }
     let query = query.records()?;
     Ok(Json(
         records::list(&state, &principal, Entity::Practitioner, query).await?,
     ))
 }
 
-/// The create, read, change and delete routes of one kind over the shared handlers
-/// ([`records`]); the operation ids are the handlers' names.
-macro_rules! record_routes {
-    (
-        $entity:expr, $record:ty, $fields:ty, $id:ty,
-        $path:literal, $item_path:literal, $item:literal,
-        $create:ident, $get:ident, $update:ident, $delete:ident
-    ) => {
-        #[doc = concat!("`POST ", $path, "`.")]
-        #[utoipa::path(post, path = $path, tag = "schedule", request_body = $fields,
-                            responses((status = 201, description = "Created", body = $record)))]
-        pub async fn $create(
-            State(state): State<AppState>,
-            principal: Principal,
-            ApiJson(fields): ApiJson<$fields>,
-        ) -> ApiResult<(StatusCode, Json<$record>)> {
-            let created = records::create(&state, &principal, $entity, to_map(&fields)).await?;
-            Ok((StatusCode::CREATED, Json(created)))
-        }
-
-        #[doc = concat!("`GET ", $item_path, "`.")]
-        #[utoipa::path(get, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
-                            responses((status = 200, description = $item, body = $record)))]
-        pub async fn $get(
-            State(state): State<AppState>,
-            principal: Principal,
-            ApiPath(id): ApiPath<$id>,
-        ) -> ApiResult<Json<$record>> {
-            Ok(Json(
-                records::get(&state, &principal, $entity, id.into()).await?,
-            ))
-        }
-
-        #[doc = concat!("`PATCH ", $item_path, "` with `version`.")]
-        #[utoipa::path(patch, path = $item_path, tag = "schedule", params(("id" = $id, Path)),
-                            request_body = RecordPatch,
-                            responses((status = 200, description = "Updated", body = $record)))]
-        pub async fn $update(
-            State(state): State<AppState>,
-            principal: Principal,
-            ApiPath(id): ApiPath<$id>,
-            ApiJson(patch): ApiJson<RecordPatch>,
-        ) -> ApiResult<Json<$record>> {
-            let (version, changes) = (patch.version, patch.changes);
-            let updated =
-                records::update(&state, &principal, $entity, id.into(), version, changes).await?;
-            Ok(Json(updated))
-        }
-
-        #[doc = concat!("`DELETE ", $item_path, "[?version=N]`: a tombstone.")]
-        #[utoipa::path(delete, path = $item_path, tag = "schedule",
-                            params(("id" = $id, Path), DeleteQuery),
-                            responses((status = 204, description = "Deleted (a tombstone)")))]
-        pub async fn $delete(
-            State(state): State<AppState>,
-            principal: Principal,
-            ApiPath(id): ApiPath<$id>,
-            ApiQuery(query): ApiQuery<DeleteQuery>,
-        ) -> ApiResult<StatusCode> {
-            records::delete(&state, &principal, $entity, id.into(), query.version).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-    };
-}
-
 record_routes!(
+    "schedule",
     Entity::Practitioner,
     Practitioner,
     PractitionerFields,
@@ -154,6 +55,7 @@ record_routes!(
     delete_practitioner
 );
 record_routes!(
+    "schedule",
     Entity::Appointment,
     Appointment,
     AppointmentFields,
@@ -167,6 +69,7 @@ record_routes!(
     delete_appointment
 );
 record_routes!(
+    "schedule",
     Entity::CalendarEntry,
     CalendarEntry,
     CalendarEntryFields,

@@ -1,0 +1,247 @@
+//! Transport records over HTTP, on either backend (`OUTPOST_TEST_BACKEND`): a hospital's
+//! facilities and requests, an EMS agency's units and trips; who may do what; the status
+//! machine's refusals with their codes; a crew moving its trip through sync, one step at a
+//! time.
+
+mod common;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use common::{TestHub, demographics_body};
+use outpost_domain::{Entity, Role, TenantKind};
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+fn facility(name: &str) -> Value {
+    json!({"name": name, "kind": "hospital", "city": "Springfield", "address": "1 Main St"})
+}
+
+fn request(patient: &str, origin: &str, destination: &str) -> Value {
+    json!({
+        "patient_id": patient, "origin_facility_id": origin,
+        "destination_facility_id": destination, "level": "ALS", "priority": "urgent",
+        "pickup_from": "2026-12-07T14:00:00Z", "pickup_to": "2026-12-07T16:00:00Z",
+        "equipment": ["oxygen", "cardiac monitor"], "mobility": "stretcher",
+        "reason": "transfer for rehabilitation"
+    })
+}
+
+#[tokio::test]
+async fn a_coordinator_drafts_requests_and_each_refusal_has_its_code() {
+    let hub = TestHub::start().await;
+    let hospital = hub.tenant("hospital", TenantKind::Hospital).await;
+    let coordinator = hub
+        .signed_in(Some(&hospital), Role::TransportCoordinator)
+        .await;
+    let nurse = hub.signed_in(Some(&hospital), Role::Nurse).await;
+    let (_, patient) = hub
+        .post(
+            "/v1/patients",
+            &nurse,
+            demographics_body("T-1", "Ada", "Byron"),
+        )
+        .await;
+    let patient = patient["id"].as_str().expect("patient").to_owned();
+    let mut facilities = Vec::new();
+    for name in ["St Mary's", "Oak Rehab"] {
+        let (status, created) = hub
+            .post("/v1/facilities", &coordinator, facility(name))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        facilities.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let (_, listed) = hub.get("/v1/facilities?q=oak", &coordinator).await;
+    assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+
+    let (status, draft) = hub
+        .post(
+            "/v1/transport-requests",
+            &coordinator,
+            request(&patient, &facilities[0], &facilities[1]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["status"], "draft");
+    let path = format!(
+        "/v1/transport-requests/{}",
+        draft["id"].as_str().expect("id")
+    );
+    let (status, edited) = hub
+        .patch(
+            &path,
+            &coordinator,
+            json!({"version": 1, "notes": "call the ward first"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+
+    let mut born_assigned = request(&patient, &facilities[0], &facilities[1]);
+    born_assigned["status"] = json!("assigned");
+    let refusals = [
+        (
+            request(&Uuid::now_v7().to_string(), &facilities[0], &facilities[1]),
+            "validation_failed",
+        ),
+        (
+            request(&patient, &facilities[0], &facilities[0]),
+            "validation_failed",
+        ),
+        (born_assigned, "invalid_transition"),
+    ];
+    for (body, expected) in refusals {
+        let (status, answer) = hub.post("/v1/transport-requests", &coordinator, body).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::UNPROCESSABLE_ENTITY, expected),
+            "{answer}"
+        );
+    }
+    let (status, skipped) = hub
+        .patch(
+            &path,
+            &coordinator,
+            json!({"version": 2, "status": "en_route"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&skipped)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"),
+        "{skipped}"
+    );
+    let (_, all) = hub.get("/v1/transport-requests", &coordinator).await;
+    assert_eq!(
+        all["items"].as_array().expect("items").len(),
+        1,
+        "nothing else written"
+    );
+
+    // Others of the hospital read or are refused by their permissions.
+    let desk = hub.signed_in(Some(&hospital), Role::FrontDesk).await;
+    let (status, _) = hub
+        .post(
+            "/v1/transport-requests",
+            &desk,
+            request(&patient, &facilities[0], &facilities[1]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = hub.get("/v1/transport-requests", &desk).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
+    let hub = TestHub::start().await;
+    let agency = hub.tenant("medics", TenantKind::EmsAgency).await;
+    let dispatcher = hub.signed_in(Some(&agency), Role::EmsDispatcher).await;
+    let crew = hub.signed_in(Some(&agency), Role::EmsCrew).await;
+
+    let (status, unit) = hub
+        .post(
+            "/v1/units",
+            &dispatcher,
+            json!({"call_sign": "Medic 7", "level": "ALS", "capabilities": ["oxygen"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{unit}");
+    let unit = unit["id"].as_str().expect("id").to_owned();
+    let (status, again) = hub
+        .post(
+            "/v1/units",
+            &dispatcher,
+            json!({"call_sign": "medic 7", "level": "BLS"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&again)),
+        (StatusCode::CONFLICT, "already_exists")
+    );
+    let (status, _) = hub
+        .post(
+            "/v1/units",
+            &crew,
+            json!({"call_sign": "Medic 8", "level": "BLS"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "crews do not manage units");
+
+    // The trip the hub makes when a bid is accepted (written here as its worker will).
+    let trip = outpost_domain::RecordId::generate();
+    let fields = json!({
+        "board_entry_id": Uuid::now_v7(), "hospital": "St Mary's",
+        "origin": "St Mary's", "origin_city": "Springfield",
+        "destination": "Oak Rehab", "destination_city": "Springfield",
+        "level": "ALS", "priority": "urgent",
+        "pickup_from": "2026-12-07T14:00:00Z", "pickup_to": "2026-12-07T16:00:00Z",
+        "patient_name": "Ada Byron", "patient_birth_date": "1950-02-03", "unit_id": unit,
+    });
+    let mut actor = hub.actor();
+    actor.tenant_id = Some(agency.id);
+    outpost_store::Store::tenant(hub.store.as_ref(), agency.id)
+        .await
+        .expect("store")
+        .create_records(
+            Entity::Trip,
+            vec![(trip, fields.as_object().expect("object").clone())],
+            &actor,
+        )
+        .await
+        .expect("trip");
+    let (status, trips) = hub.get(&format!("/v1/trips?unit_id={unit}"), &crew).await;
+    assert_eq!(status, StatusCode::OK, "{trips}");
+    assert_eq!(trips["items"][0]["status"], "assigned");
+
+    // Steps recorded offline arrive in one push: in order they apply; a skip is refused with
+    // its code and writes nothing.
+    let step = |base: i64, status: &str| {
+        json!({
+            "op_id": Uuid::now_v7(), "entity": "trip", "record_id": trip, "action": "update",
+            "base_version": base, "fields": {"status": status},
+            "client_time": Utc::now() - chrono::Duration::hours(3), "schema_version": 3
+        })
+    };
+    let (status, answer) = hub
+        .post(
+            "/v1/sync/push",
+            &crew,
+            json!({"schema_version": 3, "ops": [step(1, "en_route"), step(2, "at_pickup")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results: Vec<&str> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(results, ["applied", "applied"], "{answer}");
+    let (_, answer) = hub
+        .post(
+            "/v1/sync/push",
+            &crew,
+            json!({"schema_version": 3, "ops": [step(3, "completed")]}),
+        )
+        .await;
+    assert_eq!(answer["results"][0]["status"], "rejected", "{answer}");
+    assert_eq!(answer["results"][0]["error"]["code"], "invalid_transition");
+    let (_, read) = hub.get(&format!("/v1/trips/{trip}"), &crew).await;
+    assert_eq!(
+        (read["status"].as_str(), read["version"].as_i64()),
+        (Some("at_pickup"), Some(3))
+    );
+    // The history keeps each step's device time and the hub's.
+    let (_, history) = hub.get(&format!("/v1/trips/{trip}/history"), &crew).await;
+    let steps = history["items"].as_array().expect("items");
+    assert_eq!(steps.len(), 3);
+    assert!(
+        steps[1]["client_time"].is_string() && steps[1]["at"].is_string(),
+        "{history}"
+    );
+    hub.stop().await;
+}
