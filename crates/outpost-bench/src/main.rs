@@ -147,6 +147,7 @@ async fn serve_hub(data: PathBuf, args: &Args) -> Result<()> {
             Permission::PatientWrite,
         ]
         .into(),
+        user: None,
         today,
     };
     for version in 1..args.versions {

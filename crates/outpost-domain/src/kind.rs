@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ids::UserId;
 use crate::record::{Changes, Check, PatchError};
 use crate::roles::Permission;
 
@@ -205,6 +206,15 @@ pub struct NoOverlap {
     pub inactive: &'static [&'static str],
 }
 
+/// Records of a kind that only some of its readers see: those named in `members` (a JSON list
+/// of user ids: a trip's crew), unless their permissions hold `all` (the dispatcher). Only
+/// those who see every record create one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRule {
+    pub members: &'static str,
+    pub all: Permission,
+}
+
 /// A field holding the id of a record of another kind, which must be live when the field is
 /// written (an appointment's patient). Checked by the hub in the writing transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +257,8 @@ pub struct Kind {
     pub no_overlap: Option<NoOverlap>,
     /// Fields naming records of other kinds.
     pub references: &'static [Reference],
+    /// Which of its readers see a record, when not all of them do.
+    pub rows: Option<RowRule>,
     /// The typed fields' canonical form and rules ([`crate::record::canonical`]).
     pub check: Check,
     /// The kind's rule on a change as a whole (a status machine).
@@ -337,6 +349,36 @@ impl Kind {
         self.access
             .first()
             .is_some_and(|a| a.write.iter().all(|p| permissions.contains(p)))
+    }
+
+    /// Whether `user` with `permissions` sees this record of the kind (`None`: the hub itself,
+    /// which sees every record).
+    pub fn row_visible(
+        &self,
+        fields: &Map<String, Value>,
+        user: Option<UserId>,
+        permissions: &BTreeSet<Permission>,
+    ) -> bool {
+        let (Some(rule), Some(user)) = (self.rows, user) else {
+            return true;
+        };
+        let user = user.to_string();
+        permissions.contains(&rule.all)
+            || fields
+                .get(rule.members)
+                .and_then(Value::as_array)
+                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(user.as_str())))
+    }
+
+    /// Whether `user` with `permissions` may create records of the kind: under a row rule,
+    /// only those who see every record.
+    pub fn may_create_rows(
+        &self,
+        user: Option<UserId>,
+        permissions: &BTreeSet<Permission>,
+    ) -> bool {
+        self.rows
+            .is_none_or(|rule| user.is_none() || permissions.contains(&rule.all))
     }
 
     /// Whether `permissions` may delete records of this kind.

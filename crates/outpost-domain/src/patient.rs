@@ -302,6 +302,7 @@ pub static KIND: Kind = Kind {
     }],
     no_overlap: None,
     references: &[],
+    rows: None,
     check: canonical::<PatientFields>,
     rule: None,
 };

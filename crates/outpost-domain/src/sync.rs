@@ -193,6 +193,9 @@ pub struct ChangesAvailable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpRules {
     pub permissions: BTreeSet<Permission>,
+    /// The acting user, for kinds whose records only some readers see (`None`: the hub
+    /// itself, its tools and its worker, which see every record).
+    pub user: Option<crate::ids::UserId>,
     /// For date validation (a birth date is not in the future).
     pub today: chrono::NaiveDate,
 }

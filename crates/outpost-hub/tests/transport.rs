@@ -141,12 +141,15 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
     let agency = hub.tenant("medics", TenantKind::EmsAgency).await;
     let dispatcher = hub.signed_in(Some(&agency), Role::EmsDispatcher).await;
     let crew = hub.signed_in(Some(&agency), Role::EmsCrew).await;
+    let other_crew = hub.signed_in(Some(&agency), Role::EmsCrew).await;
+    let (_, me) = hub.get("/v1/me", &crew).await;
+    let crew_id = me["user"]["id"].as_str().expect("id").to_owned();
 
     let (status, unit) = hub
         .post(
             "/v1/units",
             &dispatcher,
-            json!({"call_sign": "Medic 7", "level": "ALS", "capabilities": ["oxygen"]}),
+            json!({"call_sign": "Medic 7", "level": "ALS", "capabilities": ["oxygen"], "crew_user_ids": [crew_id]}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{unit}");
@@ -180,6 +183,7 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         "level": "ALS", "priority": "urgent",
         "pickup_from": "2026-12-07T14:00:00Z", "pickup_to": "2026-12-07T16:00:00Z",
         "patient_name": "Ada Byron", "patient_birth_date": "1950-02-03", "unit_id": unit,
+        "crew_user_ids": [crew_id],
     });
     let mut actor = hub.actor();
     actor.tenant_id = Some(agency.id);
@@ -196,6 +200,54 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
     let (status, trips) = hub.get(&format!("/v1/trips?unit_id={unit}"), &crew).await;
     assert_eq!(status, StatusCode::OK, "{trips}");
     assert_eq!(trips["items"][0]["status"], "assigned");
+    let (status, created) = hub
+        .post(
+            "/v1/units",
+            &crew,
+            json!({"call_sign": "Medic 9", "level": "BLS"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{created}");
+
+    // Another crew of the agency never sees it: not listed, not found, not pulled, not in a
+    // snapshot, and its ops on it find nothing.
+    let (_, theirs) = hub.get("/v1/trips", &other_crew).await;
+    assert_eq!(
+        theirs["items"].as_array().expect("items").len(),
+        0,
+        "{theirs}"
+    );
+    let (status, _) = hub.get(&format!("/v1/trips/{trip}"), &other_crew).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, pulled) = hub.get("/v1/sync/pull?cursor=0", &other_crew).await;
+    let about_trip: Vec<&Value> = pulled["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["entity"] == "trip")
+        .collect();
+    assert!(
+        about_trip
+            .iter()
+            .all(|c| c["record"].is_null() && c["history"].is_null()),
+        "{pulled}"
+    );
+    let (_, snapshot) = hub.get("/v1/sync/snapshot", &other_crew).await;
+    let snapshot = snapshot.as_str().expect("lines of JSON").to_owned();
+    assert!(
+        snapshot.contains("Medic 7"),
+        "the units are the agency's: {snapshot}"
+    );
+    assert!(
+        !snapshot.contains("Ada Byron") && !snapshot.contains("\"trip\""),
+        "{snapshot}"
+    );
+    let (_, dispatched) = hub.get("/v1/trips", &dispatcher).await;
+    assert_eq!(
+        dispatched["items"].as_array().expect("items").len(),
+        1,
+        "the dispatcher sees every trip"
+    );
 
     // Steps recorded offline arrive in one push: in order they apply; a skip is refused with
     // its code and writes nothing.
@@ -221,6 +273,17 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         .map(|r| r["status"].as_str().expect("status"))
         .collect();
     assert_eq!(results, ["applied", "applied"], "{answer}");
+    let (_, answer) = hub
+        .post(
+            "/v1/sync/push",
+            &other_crew,
+            json!({"schema_version": 3, "ops": [step(3, "transporting")]}),
+        )
+        .await;
+    assert_eq!(
+        answer["results"][0]["error"]["code"], "not_found",
+        "{answer}"
+    );
     let (_, answer) = hub
         .post(
             "/v1/sync/push",

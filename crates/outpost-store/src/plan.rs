@@ -88,6 +88,20 @@ pub fn op(
             ..op_rejected(op, "", "")
         });
     }
+    if op.action == OpAction::Create && !kind.may_create_rows(rules.user, &rules.permissions) {
+        return Step::Answer(op_rejected(
+            op,
+            "forbidden",
+            format!("your role may not create {}", kind.table.replace('_', " ")),
+        ));
+    }
+    if current
+        .as_ref()
+        .is_some_and(|s| !kind.row_visible(&s.record.fields, rules.user, &rules.permissions))
+    {
+        // Not one of the caller's: as if it were not there.
+        return Step::Answer(op_rejected(op, "not_found", "no such record"));
+    }
     match (op.action, current) {
         (OpAction::Create, Some(_)) => Step::Answer(op_rejected(
             op,
@@ -323,6 +337,7 @@ mod tests {
     fn rules(permissions: &[Permission]) -> OpRules {
         OpRules {
             permissions: permissions.iter().copied().collect(),
+            user: None,
             today: today(),
         }
     }
@@ -730,5 +745,74 @@ mod tests {
             ),
         );
         assert!(!blocked.contains(&other));
+    }
+
+    #[test]
+    fn a_crew_reaches_only_its_unit_s_trips_and_creates_none() {
+        let crew_member = outpost_domain::UserId::generate();
+        let crew = OpRules {
+            user: Some(crew_member),
+            ..rules(&[Permission::TripRead, Permission::TripUpdateStatus])
+        };
+        let trip = |crew: &[outpost_domain::UserId]| {
+            json!({
+                "board_entry_id": RecordId::generate(), "hospital": "St Mary's",
+                "origin": "St Mary's", "origin_city": "Springfield",
+                "destination": "Oak Rehab", "destination_city": "Springfield",
+                "level": "BLS", "priority": "scheduled",
+                "pickup_from": "2026-12-07T14:00:00Z", "pickup_to": "2026-12-07T16:00:00Z",
+                "patient_name": "Ada Byron", "patient_birth_date": "1950-02-03",
+                "unit_id": RecordId::generate(), "crew_user_ids": crew,
+            })
+        };
+        let step = json!({"status": "en_route"});
+        let kind = Entity::Trip.kind();
+        let mine = stored(Entity::Trip, trip(&[crew_member]), 1, false);
+        let theirs = stored(Entity::Trip, trip(&[]), 1, false);
+        let on = |rules: &OpRules, stored: Stored| {
+            let update = op(Entity::Trip, OpAction::Update, Some(1), step.clone());
+            outcome(&super::op(
+                kind,
+                &update,
+                rules,
+                Some(stored),
+                &BTreeSet::new(),
+                false,
+            ))
+        };
+        assert_eq!(on(&crew, mine.clone()), "update Applied");
+        assert_eq!(on(&crew, theirs.clone()), "Rejected not_found");
+        let dispatcher = OpRules {
+            user: Some(outpost_domain::UserId::generate()),
+            ..rules(&[
+                Permission::TripRead,
+                Permission::TripAssign,
+                Permission::TripUpdateStatus,
+            ])
+        };
+        assert_eq!(on(&dispatcher, theirs), "update Applied");
+        let create = op(Entity::Trip, OpAction::Create, None, trip(&[crew_member]));
+        assert_eq!(
+            outcome(&super::op(
+                kind,
+                &create,
+                &crew,
+                None,
+                &BTreeSet::new(),
+                false
+            )),
+            "Rejected forbidden"
+        );
+        assert_eq!(
+            outcome(&super::op(
+                kind,
+                &create,
+                &dispatcher,
+                None,
+                &BTreeSet::new(),
+                false
+            )),
+            "insert"
+        );
     }
 }

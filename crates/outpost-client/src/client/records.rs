@@ -50,6 +50,14 @@ impl Client {
     ) -> ClientResult<Record> {
         self.may_write(entity, fields.keys())?;
         let kind = entity.kind();
+        let profile = self.profile_or_err()?;
+        let permissions = profile.permissions.iter().copied().collect();
+        if !kind.may_create_rows(Some(profile.user_id), &permissions) {
+            return Err(ClientError::Forbidden(format!(
+                "your role may not create {}",
+                kind.table.replace('_', " ")
+            )));
+        }
         let now = self.now();
         let fields = kind.canonical(&fields, now.date_naive())?;
         kind.check_rule(None, &fields)?;

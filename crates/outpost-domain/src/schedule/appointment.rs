@@ -237,6 +237,7 @@ pub static KIND: Kind = Kind {
             to: Entity::Practitioner,
         },
     ],
+    rows: None,
     check: canonical::<AppointmentFields>,
     rule: Some(rule),
 };

@@ -132,6 +132,7 @@ pub static KIND: Kind = Kind {
         field: "practitioner_id",
         to: Entity::Practitioner,
     }],
+    rows: None,
     check: canonical::<CalendarEntryFields>,
     rule: None,
 };

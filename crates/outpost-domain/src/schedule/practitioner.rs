@@ -187,6 +187,7 @@ pub static KIND: Kind = Kind {
     unique: &[],
     no_overlap: None,
     references: &[],
+    rows: None,
     check: canonical::<PractitionerFields>,
     rule: None,
 };

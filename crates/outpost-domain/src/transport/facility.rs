@@ -92,6 +92,7 @@ pub static KIND: Kind = Kind {
     unique: &[],
     no_overlap: None,
     references: &[],
+    rows: None,
     check: canonical::<FacilityFields>,
     rule: None,
 };

@@ -201,6 +201,7 @@ pub static KIND: Kind = Kind {
             to: Entity::Facility,
         },
     ],
+    rows: None,
     check: canonical::<TransportRequestFields>,
     rule: Some(rule),
 };

@@ -12,7 +12,9 @@ use ts_rs::TS;
 use super::{Level, Mobility, Priority, TripStatus, check_cancel_reason, check_labels, check_step};
 use crate::error::ValidationError;
 use crate::ids::{TripId, UnitId, UserId};
-use crate::kind::{ClassAccess, Entity, Field, FieldClass, FieldType, Kind, Reference, Refusal};
+use crate::kind::{
+    ClassAccess, Entity, Field, FieldClass, FieldType, Kind, Reference, Refusal, RowRule,
+};
 use crate::record::{Fields, canonical};
 use crate::roles::Permission;
 use crate::schedule::check_line;
@@ -195,6 +197,10 @@ pub static KIND: Kind = Kind {
         field: "unit_id",
         to: Entity::Unit,
     }],
+    rows: Some(RowRule {
+        members: "crew_user_ids",
+        all: Permission::TripAssign,
+    }),
     check: canonical::<TripFields>,
     rule: Some(rule),
 };

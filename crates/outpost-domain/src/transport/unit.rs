@@ -108,6 +108,7 @@ pub static KIND: Kind = Kind {
     }],
     no_overlap: None,
     references: &[],
+    rows: None,
     check: canonical::<UnitFields>,
     rule: None,
 };

@@ -293,6 +293,7 @@ pub async fn store(db: &dyn TenantStore, plan: Plan, actor: &Actor) -> Result<us
     }
     let rules = OpRules {
         permissions: [Permission::AppointmentRead, Permission::AppointmentWrite].into(),
+        user: None,
         today: actor.at.date_naive(),
     };
     for chunk in ops.chunks(5000) {

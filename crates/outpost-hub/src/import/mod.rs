@@ -225,6 +225,7 @@ pub async fn load(
     };
     let rules = OpRules {
         permissions: Permission::ALL.iter().copied().collect(),
+        user: None,
         today: actor.at.date_naive(),
     };
     let mut batch = Vec::with_capacity(BATCH);

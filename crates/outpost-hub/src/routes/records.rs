@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use outpost_domain::page::Page;
 use outpost_domain::record::{HistoryEntry, Record};
 use outpost_domain::{Entity, ErrorCode, RecordId};
-use outpost_store::{RecordCursor, RecordQuery, WriteOutcome, typed};
+use outpost_store::{RecordCursor, RecordQuery, TenantStore, WriteOutcome, typed};
 
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
@@ -163,6 +163,15 @@ pub async fn create<T: DeserializeOwned>(
     fields: Map<String, Value>,
 ) -> ApiResult<T> {
     may_write(principal, entity, fields.keys())?;
+    if !entity
+        .kind()
+        .may_create_rows(Some(principal.user_id), &principal.permissions)
+    {
+        return Err(ApiError::forbidden(format!(
+            "your role may not create {}",
+            plural(entity)
+        )));
+    }
     let store = tenant_store(state, principal).await?;
     let mut created = store
         .create_records(
@@ -192,6 +201,25 @@ pub async fn get<T: DeserializeOwned>(
     seen(principal, entity, record)
 }
 
+/// Refuses, as not found, a record of a kind only some readers see when the caller is not
+/// one of them (read before a change; other kinds need no read).
+async fn may_see(
+    store: &dyn TenantStore,
+    principal: &Principal,
+    entity: Entity,
+    id: RecordId,
+) -> ApiResult<()> {
+    if entity.kind().rows.is_none() {
+        return Ok(());
+    }
+    store
+        .record(entity, id, &principal.actor())
+        .await?
+        .and_then(|r| views::record(principal, entity, r))
+        .map(drop)
+        .ok_or_else(ApiError::not_found)
+}
+
 /// Applies a partial update made on `version`; 409 with the current record when stale.
 pub async fn update<T: DeserializeOwned>(
     state: &AppState,
@@ -203,6 +231,7 @@ pub async fn update<T: DeserializeOwned>(
 ) -> ApiResult<T> {
     may_write(principal, entity, changes.keys())?;
     let store = tenant_store(state, principal).await?;
+    may_see(store.as_ref(), principal, entity, id).await?;
     let outcome = store
         .update_record(
             entity,
@@ -239,6 +268,7 @@ pub async fn delete(
     }
     principal.require_writable()?;
     let store = tenant_store(state, principal).await?;
+    may_see(store.as_ref(), principal, entity, id).await?;
     match store
         .delete_record(entity, id, version, &principal.actor())
         .await?

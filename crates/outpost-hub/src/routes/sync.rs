@@ -96,6 +96,7 @@ pub async fn push(
     };
     let rules = OpRules {
         permissions: principal.permissions.clone(),
+        user: Some(principal.user_id),
         today: principal.now.date_naive(),
     };
     let entities: Vec<Entity> = req.ops.iter().map(|op| op.entity).collect();
@@ -176,14 +177,21 @@ pub async fn pull(
         .await?;
     for change in &mut page.changes {
         let entity = change.entity;
-        change.record = change
-            .record
-            .take()
-            .and_then(|r| views::record(&principal, entity, r));
-        change.history = change
-            .history
-            .take()
-            .map(|h| views::history(&principal, entity, h));
+        let stored = change.record.take();
+        let existed = stored.is_some();
+        change.record = stored.and_then(|r| views::record(&principal, entity, r));
+        // A record the caller may not see (any more) is sent as gone, without its version's
+        // changes; so is a deleted one of a kind only some readers see.
+        let hidden =
+            (existed && change.record.is_none()) || (!existed && entity.kind().rows.is_some());
+        change.history = if hidden {
+            None
+        } else {
+            change
+                .history
+                .take()
+                .map(|h| views::history(&principal, entity, h))
+        };
     }
     Ok(Json(page))
 }
@@ -223,39 +231,43 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
     let receiver = store
         .snapshot(&readable_kinds(&principal), &principal.actor())
         .await?;
-    let body = stream::unfold((receiver, principal), |(mut rx, principal)| async move {
-        let batch = rx.recv().await?;
-        let chunk = match batch {
-            Ok(lines) => {
-                let rows = lines
-                    .iter()
-                    .filter(|l| {
-                        matches!(
-                            l,
-                            SnapshotLine::Record { .. } | SnapshotLine::History { .. }
-                        )
-                    })
-                    .count();
-                metrics::counter!("outpost_sync_snapshot_rows_total").increment(rows as u64);
-                let mut out = Vec::with_capacity(lines.len() * 320);
-                for line in lines {
-                    let Some(line) = views::snapshot_line(&principal, line) else {
-                        continue;
-                    };
-                    if serde_json::to_writer(&mut out, &line).is_err() {
-                        return None;
+    let hidden = std::collections::HashSet::new();
+    let body = stream::unfold(
+        (receiver, principal, hidden),
+        |(mut rx, principal, mut hidden)| async move {
+            let batch = rx.recv().await?;
+            let chunk = match batch {
+                Ok(lines) => {
+                    let rows = lines
+                        .iter()
+                        .filter(|l| {
+                            matches!(
+                                l,
+                                SnapshotLine::Record { .. } | SnapshotLine::History { .. }
+                            )
+                        })
+                        .count();
+                    metrics::counter!("outpost_sync_snapshot_rows_total").increment(rows as u64);
+                    let mut out = Vec::with_capacity(lines.len() * 320);
+                    for line in lines {
+                        let Some(line) = views::snapshot_line(&principal, line, &mut hidden) else {
+                            continue;
+                        };
+                        if serde_json::to_writer(&mut out, &line).is_err() {
+                            return None;
+                        }
+                        out.push(b'\n');
                     }
-                    out.push(b'\n');
+                    Ok::<Bytes, std::io::Error>(Bytes::from(out))
                 }
-                Ok::<Bytes, std::io::Error>(Bytes::from(out))
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "snapshot failed");
-                Err(std::io::Error::other("snapshot failed"))
-            }
-        };
-        Some((chunk, (rx, principal)))
-    });
+                Err(err) => {
+                    tracing::error!(error = %err, "snapshot failed");
+                    Err(std::io::Error::other("snapshot failed"))
+                }
+            };
+            Some((chunk, (rx, principal, hidden)))
+        },
+    );
     Ok((
         [(CONTENT_TYPE, "application/x-ndjson")],
         // Fused: a compressing layer may poll the body once more after its end.

@@ -1,17 +1,27 @@
 //! What a caller may see of a record of any kind, from its kind's description: the classes of
-//! fields their permissions read, and nothing at all of a kind they may not read.
+//! fields their permissions read, nothing at all of a kind they may not read, and nothing of a
+//! record its kind's row rule keeps from them (a trip of another unit's crew).
 
-use outpost_domain::Entity;
+use std::collections::HashSet;
+
 use outpost_domain::record::{HistoryEntry, Record};
 use outpost_domain::sync::SnapshotLine;
+use outpost_domain::{Entity, RecordId};
 
 use crate::principal::Principal;
 
-/// The record as the caller may see it; `None` when they may read nothing of its kind.
+/// The record as the caller may see it; `None` when they may read nothing of its kind, or
+/// not this record.
 pub fn record(principal: &Principal, entity: Entity, mut record: Record) -> Option<Record> {
     let kind = entity.kind();
     let classes = kind.readable(&principal.permissions);
-    if classes.is_empty() {
+    if classes.is_empty()
+        || !kind.row_visible(
+            &record.fields,
+            Some(principal.user_id),
+            &principal.permissions,
+        )
+    {
         return None;
     }
     kind.redact(&mut record.fields, &classes);
@@ -28,24 +38,33 @@ pub fn history(principal: &Principal, entity: Entity, mut entry: HistoryEntry) -
     entry
 }
 
-/// A snapshot line as the caller may see it; `None` to leave it out.
-pub fn snapshot_line(principal: &Principal, line: SnapshotLine) -> Option<SnapshotLine> {
+/// A snapshot line as the caller may see it; `None` to leave it out. Records left out are
+/// remembered in `hidden`, so that their versions (which come after every record) are too.
+pub fn snapshot_line(
+    principal: &Principal,
+    line: SnapshotLine,
+    hidden: &mut HashSet<RecordId>,
+) -> Option<SnapshotLine> {
     match line {
         SnapshotLine::Record { entity, record: r } => {
-            record(principal, entity, r).map(|record| SnapshotLine::Record { entity, record })
+            let id = r.id;
+            let seen = record(principal, entity, r);
+            if seen.is_none() {
+                hidden.insert(id);
+            }
+            seen.map(|record| SnapshotLine::Record { entity, record })
         }
         SnapshotLine::History {
             entity,
             record_id,
             entry,
-        } => entity
-            .kind()
-            .may_read(&principal.permissions)
-            .then(|| SnapshotLine::History {
+        } => (entity.kind().may_read(&principal.permissions) && !hidden.contains(&record_id)).then(
+            || SnapshotLine::History {
                 entity,
                 record_id,
                 entry: history(principal, entity, entry),
-            }),
+            },
+        ),
         other => Some(other),
     }
 }

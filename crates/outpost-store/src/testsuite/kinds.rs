@@ -156,6 +156,7 @@ fn op(
 fn everything() -> OpRules {
     OpRules {
         permissions: Permission::ALL.iter().copied().collect(),
+        user: None,
         today: today(),
     }
 }
