@@ -21,6 +21,7 @@ use outpost_domain::RecordId;
 use outpost_domain::patient::PatientFields;
 
 mod schedule;
+mod transport;
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +98,11 @@ enum Command {
     Practitioner {
         #[command(subcommand)]
         command: schedule::PractitionerCommand,
+    },
+    /// A crew's trips in the local copy.
+    Trip {
+        #[command(subcommand)]
+        command: transport::TripCommand,
     },
     /// Changes the hub did not apply.
     Conflicts {
@@ -366,6 +372,7 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
         Command::Patient { command } => patient(client, command, json)?,
         Command::Appointment { command } => schedule::appointment(client, command, json)?,
         Command::Practitioner { command } => schedule::practitioner(client, command, json)?,
+        Command::Trip { command } => transport::trip(client, command, json)?,
         Command::Conflicts { command } => match command {
             ConflictCommand::List => {
                 let conflicts = client.conflicts()?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use common::{Hub, PASSWORD, client, no_progress};
+use common::{Hub, PASSWORD, client, no_progress, run};
 use outpost_client::{Client, ClientError, ErrorCode};
 use outpost_domain::audit::Actor;
 use outpost_domain::schedule::appointment::{AppointmentFields, AppointmentStatus};
@@ -232,21 +232,6 @@ async fn two_desks_book_one_slot_offline_and_end_with_one_booking_each_settled_t
     let status = b.status().expect("status");
     assert_eq!((status.pending_ops, status.conflicts), (0, 0));
     hub.pause().await;
-}
-
-/// Runs `outpost --json ARGS --password-stdin` and answers its JSON (or the error's).
-fn run(home: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value) {
-    let out = common::spawn_with_password(common::outpost(home).arg("--json").args(args), true)
-        .wait_with_output()
-        .expect("outpost");
-    let text = if out.status.success() {
-        out.stdout
-    } else {
-        out.stderr
-    };
-    let value = serde_json::from_slice(&text)
-        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&text)));
-    (out.status.success(), value)
 }
 
 // Several threads: the hub serves the `outpost` processes the test waits for.

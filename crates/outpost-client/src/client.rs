@@ -31,6 +31,7 @@ use crate::vault::{self, VaultRecord};
 
 mod records;
 pub mod schedule;
+pub mod transport;
 
 /// Returned ids per search audit event: with the longest query this stays well inside
 /// `MAX_AUDIT_DETAILS_BYTES`.

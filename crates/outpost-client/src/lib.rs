@@ -23,6 +23,7 @@ mod vault;
 
 pub use cache::{LocalPatient, LocalRecord};
 pub use client::schedule::LocalAppointment;
+pub use client::transport::{LocalTrip, TripStep};
 pub use client::{Client, ClientOptions, Conflict, Resolution, Status};
 pub use error::{ClientError, ClientResult, ErrorCode};
 pub use home::{Home, Profile};

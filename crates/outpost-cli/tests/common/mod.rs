@@ -321,6 +321,22 @@ pub fn spawn_with_password(cmd: &mut std::process::Command, output: bool) -> std
     child
 }
 
+/// Runs `outpost --json ARGS --password-stdin` over `home` and answers whether it succeeded,
+/// with its JSON (or the error's).
+pub fn run(home: &std::path::Path, args: &[&str]) -> (bool, serde_json::Value) {
+    let out = spawn_with_password(outpost(home).arg("--json").args(args), true)
+        .wait_with_output()
+        .expect("outpost");
+    let text = if out.status.success() {
+        out.stdout
+    } else {
+        out.stderr
+    };
+    let value = serde_json::from_slice(&text)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&text)));
+    (out.status.success(), value)
+}
+
 /// A certificate authority made for one test, and the hub's certificate it signed (for
 /// `localhost` and 127.0.0.1), as PEM files.
 pub struct TestAuthority {

@@ -59,4 +59,13 @@ impl Cache {
             .prepare_cached("SELECT count(*) FROM outbox WHERE record_id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))?)
     }
+
+    /// The ops on one record waiting for the hub, oldest first.
+    pub fn pending_ops_of(conn: &Connection, id: RecordId) -> ClientResult<Vec<Op>> {
+        let rows = conn
+            .prepare_cached("SELECT op FROM outbox WHERE record_id = ?1 ORDER BY seq")?
+            .query_map([id.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter().map(|json| from_json(json)).collect()
+    }
 }
