@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use outpost_client::{Conflict, LocalAppointment};
+use outpost_client::{Conflict, LocalAppointment, LocalTrip};
 use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
 use outpost_domain::schedule::practitioner::Practitioner;
+use outpost_domain::transport::trip::Trip;
 
-use crate::commands::{self, conflicts::*, patients::*, schedule::*, session::*};
+use crate::commands::{self, conflicts::*, patients::*, schedule::*, session::*, transport::*};
 use crate::error::IpcResult;
 use crate::state::{Desktop, SyncState};
 
@@ -83,6 +84,12 @@ contract! {
     check_in: AppointmentRef => Appointment;
     /// Cancels with a reason; a booking the hub refused is discarded (`null`).
     cancel_appointment: CancelAppointment => Option<Appointment>;
+    /// The crew's trips (those of its unit), in order of pickup.
+    trips: () => Vec<LocalTrip>;
+    /// One trip with its steps and their times.
+    trip: TripRef => TripDetail;
+    /// Takes the trip's next step (or cancels it with a reason), offline too.
+    trip_status: TripStatusChange => Trip;
     /// Changes the hub did not apply, both versions side by side.
     conflicts: () => Vec<Conflict>;
     resolve_conflict: Resolve => ();

@@ -526,7 +526,7 @@ pub async fn build(
             let mut tenant_actor = actor.clone();
             tenant_actor.tenant_id = Some(agency.id);
             let db = store.tenant(agency.id).await?;
-            transport::agency(db.as_ref(), &[member.id], &tenant_actor).await?;
+            transport::agency(db.as_ref(), &[member.id], actor.at, &tenant_actor).await?;
         }
         logins.push(DemoLogin {
             role: *role,

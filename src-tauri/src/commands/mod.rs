@@ -5,6 +5,7 @@ pub mod conflicts;
 pub mod patients;
 pub mod schedule;
 pub mod session;
+pub mod transport;
 
 pub use conflicts::{conflicts, resolve_conflict};
 pub use patients::{create_patient, delete_patient, edit_patient, history, patient, search};
@@ -15,3 +16,4 @@ pub use schedule::{
 pub use session::{
     app_info, install_update, lock, sign_in, sign_out, status, sync_now, touch, unlock,
 };
+pub use transport::{trip, trip_status, trips};

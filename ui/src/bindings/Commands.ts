@@ -9,6 +9,7 @@ import type { CancelAppointment } from "./CancelAppointment";
 import type { Conflict } from "./Conflict";
 import type { Edit } from "./Edit";
 import type { LocalAppointment } from "./LocalAppointment";
+import type { LocalTrip } from "./LocalTrip";
 import type { MoveAppointment } from "./MoveAppointment";
 import type { Patient } from "./Patient";
 import type { PatientAppointments } from "./PatientAppointments";
@@ -22,6 +23,10 @@ import type { Search } from "./Search";
 import type { SignIn } from "./SignIn";
 import type { SignedIn } from "./SignedIn";
 import type { SyncState } from "./SyncState";
+import type { Trip } from "./Trip";
+import type { TripDetail } from "./TripDetail";
+import type { TripRef } from "./TripRef";
+import type { TripStatusChange } from "./TripStatusChange";
 import type { Unlock } from "./Unlock";
 
 /**
@@ -105,6 +110,18 @@ check_in: [AppointmentRef, Appointment],
  * Cancels with a reason; a booking the hub refused is discarded (`null`).
  */
 cancel_appointment: [CancelAppointment, Appointment | null], 
+/**
+ * The crew's trips (those of its unit), in order of pickup.
+ */
+trips: [null, Array<LocalTrip>], 
+/**
+ * One trip with its steps and their times.
+ */
+trip: [TripRef, TripDetail], 
+/**
+ * Takes the trip's next step (or cancels it with a reason), offline too.
+ */
+trip_status: [TripStatusChange, Trip], 
 /**
  * Changes the hub did not apply, both versions side by side.
  */

@@ -1,5 +1,5 @@
 //! The demo's transport records: the hospital's facilities and a few draft requests for its
-//! patients, and the EMS agency's units, one of them crewed by the demo crew. All written
+//! patients, and the EMS agency's units, one of them crewed by the demo crew, with two trips. All written
 //! through the store's generic path, as the routes would.
 
 use chrono::{DateTime, Duration, Utc};
@@ -87,8 +87,15 @@ pub async fn hospital(
     Ok(count)
 }
 
-/// Stores the agency's units; the first carries `crew`.
-pub async fn agency(db: &dyn TenantStore, crew: &[UserId], actor: &Actor) -> Result<(), ApiError> {
+/// Stores the agency's units, the first carrying `crew`, and two trips assigned to it (as the
+/// hub makes them when a hospital accepts the agency's bid), their pickups from `now` on.
+pub async fn agency(
+    db: &dyn TenantStore,
+    crew: &[UserId],
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<(), ApiError> {
+    let medic_1 = RecordId::generate();
     let units = [
         json!({"call_sign": "Medic 1", "level": "ALS", "capabilities": ["oxygen", "cardiac monitor"], "crew_user_ids": crew}),
         json!({"call_sign": "Medic 2", "level": "BLS", "capabilities": ["oxygen", "stair chair"]}),
@@ -96,8 +103,53 @@ pub async fn agency(db: &dyn TenantStore, crew: &[UserId], actor: &Actor) -> Res
         json!({"call_sign": "Medic 3", "level": "BLS", "status": "out_of_service", "notes": "brakes in the shop"}),
     ]
     .into_iter()
-    .map(|fields| (RecordId::generate(), object(fields)))
+    .enumerate()
+    .map(|(n, fields)| {
+        let id = if n == 0 { medic_1 } else { RecordId::generate() };
+        (id, object(fields))
+    })
     .collect();
     db.create_records(Entity::Unit, units, actor).await?;
+    let at = |hours: i64| {
+        (now + Duration::hours(hours))
+            .format("%Y-%m-%dT%H:%M:00Z")
+            .to_string()
+    };
+    let window = |hours: i64| (at(hours), at(hours + 1));
+    let trips = [
+        (
+            window(1),
+            json!({"origin": "St. Mary Emergency Department", "origin_city": "Springfield",
+                   "destination": "Oak Ridge Rehabilitation", "destination_city": "Shelbyville",
+                   "level": "ALS", "priority": "urgent", "equipment": ["oxygen", "cardiac monitor"],
+                   "mobility": "stretcher", "reason": "rehabilitation after a stroke",
+                   "patient_name": "Harold Finch", "patient_birth_date": "1948-03-12"}),
+        ),
+        (
+            window(4),
+            json!({"origin": "St. Mary Main Campus", "origin_city": "Springfield",
+                   "destination": "Riverside Nursing Home", "destination_city": "Capital City",
+                   "level": "BLS", "priority": "scheduled", "mobility": "wheelchair",
+                   "isolation": "contact", "reason": "return to residence",
+                   "patient_name": "Margaret Ossington", "patient_birth_date": "1936-11-02"}),
+        ),
+    ]
+    .into_iter()
+    .map(|((from, to), fields)| {
+        let mut fields = object(fields);
+        for (key, value) in [
+            ("board_entry_id", json!(RecordId::generate())),
+            ("hospital", json!("St. Mary General Hospital")),
+            ("pickup_from", json!(from)),
+            ("pickup_to", json!(to)),
+            ("unit_id", json!(medic_1)),
+            ("crew_user_ids", json!(crew)),
+        ] {
+            fields.insert(key.into(), value);
+        }
+        (RecordId::generate(), fields)
+    })
+    .collect();
+    db.create_records(Entity::Trip, trips, actor).await?;
     Ok(())
 }
