@@ -162,7 +162,7 @@ impl Client {
     fn session(&mut self) -> ClientResult<Arc<Session>> {
         let profile = self.profile_or_err()?;
         match &self.session {
-            Some(session) if session.profile == *profile => Ok(session.clone()),
+            Some(session) if session.profile.id == profile.id => Ok(session.clone()),
             _ => {
                 let api = HubApi::new(&profile.address())?;
                 let session = Arc::new(Session::new(profile.clone(), api, None));
@@ -244,11 +244,17 @@ impl Client {
             .home
             .remember_ca_file(&address.url, address.ca_file.as_deref())?;
         self.open_cache(&profile, key)?;
-        self.session = Some(Arc::new(Session::new(
-            profile.clone(),
-            api,
-            Some(login.access_token),
-        )));
+        // One session per profile: a sync engine still running with it sees the new token,
+        // and no second session refreshes beside it.
+        self.session = Some(match self.session.take() {
+            Some(session)
+                if session.profile.id == profile.id && session.profile.address() == address =>
+            {
+                session.set_token(login.access_token);
+                session
+            }
+            _ => Arc::new(Session::new(profile.clone(), api, Some(login.access_token))),
+        });
         self.profile = Some(profile.clone());
         Ok(profile)
     }
@@ -299,7 +305,9 @@ impl Client {
     pub fn lock(&mut self) {
         self.cache = None;
         self.key = None;
-        self.session = None;
+        if let Some(session) = &self.session {
+            session.forget_token();
+        }
     }
 
     pub fn is_unlocked(&self) -> bool {
@@ -428,12 +436,22 @@ impl Client {
         ))
     }
 
-    /// Closes `engine` and passes on what it answered, wiping everything first when the hub
-    /// said this device is revoked.
+    /// Closes `engine` and passes on what it answered, wiping the engine's profile first when
+    /// the hub said this device is revoked (the client may have signed in as someone else
+    /// while the engine ran: their data stays).
     pub fn end_sync<T>(&mut self, engine: SyncEngine, result: ClientResult<T>) -> ClientResult<T> {
+        let synced = engine.profile().id.clone();
         drop(engine);
         match result {
-            Err(ClientError::DeviceRevoked) => Err(self.remote_wipe()),
+            Err(ClientError::DeviceRevoked)
+                if self.profile.as_ref().is_some_and(|p| p.id == synced) =>
+            {
+                Err(self.remote_wipe())
+            }
+            Err(ClientError::DeviceRevoked) => match wipe_files(&self.options.home, &synced) {
+                Ok(()) => Err(ClientError::DeviceRevoked),
+                Err(err) => Err(err),
+            },
             other => other,
         }
     }
@@ -601,12 +619,18 @@ impl Client {
     pub fn wipe(&mut self) -> ClientResult<()> {
         let profile = self.profile_or_err()?.clone();
         self.lock();
-        vault::delete(&profile.id)?;
-        remove_cache_files(&self.options.home.cache_path(&profile.id))?;
-        self.options.home.remove_profile(&profile.id)?;
+        self.session = None;
+        wipe_files(&self.options.home, &profile.id)?;
         self.profile = None;
         Ok(())
     }
+}
+
+/// Deletes a profile's keyring entry, then its cache files (db, -wal, -shm), then the profile.
+fn wipe_files(home: &Home, profile: &str) -> ClientResult<()> {
+    vault::delete(profile)?;
+    remove_cache_files(&home.cache_path(profile))?;
+    home.remove_profile(profile)
 }
 
 fn remove_cache_files(path: &std::path::Path) -> ClientResult<()> {

@@ -1,7 +1,10 @@
 //! The sync engine: first mirror, push, pull and following the hub's announcements, on a
-//! cache connection of its own. The client's local reads and writes never wait for it: in WAL
-//! mode they read the last committed state while a pull writes, and a local write waits only
-//! for the engine's current transaction (one batch), never for the network.
+//! cache connection of its own. The client's local reads and writes do not wait for the
+//! network: in WAL mode they read the last committed state while a pull writes, and a local
+//! write (a read's audit event included) waits only for the engine's current transaction — one
+//! batch of a push or a pull. The exception is the first mirror, written all or nothing in one
+//! transaction: local writes wait for it (up to the cache's lock wait), as there is nothing to
+//! read before it anyway.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -121,6 +124,11 @@ impl SyncEngine {
         self.cache.as_mut().ok_or(ClientError::Locked)
     }
 
+    /// The profile this engine syncs (whose data a revoked device wipes).
+    pub(crate) fn profile(&self) -> &crate::home::Profile {
+        &self.session.profile
+    }
+
     /// Mirrors (first time), pushes the outbox and offline audit events, then pulls.
     /// `DeviceRevoked` when the hub revoked this device: the client then wipes
     /// ([`crate::Client::end_sync`]).
@@ -130,8 +138,7 @@ impl SyncEngine {
     ) -> ClientResult<SyncReport> {
         let first = self.sync_inner(progress).await;
         // The access token expired mid-way: once more with a fresh one.
-        if matches!(first, Err(ClientError::Hub { status: 401, .. }))
-            && self.session.forget_token().await
+        if matches!(first, Err(ClientError::Hub { status: 401, .. })) && self.session.forget_token()
         {
             return self.sync_inner(progress).await;
         }
@@ -454,7 +461,7 @@ impl SyncEngine {
                 Ok(()) => {}
                 Err(err @ ClientError::Hub { status: 401, .. }) => {
                     // The access token expired: once more with a fresh one.
-                    if !self.session.forget_token().await {
+                    if !self.session.forget_token() {
                         return Err(err);
                     }
                 }

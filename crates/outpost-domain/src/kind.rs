@@ -151,6 +151,21 @@ pub struct Field {
     /// op on another is a conflict, not a merge (an appointment's start, end and practitioner
     /// are one slot). `None`: the field merges on its own.
     pub merge_group: Option<&'static str>,
+    /// Who writes it, beyond who writes its class.
+    pub written: Written,
+}
+
+/// Who writes a field, beyond the writers of its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Whoever writes its class.
+    ByClass,
+    /// Only those of the class's writers who also hold these permissions (a trip's unit and
+    /// crew: the dispatcher's).
+    With(&'static [Permission]),
+    /// Only the hub itself, through its own steps (a request's status after publishing, its
+    /// board entry, the agency whose bid was accepted).
+    ByHub,
 }
 
 impl Field {
@@ -161,7 +176,20 @@ impl Field {
             class,
             required: false,
             merge_group: None,
+            written: Written::ByClass,
         }
+    }
+
+    /// A field only writers holding `permissions` too may write.
+    pub const fn written_with(mut self, permissions: &'static [Permission]) -> Self {
+        self.written = Written::With(permissions);
+        self
+    }
+
+    /// A field only the hub writes.
+    pub const fn by_hub(mut self) -> Self {
+        self.written = Written::ByHub;
+        self
     }
 
     /// A field every creation holds.
@@ -386,13 +414,61 @@ impl Kind {
         self.delete.iter().all(|p| permissions.contains(p))
     }
 
-    /// The first of `keys` that is a field of a class in none of `classes`.
-    pub fn outside<'a>(
+    /// Why `permissions` may not write one of `keys` (`hub`: the hub itself writes, which sets
+    /// its own fields too), or `None` when they may write them all: a field of a class they do
+    /// not write, one needing a permission they lack, or one only the hub sets.
+    pub fn write_refusal<'a>(
         &self,
         mut keys: impl Iterator<Item = &'a String>,
-        classes: &BTreeSet<FieldClass>,
-    ) -> Option<&'a String> {
-        keys.find(|k| self.field(k).is_some_and(|f| !classes.contains(&f.class)))
+        permissions: &BTreeSet<Permission>,
+        hub: bool,
+    ) -> Option<String> {
+        let classes = self.writable(permissions);
+        keys.find_map(|key| {
+            let field = self.field(key)?;
+            if !classes.contains(&field.class) {
+                return Some(format!(
+                    "your role may not write {} fields",
+                    field.class.as_str()
+                ));
+            }
+            match field.written {
+                Written::ByClass => None,
+                Written::With(needed) if needed.iter().all(|p| permissions.contains(p)) => None,
+                Written::ByHub if hub => None,
+                Written::With(_) => Some(format!("your role may not write `{}`", field.name)),
+                Written::ByHub => Some(format!(
+                    "`{}` is set by the hub, not written directly",
+                    field.name
+                )),
+            }
+        })
+    }
+
+    /// [`Kind::write_refusal`] for a creation's `fields`: a field only the hub sets may come
+    /// with the value the kind gives it when it is left out (a typed body carries every field:
+    /// a new transport request's `draft`), and nothing else.
+    pub fn creation_refusal(
+        &self,
+        fields: &Map<String, Value>,
+        permissions: &BTreeSet<Permission>,
+        hub: bool,
+        today: NaiveDate,
+    ) -> Option<String> {
+        let by_hub = |key: &String| self.field(key).is_some_and(|f| f.written == Written::ByHub);
+        let mut left: Map<String, Value> = fields.clone();
+        left.retain(|key, _| !by_hub(key));
+        // Fields that do not read are refused by the creation itself, with their reason.
+        let Ok(defaults) = self.canonical(&left, today) else {
+            return self.write_refusal(left.keys(), permissions, hub);
+        };
+        let restated = |key: &String| {
+            by_hub(key)
+                && fields
+                    .get(key)
+                    .is_some_and(|v| v.is_null() || defaults.get(key) == Some(v))
+        };
+        self.write_refusal(fields.keys().filter(|key| !restated(key)), permissions, hub)
     }
 
     /// Removes the fields of classes not in `classes`, for a reader who may not see them.

@@ -225,14 +225,17 @@ impl OpRules {
             OpAction::Create | OpAction::Update if !kind.may_write(&self.permissions) => {
                 Err(forbidden(format!("your role may not change {records}")))
             }
-            _ => match kind
-                .outside(op.fields.keys(), &kind.writable(&self.permissions))
-                .and_then(|field| kind.field(field))
-            {
-                Some(field) => Err(forbidden(format!(
-                    "your role may not write {} fields",
-                    field.class.as_str()
-                ))),
+            _ => match if op.action == OpAction::Create {
+                kind.creation_refusal(
+                    &op.fields,
+                    &self.permissions,
+                    self.user.is_none(),
+                    self.today,
+                )
+            } else {
+                kind.write_refusal(op.fields.keys(), &self.permissions, self.user.is_none())
+            } {
+                Some(why) => Err(forbidden(why)),
                 None if op.action == OpAction::Update && op.base_version.is_none() => {
                     Err(OpError {
                         code: "invalid_input".into(),

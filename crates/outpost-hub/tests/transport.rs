@@ -91,7 +91,6 @@ async fn a_coordinator_drafts_requests_and_each_refusal_has_its_code() {
             request(&patient, &facilities[0], &facilities[0]),
             "validation_failed",
         ),
-        (born_assigned, "invalid_transition"),
     ];
     for (body, expected) in refusals {
         let (status, answer) = hub.post("/v1/transport-requests", &coordinator, body).await;
@@ -101,16 +100,25 @@ async fn a_coordinator_drafts_requests_and_each_refusal_has_its_code() {
             "{answer}"
         );
     }
+    // The status and what follows publishing are the hub's to set, through its own steps.
+    let (status, answer) = hub
+        .post("/v1/transport-requests", &coordinator, born_assigned)
+        .await;
+    assert_eq!(
+        (status, code(&answer)),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{answer}"
+    );
     let (status, skipped) = hub
         .patch(
             &path,
             &coordinator,
-            json!({"version": 2, "status": "en_route"}),
+            json!({"version": 2, "status": "assigned"}),
         )
         .await;
     assert_eq!(
         (status, code(&skipped)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"),
+        (StatusCode::FORBIDDEN, "forbidden"),
         "{skipped}"
     );
     let (_, all) = hub.get("/v1/transport-requests", &coordinator).await;
@@ -217,8 +225,13 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         0,
         "{theirs}"
     );
-    let (status, _) = hub.get(&format!("/v1/trips/{trip}"), &other_crew).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    for path in [
+        format!("/v1/trips/{trip}"),
+        format!("/v1/trips/{trip}/history"),
+    ] {
+        let (status, _) = hub.get(&path, &other_crew).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     let (_, pulled) = hub.get("/v1/sync/pull?cursor=0", &other_crew).await;
     let about_trip: Vec<&Value> = pulled["changes"]
         .as_array()
@@ -282,6 +295,20 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         .await;
     assert_eq!(
         answer["results"][0]["error"]["code"], "not_found",
+        "{answer}"
+    );
+    // Who runs a trip is the dispatcher's to change, not the crew's.
+    let mut reassign = step(3, "transporting");
+    reassign["fields"] = json!({"crew_user_ids": [crew_id, Uuid::now_v7()]});
+    let (_, answer) = hub
+        .post(
+            "/v1/sync/push",
+            &crew,
+            json!({"schema_version": 3, "ops": [reassign]}),
+        )
+        .await;
+    assert_eq!(
+        answer["results"][0]["error"]["code"], "forbidden",
         "{answer}"
     );
     let (_, answer) = hub

@@ -30,14 +30,8 @@ impl Client {
                 "your role may not change {records}"
             )));
         }
-        match kind
-            .outside(fields, &kind.writable(&permissions))
-            .and_then(|f| kind.field(f))
-        {
-            Some(field) => Err(ClientError::Forbidden(format!(
-                "your role may not write {} fields",
-                field.class.as_str()
-            ))),
+        match kind.write_refusal(fields, &permissions, false) {
+            Some(why) => Err(ClientError::Forbidden(why)),
             None => Ok(()),
         }
     }
@@ -48,10 +42,15 @@ impl Client {
         entity: Entity,
         fields: Map<String, Value>,
     ) -> ClientResult<Record> {
-        self.may_write(entity, fields.keys())?;
+        self.may_write(entity, std::iter::empty())?;
         let kind = entity.kind();
         let profile = self.profile_or_err()?;
         let permissions = profile.permissions.iter().copied().collect();
+        if let Some(why) =
+            kind.creation_refusal(&fields, &permissions, false, self.now().date_naive())
+        {
+            return Err(ClientError::Forbidden(why));
+        }
         if !kind.may_create_rows(Some(profile.user_id), &permissions) {
             return Err(ClientError::Forbidden(format!(
                 "your role may not create {}",

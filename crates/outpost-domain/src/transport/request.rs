@@ -107,7 +107,8 @@ impl Fields for TransportRequestFields {
     }
 }
 
-/// Fields the hub and the status machine change; every other field is the request's
+/// Fields the hub changes (publishing, assigning, following the trip, cancelling: each through
+/// its own route and step, never a plain write); every other field is the request's
 /// substance, which changes only while it is a draft (the board shows what was published).
 const PROGRESS: &[&str] = &[
     "status",
@@ -171,11 +172,15 @@ pub static KIND: Kind = Kind {
         Field::new("weight_class", FieldType::Text, CLASS),
         Field::new("reason", FieldType::Text, CLASS),
         Field::new("notes", FieldType::Text, CLASS),
-        Field::new("status", FieldType::Text, CLASS).group(STATUS),
-        Field::new("cancel_reason", FieldType::Text, CLASS).group(STATUS),
-        Field::new("board_entry_id", FieldType::Id, CLASS),
-        Field::new("assigned_agency", FieldType::Text, CLASS),
-        Field::new("assigned_unit", FieldType::Text, CLASS),
+        Field::new("status", FieldType::Text, CLASS)
+            .group(STATUS)
+            .by_hub(),
+        Field::new("cancel_reason", FieldType::Text, CLASS)
+            .group(STATUS)
+            .by_hub(),
+        Field::new("board_entry_id", FieldType::Id, CLASS).by_hub(),
+        Field::new("assigned_agency", FieldType::Text, CLASS).by_hub(),
+        Field::new("assigned_unit", FieldType::Text, CLASS).by_hub(),
     ],
     access: &[ClassAccess {
         class: CLASS,

@@ -119,7 +119,7 @@ impl Fields for TripFields {
     }
 }
 
-/// Fields that change after the trip is made: its steps and who runs it.
+/// Fields that change after the trip is made: its steps and who runs it (while it runs).
 const PROGRESS: &[&str] = &["status", "cancel_reason", "unit_id", "crew_user_ids"];
 
 /// A trip starts assigned (the hub makes it on acceptance), moves one step at a time, and
@@ -135,6 +135,12 @@ fn rule(before: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Resu
         };
     };
     check_step("trip", before, after)?;
+    if super::status_of(before).is_final() && before != after {
+        return Err(Refusal {
+            code: "invalid_transition",
+            message: "a trip that is over does not change".into(),
+        });
+    }
     if after
         .keys()
         .chain(before.keys())
@@ -178,8 +184,10 @@ pub static KIND: Kind = Kind {
         Field::new("reason", FieldType::Text, CLASS),
         Field::new("patient_name", FieldType::Text, CLASS).required(),
         Field::new("patient_birth_date", FieldType::Date, CLASS).required(),
-        Field::new("unit_id", FieldType::Id, CLASS).required(),
-        Field::new("crew_user_ids", FieldType::Json, CLASS),
+        Field::new("unit_id", FieldType::Id, CLASS)
+            .required()
+            .written_with(&[Permission::TripAssign]),
+        Field::new("crew_user_ids", FieldType::Json, CLASS).written_with(&[Permission::TripAssign]),
         Field::new("status", FieldType::Text, CLASS).group(STATUS),
         Field::new("cancel_reason", FieldType::Text, CLASS).group(STATUS),
     ],

@@ -91,14 +91,8 @@ fn may_write<'a>(
         )));
     }
     principal.require_writable()?;
-    if let Some(field) = kind
-        .outside(fields, &kind.writable(&principal.permissions))
-        .and_then(|f| kind.field(f))
-    {
-        return Err(ApiError::forbidden(format!(
-            "your role may not write {} fields",
-            field.class.as_str()
-        )));
+    if let Some(why) = kind.write_refusal(fields, &principal.permissions, false) {
+        return Err(ApiError::forbidden(why));
     }
     Ok(())
 }
@@ -162,7 +156,15 @@ pub async fn create<T: DeserializeOwned>(
     entity: Entity,
     fields: Map<String, Value>,
 ) -> ApiResult<T> {
-    may_write(principal, entity, fields.keys())?;
+    may_write(principal, entity, std::iter::empty())?;
+    if let Some(why) = entity.kind().creation_refusal(
+        &fields,
+        &principal.permissions,
+        false,
+        principal.now.date_naive(),
+    ) {
+        return Err(ApiError::forbidden(why));
+    }
     if !entity
         .kind()
         .may_create_rows(Some(principal.user_id), &principal.permissions)
@@ -291,6 +293,7 @@ pub async fn history(
 ) -> ApiResult<Page<HistoryEntry>> {
     may_read(principal, entity)?;
     let store = tenant_store(state, principal).await?;
+    may_see(store.as_ref(), principal, entity, id).await?;
     let entries = store
         .record_history(entity, id, &principal.actor())
         .await?
