@@ -149,6 +149,16 @@ impl Cache {
     /// The version is read inside the step's transaction: another process opening the same
     /// cache may have taken the step meanwhile.
     fn migrate(&mut self) -> ClientResult<()> {
+        // Opened at every sync by the sync engine: a current cache takes no write lock here.
+        let current: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if MIGRATIONS
+            .last()
+            .is_some_and(|(last, _, _)| current >= *last)
+        {
+            return Ok(());
+        }
         for (version, sql, step) in MIGRATIONS {
             let tx = self.conn.transaction()?;
             let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
