@@ -41,10 +41,17 @@ def test_sign_in_and_sync_over_https_with_the_hospitals_authority(https_hub, app
     phone.clear()
     phone.send_keys("+1 555 0443")
     driver.find_element(By.ID, "patient-save").click()
+    doctor = https_hub.api("doctor")
+
+    def on_hub():
+        return doctor.get(f"{https_hub.url}/v1/patients/{patient_id}", timeout=10).json()
+
+    # The bar may still read "All changes synced" from before the save: wait for the hub.
+    wait_for(lambda: on_hub()["phone"] == "+1 555 0443", timeout=40, what="the edit synced over HTTPS")
     wait_for(
         lambda: driver.find_element(By.ID, "status-pending").text == "All changes synced",
         timeout=40,
-        what="the edit synced over HTTPS",
+        what="nothing left to sync",
     )
-    on_hub = https_hub.api("doctor").get(f"{https_hub.url}/v1/patients/{patient_id}", timeout=10).json()
+    on_hub = on_hub()
     assert on_hub["phone"] == "+1 555 0443", on_hub
