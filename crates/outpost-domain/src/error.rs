@@ -30,6 +30,10 @@ pub enum ErrorCode {
     InvalidTransition,
     OutsideWorkingHours,
     ClinicClosed,
+    /// The bidding unit's level of care is below the request's.
+    LevelTooLow,
+    /// The agency already has a live bid on the board entry.
+    BidExists,
     Internal,
     Unavailable,
 }
@@ -42,14 +46,15 @@ impl ErrorCode {
             Self::Unauthenticated | Self::InvalidCredentials | Self::SessionEnded => 401,
             Self::Forbidden | Self::TenantSuspended | Self::DeviceRevoked => 403,
             Self::NotFound => 404,
-            Self::VersionConflict | Self::AlreadyExists | Self::SlotTaken => 409,
+            Self::VersionConflict | Self::AlreadyExists | Self::SlotTaken | Self::BidExists => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::ValidationFailed
             | Self::UnsupportedSchema
             | Self::InvalidTransition
             | Self::OutsideWorkingHours
-            | Self::ClinicClosed => 422,
+            | Self::ClinicClosed
+            | Self::LevelTooLow => 422,
             Self::AccountLocked => 423,
             Self::RateLimited => 429,
             Self::Internal => 500,

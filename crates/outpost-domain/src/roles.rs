@@ -121,6 +121,7 @@ string_enum!(
         StatusRead => "status.read",
         BreakGlass => "break_glass",
         ScheduleManage => "schedule.manage",
+        BoardRead => "board.read",
     }
 );
 

@@ -15,6 +15,7 @@ pub mod forwarded;
 pub mod import;
 pub mod metrics;
 pub mod observe;
+pub mod outbox;
 pub mod passwords;
 pub mod principal;
 pub mod rate;

@@ -61,6 +61,13 @@ pub fn render(state: &HubState) -> String {
     handle.render()
 }
 
+/// Counts an outbox event carried out (`done`) or closed as refused.
+pub fn outbox_step(kind: &'static str, done: bool) {
+    let outcome = if done { "done" } else { "refused" };
+    metrics::counter!("outpost_outbox_events_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
+}
+
 /// `GET /metrics` on the API's address: only with `metrics_token`, and only to its bearer.
 #[utoipa::path(
     get,

@@ -47,6 +47,8 @@ pub struct HubState {
     pub address_limits: AddressLimits,
     /// Live-update announcements per tenant.
     pub events: ChangeEvents,
+    /// The outbox worker's identity and wake-up call.
+    pub outbox: Arc<crate::outbox::Outbox>,
     /// Turns `true` when the hub shuts down, so that endless streams (events) end.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
 }
@@ -94,9 +96,11 @@ impl HubState {
             passwords,
             address_limits,
             events: ChangeEvents::default(),
+            outbox: Arc::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
         });
         Self::relay_announcements(&state).await;
+        crate::outbox::start(&state);
         Ok(state)
     }
 
@@ -115,6 +119,8 @@ impl HubState {
     /// through the store to the other instances serving the same databases.
     pub async fn announce(&self, tenant: outpost_domain::TenantId, cursor: i64) {
         self.events.announce(tenant, cursor);
+        // A crew's synced step is for the worker to bring to the hospital and the board.
+        self.outbox.wake();
         if let Err(err) = self.store.publish_changes(tenant, cursor).await {
             tracing::warn!(error = %err, "cannot tell other hub instances about changes");
         }
@@ -133,6 +139,7 @@ impl HubState {
                     return;
                 };
                 state.events.announce(tenant, cursor);
+                state.outbox.wake();
             }
         });
     }

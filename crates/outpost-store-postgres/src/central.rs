@@ -112,7 +112,7 @@ fn uuid_of(tenant: Option<TenantId>) -> Option<Uuid> {
     tenant.map(|t| t.as_uuid())
 }
 
-async fn query_all<T>(
+pub(crate) async fn query_all<T>(
     client: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
@@ -127,7 +127,7 @@ async fn query_all<T>(
         .collect()
 }
 
-async fn query_one<T>(
+pub(crate) async fn query_one<T>(
     client: &impl GenericClient,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],

@@ -10,6 +10,7 @@
 
 pub mod admin;
 mod audit;
+mod board;
 mod central;
 mod constraints;
 mod copy;
@@ -307,6 +308,10 @@ fn parse_location(location: &str) -> StoreResult<(String, String)> {
 #[async_trait]
 impl Store for PostgresStore {
     fn central(&self) -> &dyn CentralStore {
+        &self.central
+    }
+
+    fn board(&self) -> &dyn outpost_store::BoardStore {
         &self.central
     }
 

@@ -17,6 +17,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "postgres", 4, "0004_tenant_read_only"),
     migration!("central", "postgres", 5, "0005_schedule_manage"),
     migration!("central", "postgres", 6, "0006_transport_roles"),
+    migration!("central", "postgres", 7, "0007_board"),
 ];
 
 /// Every tenant database's migrations.

@@ -8,7 +8,8 @@ use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
 use outpost_domain::{
-    DeviceId, LocalEventId, OpId, PatientId, RecordId, SessionId, TenantId, UserId,
+    DeviceId, LocalEventId, OpId, PatientId, RecordId, SessionId, TenantId, TransportRequestId,
+    TripId, UnitId, UserId,
 };
 use outpost_store::{StoreError, StoreResult};
 
@@ -82,7 +83,10 @@ from_uuid!(
     SessionId,
     DeviceId,
     OpId,
-    LocalEventId
+    LocalEventId,
+    TransportRequestId,
+    TripId,
+    UnitId
 );
 
 pub fn id<T: FromUuid>(row: &Row, idx: usize) -> StoreResult<T> {

@@ -6,6 +6,7 @@
 //! file can be backed up, restored or deleted without touching any other tenant.
 
 mod audit;
+mod board;
 mod central;
 mod checkpoint;
 mod conn;
@@ -159,6 +160,10 @@ fn remove_database_files(path: &Path) -> StoreResult<()> {
 #[async_trait]
 impl Store for SqliteStore {
     fn central(&self) -> &dyn CentralStore {
+        &self.central
+    }
+
+    fn board(&self) -> &dyn outpost_store::BoardStore {
         &self.central
     }
 

@@ -11,6 +11,7 @@ pub const CENTRAL: &[Migration] = &[
     migration!("central", "sqlite", 4, "0004_tenant_read_only"),
     migration!("central", "sqlite", 5, "0005_schedule_manage"),
     migration!("central", "sqlite", 6, "0006_transport_roles"),
+    migration!("central", "sqlite", 7, "0007_board"),
 ];
 
 pub const TENANT: &[Migration] = &[

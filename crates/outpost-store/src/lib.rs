@@ -12,6 +12,7 @@
 //! [`Actor`]: outpost_domain::audit::Actor
 
 pub mod backup;
+pub mod board;
 mod central;
 pub mod changes;
 pub mod columns;
@@ -34,6 +35,7 @@ use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
 
+pub use board::BoardStore;
 pub use central::CentralStore;
 pub use error::{StoreError, StoreResult};
 pub use migration::{Applied, Migration, check_applied};
@@ -45,6 +47,9 @@ pub use tenant::{TenantStore, typed};
 pub trait Store: Send + Sync + 'static {
     /// The central database.
     fn central(&self) -> &dyn CentralStore;
+
+    /// The transport board and the outbox (in the central database).
+    fn board(&self) -> &dyn BoardStore;
 
     /// The store of one registered tenant. Backends cache open handles.
     async fn tenant(&self, id: TenantId) -> StoreResult<Arc<dyn TenantStore>>;

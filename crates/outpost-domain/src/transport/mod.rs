@@ -4,6 +4,7 @@
 //! a time, in the words EMS crews use (NEMSIS v3.5 times: unit notified, en route, at patient,
 //! left scene, at destination, transfer of care).
 
+pub mod board;
 pub mod facility;
 pub mod request;
 pub mod trip;

@@ -9,12 +9,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
 
+use super::board::BoardEntry;
+use super::facility::FacilityFields;
+use super::request::TransportRequestFields;
 use super::{Level, Mobility, Priority, TripStatus, check_cancel_reason, check_labels, check_step};
 use crate::error::ValidationError;
 use crate::ids::{TripId, UnitId, UserId};
 use crate::kind::{
     ClassAccess, Entity, Field, FieldClass, FieldType, Kind, Reference, Refusal, RowRule,
 };
+use crate::patient::PatientFields;
 use crate::record::{Fields, canonical};
 use crate::roles::Permission;
 use crate::schedule::check_line;
@@ -60,6 +64,47 @@ pub struct TripFields {
     pub status: TripStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+}
+
+impl TripFields {
+    /// The trip an accepted bid makes in the agency's database: the board entry's transport,
+    /// the addresses the crew drives to, and the minimum of the patient (name, birth date,
+    /// weight class, mobility, isolation, reason for transfer).
+    pub fn accepted(
+        entry: &BoardEntry,
+        request: &TransportRequestFields,
+        origin: &FacilityFields,
+        destination: &FacilityFields,
+        patient: &PatientFields,
+        unit_id: UnitId,
+        crew_user_ids: Vec<UserId>,
+    ) -> Self {
+        Self {
+            board_entry_id: entry.id,
+            hospital: entry.hospital.clone(),
+            origin: origin.name.clone(),
+            origin_city: origin.city.clone(),
+            origin_address: origin.address.clone(),
+            destination: destination.name.clone(),
+            destination_city: destination.city.clone(),
+            destination_address: destination.address.clone(),
+            level: request.level,
+            priority: request.priority,
+            pickup_from: request.pickup_from,
+            pickup_to: request.pickup_to,
+            equipment: request.equipment.clone(),
+            isolation: request.isolation.clone(),
+            mobility: request.mobility,
+            weight_class: request.weight_class.clone(),
+            reason: request.reason.clone(),
+            patient_name: format!("{} {}", patient.given_name, patient.family_name),
+            patient_birth_date: patient.birth_date,
+            unit_id,
+            crew_user_ids,
+            status: TripStatus::Assigned,
+            cancel_reason: None,
+        }
+    }
 }
 
 fn assigned() -> TripStatus {

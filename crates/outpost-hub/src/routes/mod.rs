@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod board;
 mod desktop;
 pub mod openapi;
 mod patients;
@@ -166,6 +167,14 @@ fn quick_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transport::list_trips))
         .routes(routes!(transport::get_trip))
         .routes(routes!(transport::trip_history))
+        .routes(routes!(board::publish))
+        .routes(routes!(board::cancel))
+        .routes(routes!(board::request_bids))
+        .routes(routes!(board::accept))
+        .routes(routes!(board::board))
+        .routes(routes!(board::board_entry))
+        .routes(routes!(board::entry_bids, board::submit_bid))
+        .routes(routes!(board::withdraw_bid))
         .routes(routes!(sync::push))
         .routes(routes!(audit::verify))
         .routes(routes!(reports::activity))
