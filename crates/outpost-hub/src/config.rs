@@ -105,6 +105,9 @@ pub struct HubConfig {
     pub lockout_duration_secs: i64,
     /// How long a client may unlock its cache without contacting the hub.
     pub offline_grant_hours: i64,
+    /// How long a hub instance holds an outbox event it is carrying out; past it (the instance
+    /// crashed) another instance takes the event over.
+    pub outbox_lease_secs: u64,
     /// `iss` of the tokens this hub signs.
     pub issuer: String,
     /// `aud` of access tokens.
@@ -137,6 +140,7 @@ impl Default for HubConfig {
             body_read_timeout_secs: 30,
             request_timeout_secs: 30,
             shutdown_timeout_secs: 30,
+            outbox_lease_secs: 30,
             password_workers: None,
             password_queue: 16,
             restore_limit_bytes: 16 * 1024 * 1024 * 1024,
@@ -410,6 +414,9 @@ lockout_threshold = 5
 lockout_duration_secs = 900
 # How long a desktop client may unlock its cache offline (hours).
 offline_grant_hours = 72
+# Seconds a hub instance holds a transport step (publish, accept, cancel) it carries out; a
+# crashed instance's steps are taken over by another after it.
+outbox_lease_secs = 30
 # Token issuer and audience.
 issuer = "outpost-hub"
 audience = "outpost"
@@ -517,6 +524,7 @@ mod tests {
         ("lockout_threshold", "3"),
         ("lockout_duration_secs", "63"),
         ("offline_grant_hours", "24"),
+        ("outbox_lease_secs", "8"),
         ("issuer", "hub-x"),
         ("audience", "aud-x"),
     ];

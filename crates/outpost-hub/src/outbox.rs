@@ -35,8 +35,6 @@ use outpost_store::{StoreError, TenantStore, typed};
 
 use crate::state::{AppState, HubState};
 
-/// How long a worker holds an event before another may take it over.
-const LEASE_SECONDS: i64 = 30;
 /// How long a step that could not reach a database waits before it is tried again.
 const RETRY_SECONDS: i64 = 5;
 /// How often the worker looks for work nobody announced (another instance's events, a lease
@@ -130,7 +128,7 @@ pub async fn drain(state: &HubState, entry: Option<Uuid>) {
             .lease_event(
                 &state.outbox.name,
                 now,
-                chrono::Duration::seconds(LEASE_SECONDS),
+                chrono::Duration::seconds(state.config.outbox_lease_secs as i64),
                 entry,
             )
             .await

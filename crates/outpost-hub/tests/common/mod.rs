@@ -166,6 +166,12 @@ impl TestHub {
     }
 
     pub async fn stop(mut self) {
+        self.stop_serving().await;
+    }
+
+    /// Stops serving (and the outbox worker) but keeps the databases, for another process
+    /// to serve them.
+    pub async fn stop_serving(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
