@@ -411,6 +411,54 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
     let (status, _) = hub.get(&path, &watcher).await;
     assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN);
 
+    // The center's report over the period; an agency's report shows its own part only.
+    let (status, report) = hub.get("/v1/reports/transport", &watcher).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        (
+            report["requests"].as_u64(),
+            report["by_status"]["at_pickup"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    assert_eq!(
+        (
+            report["to_first_bid"]["count"].as_u64(),
+            report["on_time"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let agencies: Vec<(&str, u64)> = report["agencies"]
+        .as_array()
+        .expect("agencies")
+        .iter()
+        .map(|a| {
+            (
+                a["agency"].as_str().expect("name"),
+                a["won"].as_u64().expect("won"),
+            )
+        })
+        .collect();
+    assert_eq!(agencies.len(), 2, "{report}");
+    assert!(
+        agencies.contains(&("metro-ems name", 1)) && agencies.contains(&("county-ems name", 0))
+    );
+    assert_no_patient("the report", &report);
+    let (_, theirs) = hub.get("/v1/reports/transport", &b.dispatcher).await;
+    assert_eq!(
+        theirs["agencies"].as_array().expect("agencies").len(),
+        1,
+        "{theirs}"
+    );
+    let (status, _) = hub
+        .get(
+            "/v1/reports/transport?from=2026-12-07T00:00:00Z&to=2026-12-01T00:00:00Z",
+            &watcher,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // Every event was done once; doing the acceptance again changes nothing.
     let log = hub.store.board().event_log().await.expect("log");
     assert_eq!(

@@ -6,6 +6,7 @@
 
 pub mod board;
 pub mod facility;
+pub mod report;
 pub mod request;
 pub mod trip;
 pub mod unit;

@@ -21,6 +21,7 @@ use outpost_domain::transport::board::{
     Bid, BidStatus, BoardEntry, BoardFilter, BoardScope, CancelRequest, NewBid,
 };
 use outpost_domain::transport::facility::Facility;
+use outpost_domain::transport::report::{self, TransportReport};
 use outpost_domain::transport::request::TransportRequest;
 use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::transport::{Level, Priority, TripStatus};
@@ -535,4 +536,55 @@ pub async fn withdraw_bid(
         .withdraw_bid(entry, bid, tenant.id, principal.now, audit)
         .await?;
     Ok(Json(bid))
+}
+
+/// `GET /v1/reports/transport?from=&to=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// Start of the period (requests published at or after); default 30 days before `to`.
+    from: Option<DateTime<Utc>>,
+    /// End of the period (requests published before); default the end of today (UTC).
+    to: Option<DateTime<Utc>>,
+}
+
+/// The longest period a report covers.
+const MAX_REPORT_DAYS: i64 = 366;
+
+/// `GET /v1/reports/transport`: requests by level, priority and status, times to the first
+/// bid and to acceptance, on-time pickups and each agency's part, as the caller's tenant sees
+/// the board (the transport center all of it, a hospital its requests, an agency its bids).
+#[utoipa::path(get, path = "/v1/reports/transport", operation_id = "transport_report", tag = "transport",
+    params(ReportParams),
+    responses((status = 200, description = "The report over the period", body = TransportReport)))]
+pub async fn transport_report(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> ApiResult<Json<TransportReport>> {
+    principal.require(Permission::BoardRead)?;
+    let tenant = tenant_of(&state, &principal).await?;
+    let tomorrow = (principal.now.date_naive() + chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let to = params.to.unwrap_or(tomorrow);
+    let from = params.from.unwrap_or(to - chrono::Duration::days(30));
+    if from >= to || to - from > chrono::Duration::days(MAX_REPORT_DAYS) {
+        return Err(ApiError::invalid(format!(
+            "parameters `from` and `to`: `from` before `to`, at most {MAX_REPORT_DAYS} days apart"
+        )));
+    }
+    let scope = scope(&tenant);
+    let board = state.store.board();
+    let entries = board.published_between(scope, from, to).await?;
+    let mut bids = board.bids_between(scope, from, to).await?;
+    if let BoardScope::Agency(agency) = scope {
+        bids.retain(|b| b.agency_tenant_id == agency);
+    }
+    let mut report = report::report(from, to, &entries, &bids);
+    if let BoardScope::Agency(agency) = scope {
+        report.agencies.retain(|a| a.agency_tenant_id == agency);
+    }
+    Ok(Json(report))
 }

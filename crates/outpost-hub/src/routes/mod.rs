@@ -175,6 +175,7 @@ fn quick_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(board::board_entry))
         .routes(routes!(board::entry_bids, board::submit_bid))
         .routes(routes!(board::withdraw_bid))
+        .routes(routes!(board::transport_report))
         .routes(routes!(sync::push))
         .routes(routes!(audit::verify))
         .routes(routes!(reports::activity))
