@@ -16,10 +16,28 @@ struct Channel {
     newest: i64,
 }
 
-/// One broadcast channel per tenant that has listeners or changes.
-#[derive(Default)]
+/// A board entry changed (published, bid on, accepted, withdrawn, moved by its trip): the
+/// board's readers look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoardNotice {
+    pub entry: uuid::Uuid,
+    /// The entry's hospital: of the hospitals, only its own coordinators hear of it.
+    pub hospital: TenantId,
+}
+
+/// One broadcast channel per tenant that has listeners or changes, and one for the board.
 pub struct ChangeEvents {
     channels: Mutex<HashMap<TenantId, Channel>>,
+    board: broadcast::Sender<BoardNotice>,
+}
+
+impl Default for ChangeEvents {
+    fn default() -> Self {
+        Self {
+            channels: Mutex::default(),
+            board: broadcast::channel(CAPACITY).0,
+        }
+    }
 }
 
 impl ChangeEvents {
@@ -36,6 +54,17 @@ impl ChangeEvents {
     /// Listens for a tenant's announcements.
     pub fn subscribe(&self, tenant: TenantId) -> Option<broadcast::Receiver<i64>> {
         self.with_channel(tenant, |c| c.sender.subscribe())
+    }
+
+    /// Listens for board changes.
+    pub fn subscribe_board(&self) -> broadcast::Receiver<BoardNotice> {
+        self.board.subscribe()
+    }
+
+    /// Tells the board's listeners on this instance that an entry changed.
+    pub fn announce_board(&self, notice: BoardNotice) {
+        // No listener is not an error.
+        let _ = self.board.send(notice);
     }
 
     /// Tells a tenant's listeners that changes exist up to `cursor`, once: the same cursor

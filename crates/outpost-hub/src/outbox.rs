@@ -545,7 +545,7 @@ pub async fn follow(state: &HubState, entry: &BoardEntry) -> Result<(), StepErro
         }
     }
     state.announce_changes(entry.hospital_tenant_id).await;
-    state
+    let moved = state
         .store
         .board()
         .follow_trip(
@@ -555,6 +555,11 @@ pub async fn follow(state: &HubState, entry: &BoardEntry) -> Result<(), StepErro
             state.clock.now(),
         )
         .await?;
+    if moved {
+        state
+            .announce_board(entry.id, entry.hospital_tenant_id)
+            .await;
+    }
     Ok(())
 }
 

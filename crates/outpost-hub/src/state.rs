@@ -4,11 +4,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use outpost_domain::{Permission, Role};
-use outpost_store::{Store, StoreError};
+use outpost_store::{Announcement, Store, StoreError};
 
 use crate::clock::Clock;
 use crate::config::HubConfig;
-use crate::events::ChangeEvents;
+use crate::events::{BoardNotice, ChangeEvents};
 use crate::passwords::{self, PasswordWork};
 use crate::rate::AddressLimits;
 use crate::tokens::{TokenKeys, generate_signing_key};
@@ -126,6 +126,15 @@ impl HubState {
         }
     }
 
+    /// Announces that a board entry changed: to this instance's board listeners, and through
+    /// the store to the other instances'.
+    pub async fn announce_board(&self, entry: uuid::Uuid, hospital: outpost_domain::TenantId) {
+        self.events.announce_board(BoardNotice { entry, hospital });
+        if let Err(err) = self.store.publish_board(entry, hospital).await {
+            tracing::warn!(error = %err, "cannot tell other hub instances about the board");
+        }
+    }
+
     /// Relays what other instances announce to this instance's listeners, for as long as the
     /// state lives.
     async fn relay_announcements(state: &AppState) {
@@ -134,12 +143,19 @@ impl HubState {
         };
         let state = Arc::downgrade(state);
         tokio::spawn(async move {
-            while let Some((tenant, cursor)) = announcements.recv().await {
+            while let Some(announcement) = announcements.recv().await {
                 let Some(state) = state.upgrade() else {
                     return;
                 };
-                state.events.announce(tenant, cursor);
-                state.outbox.wake();
+                match announcement {
+                    Announcement::Changes(tenant, cursor) => {
+                        state.events.announce(tenant, cursor);
+                        state.outbox.wake();
+                    }
+                    Announcement::Board { entry, hospital } => {
+                        state.events.announce_board(BoardNotice { entry, hospital })
+                    }
+                }
             }
         });
     }

@@ -139,6 +139,35 @@ async fn wait_for(hub: &TestHub, path: &str, token: &str, field: &str, want: &st
     panic!("{path} never had {field} = {want}");
 }
 
+/// Opens `GET /v1/events` as `token`.
+async fn listen(hub: &TestHub, token: &str) -> reqwest::Response {
+    let events = hub
+        .http
+        .get(format!("{}/v1/events", hub.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status(), StatusCode::OK);
+    events
+}
+
+/// Reads the stream until an event named `name` about `about` arrives.
+async fn heard(events: &mut reqwest::Response, name: &str, about: &str) {
+    let mut text = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(chunk)) = events.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains(&format!("event: {name}")) && text.contains(about) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "no {name} event about {about}: {text}");
+}
+
 fn step(trip: &str, base: i64, status: &str) -> Value {
     json!({
         "op_id": Uuid::now_v7(), "entity": "trip", "record_id": trip, "action": "update",
@@ -281,6 +310,8 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
         2,
         "{offered}"
     );
+    let mut crew_events = listen(&hub, &a.crew).await;
+    heard(&mut crew_events, "changes", "cursor").await;
     let (status, by_agency) = hub
         .post(
             &format!("{path}/bids/{}/accept", id(&bid_a)),
@@ -330,7 +361,9 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
     let (_, b_dispatched) = hub.get("/v1/trips", &b.dispatcher).await;
     assert_eq!(b_dispatched["items"].as_array().expect("items").len(), 0);
 
-    // The trip is in A's database, with the minimum patient data, for the unit's crew.
+    // The crew hears of its new trip (a change in its agency's records) and finds it there,
+    // with the minimum patient data.
+    heard(&mut crew_events, "changes", "cursor").await;
     let (_, trips) = hub.get("/v1/trips", &a.crew).await;
     let trip = &trips["items"][0];
     assert_eq!(

@@ -38,9 +38,13 @@ use tokio_postgres::Config;
 use outpost_domain::TenantId;
 use outpost_domain::audit::AuditEvent;
 use outpost_domain::tenant::{NewTenant, Tenant};
+use uuid::Uuid;
+
 use outpost_store::backup::Batch;
 use outpost_store::keys::{self, MasterKey};
-use outpost_store::{CentralStore, Store, StoreError, StoreGauges, StoreResult, TenantStore};
+use outpost_store::{
+    Announcement, CentralStore, Store, StoreError, StoreGauges, StoreResult, TenantStore,
+};
 
 pub use central::PgCentral;
 pub use router::{Router, RouterLimits, Target};
@@ -56,6 +60,8 @@ use outpost_store::columns::TENANT;
 /// The channel, on the central database, that carries change announcements between hub
 /// instances: `<tenant id>:<cursor>`.
 const CHANGES_CHANNEL: &str = "outpost_changes";
+/// The first word of a board announcement on [`CHANGES_CHANNEL`] (`board:<entry>:<hospital>`).
+const BOARD: &str = "board";
 
 /// The router's name for the central database's server (not a name an operator can give).
 const CENTRAL_SERVER: &str = "(central)";
@@ -292,9 +298,19 @@ fn forget(open: &OpenTenants, id: TenantId) {
 }
 
 /// `<tenant id>:<cursor>` as published on the changes channel.
-fn parse_announcement(payload: &str) -> Option<(TenantId, i64)> {
-    let (tenant, cursor) = payload.split_once(':')?;
-    Some((tenant.parse().ok()?, cursor.parse().ok()?))
+fn parse_announcement(payload: &str) -> Option<Announcement> {
+    let (first, rest) = payload.split_once(':')?;
+    if first == BOARD {
+        let (entry, hospital) = rest.split_once(':')?;
+        return Some(Announcement::Board {
+            entry: entry.parse().ok()?,
+            hospital: hospital.parse().ok()?,
+        });
+    }
+    Some(Announcement::Changes(
+        first.parse().ok()?,
+        rest.parse().ok()?,
+    ))
 }
 
 /// `<server>/<database>` as recorded in the registry.
@@ -411,7 +427,18 @@ impl Store for PostgresStore {
         .map(drop)
     }
 
-    async fn change_announcements(&self) -> Option<mpsc::Receiver<(TenantId, i64)>> {
+    async fn publish_board(&self, entry: Uuid, hospital: TenantId) -> StoreResult<()> {
+        let conn = self.central.conn().await?;
+        conn.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&CHANGES_CHANNEL, &format!("{BOARD}:{entry}:{hospital}")],
+        )
+        .await
+        .db()
+        .map(drop)
+    }
+
+    async fn change_announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
         let (tx, rx) = mpsc::channel(256);
         let (router, target) = (self.router.clone(), self.central.target.clone());
         let open_tenants = self.open_tenants.clone();

@@ -98,9 +98,15 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Tells the other hub instances that a board entry of `hospital`'s changed (published, bid
+    /// on, accepted, moved by its trip), so that they tell their board's listeners.
+    async fn publish_board(&self, _entry: uuid::Uuid, _hospital: TenantId) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// What every instance (this one included) publishes, when the backend carries it between
     /// instances; `None` when there is only this one.
-    async fn change_announcements(&self) -> Option<tokio::sync::mpsc::Receiver<(TenantId, i64)>> {
+    async fn change_announcements(&self) -> Option<tokio::sync::mpsc::Receiver<Announcement>> {
         None
     }
 
@@ -125,6 +131,18 @@ pub trait Store: Send + Sync + 'static {
         }
         all
     }
+}
+
+/// What one hub instance tells the others serving the same databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// A tenant's changes reach a cursor.
+    Changes(TenantId, i64),
+    /// A board entry of a hospital's changed.
+    Board {
+        entry: uuid::Uuid,
+        hospital: TenantId,
+    },
 }
 
 /// `AlreadyExists` when `tenant`'s id or slug is registered: a restore never replaces a tenant.

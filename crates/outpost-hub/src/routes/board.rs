@@ -125,9 +125,12 @@ fn event(entry: Uuid, step: Step, at: DateTime<Utc>) -> OutboxEvent {
 }
 
 /// Carries out an entry's queued steps now, and tells the worker and the board's readers.
-async fn follow_up(state: &AppState, entry: Uuid) {
-    outbox::drain(state, Some(entry)).await;
+async fn follow_up(state: &AppState, entry: &BoardEntry) {
+    outbox::drain(state, Some(entry.id)).await;
     state.outbox.wake();
+    state
+        .announce_board(entry.id, entry.hospital_tenant_id)
+        .await;
 }
 
 /// `POST /v1/transport-requests/{id}/publish`: the request goes on the board with the
@@ -196,7 +199,7 @@ pub async fn publish(
             ),
             other => other.into(),
         })?;
-    follow_up(&state, entry.id).await;
+    follow_up(&state, &entry).await;
     Ok(Json(own_request(&state, &principal, id).await?))
 }
 
@@ -268,7 +271,7 @@ pub async fn cancel(
                     audit,
                 )
                 .await?;
-            follow_up(&state, entry.id).await;
+            follow_up(&state, &entry).await;
         }
     }
     Ok(Json(own_request(&state, &principal, id).await?))
@@ -327,7 +330,7 @@ pub async fn accept(
             audit,
         )
         .await?;
-    follow_up(&state, entry.id).await;
+    follow_up(&state, &entry).await;
     Ok(Json(own_request(&state, &principal, id).await?))
 }
 
@@ -509,6 +512,9 @@ pub async fn submit_bid(
         .event("board.bid", Outcome::Success)
         .entity("trip_bid", bid.id);
     state.store.board().submit_bid(&bid, audit).await?;
+    state
+        .announce_board(entry.id, entry.hospital_tenant_id)
+        .await;
     Ok((StatusCode::CREATED, Json(bid)))
 }
 
@@ -535,6 +541,11 @@ pub async fn withdraw_bid(
         .board()
         .withdraw_bid(entry, bid, tenant.id, principal.now, audit)
         .await?;
+    if let Some(entry) = state.store.board().entry(entry).await? {
+        state
+            .announce_board(entry.id, entry.hospital_tenant_id)
+            .await;
+    }
     Ok(Json(bid))
 }
 

@@ -12,12 +12,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 
 use outpost_domain::sync::{
     ChangesAvailable, LocalAuditEvent, MAX_AUDIT_DETAILS_BYTES, MAX_PUSH_OPS, MIN_SCHEMA_VERSION,
     OpRules, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
 };
-use outpost_domain::{Entity, ErrorCode};
+use outpost_domain::{Entity, ErrorCode, Permission, TenantKind};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
@@ -276,13 +277,21 @@ pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> Ap
         .into_response())
 }
 
-/// `GET /v1/events`: server-sent events; `changes` carries the newest cursor.
+fn changes(cursor: i64) -> Event {
+    Event::default()
+        .event("changes")
+        .json_data(ChangesAvailable { cursor })
+        .unwrap_or_default()
+}
+
+/// `GET /v1/events`: server-sent events; `changes` carries the newest cursor, `board` the
+/// board entry that changed (to board readers: dispatchers and coordinators).
 #[utoipa::path(
     get,
     path = "/v1/events",
     operation_id = "events",
     tag = "sync",
-    responses((status = 200, description = "Server-sent events: `changes` with a cursor, and keep-alives", content_type = "text/event-stream", body = String))
+    responses((status = 200, description = "Server-sent events: `changes` with a cursor, `board` with the board entry that changed, and keep-alives", content_type = "text/event-stream", body = String))
 )]
 pub async fn events(
     State(state): State<AppState>,
@@ -295,30 +304,59 @@ pub async fn events(
         .events
         .subscribe(tenant)
         .ok_or_else(ApiError::internal)?;
+    // Board readers hear of board changes too: a hospital of its own entries only.
+    let board = if principal.can(Permission::BoardRead) {
+        let kind = state
+            .store
+            .central()
+            .tenant(tenant)
+            .await?
+            .map(|t| t.kind)
+            .ok_or_else(ApiError::not_found)?;
+        let only = (kind == TenantKind::Hospital).then_some(tenant);
+        Some((state.events.subscribe_board(), only))
+    } else {
+        None
+    };
     let stopping = state.shutting_down.subscribe();
     let first = Some(cursor);
     let open = OpenStream::new();
     let stream = stream::unfold(
-        (receiver, stopping, first, open),
-        |(mut rx, mut stopping, first, open)| async move {
-            let cursor = match first {
-                Some(cursor) => cursor,
+        (receiver, board, stopping, first, open),
+        |(mut rx, mut board, mut stopping, first, open)| async move {
+            let event = match first {
+                Some(cursor) => changes(cursor),
                 None => loop {
+                    let notice = async {
+                        match board.as_mut() {
+                            Some((rx, _)) => Some(rx.recv().await),
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         received = rx.recv() => match received {
-                            Ok(cursor) => break cursor,
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                            Ok(cursor) => break changes(cursor),
+                            Err(RecvError::Lagged(_)) => continue,
+                            Err(RecvError::Closed) => return None,
+                        },
+                        Some(received) = notice => match received {
+                            Ok(notice) => {
+                                let only = board.as_ref().and_then(|(_, only)| *only);
+                                if only.is_none_or(|h| h == notice.hospital) {
+                                    break Event::default()
+                                        .event("board")
+                                        .json_data(serde_json::json!({"entry_id": notice.entry}))
+                                        .unwrap_or_default();
+                                }
+                            }
+                            Err(RecvError::Lagged(_)) => continue,
+                            Err(RecvError::Closed) => return None,
                         },
                         _ = stopping.wait_for(|stop| *stop) => return None,
                     }
                 },
             };
-            let event = Event::default()
-                .event("changes")
-                .json_data(ChangesAvailable { cursor })
-                .unwrap_or_default();
-            Some((Ok(event), (rx, stopping, None, open)))
+            Some((Ok(event), (rx, board, stopping, None, open)))
         },
     );
     // The keep-alive is an event rather than a comment, with data (an event without any is
