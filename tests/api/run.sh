@@ -25,8 +25,8 @@ done
 # An access token of the demo login with this role.
 token() {
     local email password
-    email="$(awk -v role="$1" '$1 == role { print $3 }' "$work/logins")"
-    password="$(awk -v role="$1" '$1 == role { print $4 }' "$work/logins")"
+    email="$(awk -v role="$1" '$1 == role { print $3; exit }' "$work/logins")"
+    password="$(awk -v role="$1" '$1 == role { print $4; exit }' "$work/logins")"
     curl -fs "$base/v1/auth/login" -H 'content-type: application/json' \
         -d "{\"email\": \"$email\", \"password\": \"$password\"}" \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'

@@ -99,7 +99,7 @@ enum Command {
         #[command(subcommand)]
         command: schedule::PractitionerCommand,
     },
-    /// A crew's trips in the local copy.
+    /// A crew's trips in the local copy; a dispatcher's board and bids.
     Trip {
         #[command(subcommand)]
         command: transport::TripCommand,
@@ -372,7 +372,7 @@ async fn work(client: &mut Client, command: Command, json: bool) -> Result<()> {
         Command::Patient { command } => patient(client, command, json)?,
         Command::Appointment { command } => schedule::appointment(client, command, json)?,
         Command::Practitioner { command } => schedule::practitioner(client, command, json)?,
-        Command::Trip { command } => transport::trip(client, command, json)?,
+        Command::Trip { command } => transport::trip(client, command, json).await?,
         Command::Conflicts { command } => match command {
             ConflictCommand::List => {
                 let conflicts = client.conflicts()?;

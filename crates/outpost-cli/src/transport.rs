@@ -1,14 +1,18 @@
 //! `outpost trip list|show|status`: a crew's trips from the local copy, and their steps taken
 //! offline, one at a time, in the words crews use. Times are shown in UTC with the hub's time
-//! beside the device's once a step has synced.
+//! beside the device's once a step has synced. `outpost trip board|bid|bids|withdraw`: a
+//! dispatcher's board and bids, live from the hub (the board has no local copy).
 
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
-use outpost_client::{Client, LocalTrip, TripStep};
-use outpost_domain::TripId;
-use outpost_domain::transport::TripStatus;
+use uuid::Uuid;
+
+use outpost_client::{BoardQuery, Client, LocalTrip, TripStep};
+use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::{Level, Priority, TripStatus};
+use outpost_domain::{TripId, UnitId};
 
 use crate::print;
 
@@ -36,8 +40,74 @@ impl From<Step> for TripStatus {
     }
 }
 
+/// A level of care, as crews write it.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    Bls,
+    Als,
+    Cct,
+}
+
+impl From<LevelArg> for Level {
+    fn from(level: LevelArg) -> Self {
+        match level {
+            LevelArg::Bls => Level::Bls,
+            LevelArg::Als => Level::Als,
+            LevelArg::Cct => Level::Cct,
+        }
+    }
+}
+
+/// A priority.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PriorityArg {
+    Emergent,
+    Urgent,
+    Scheduled,
+}
+
+impl From<PriorityArg> for Priority {
+    fn from(priority: PriorityArg) -> Self {
+        match priority {
+            PriorityArg::Emergent => Priority::Emergent,
+            PriorityArg::Urgent => Priority::Urgent,
+            PriorityArg::Scheduled => Priority::Scheduled,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 pub enum TripCommand {
+    /// The transport board as the hub shows it to your agency now (needs the hub): open
+    /// requests and those you bid on, in order of pickup.
+    Board {
+        #[arg(long, value_enum)]
+        level: Option<LevelArg>,
+        #[arg(long, value_enum)]
+        priority: Option<PriorityArg>,
+        /// The origin's or the destination's city.
+        #[arg(long)]
+        city: Option<String>,
+        /// Only entries open to bids.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Bid on a board entry with one of your units (needs the hub).
+    Bid {
+        entry: Uuid,
+        /// The unit's call sign or id.
+        #[arg(long)]
+        unit: String,
+        /// Minutes until the unit can be at the pickup.
+        #[arg(long)]
+        eta: u32,
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Your agency's bids on a board entry and where they stand (needs the hub).
+    Bids { entry: Uuid },
+    /// Withdraw your bid while the entry is open (needs the hub).
+    Withdraw { entry: Uuid, bid: Uuid },
     /// The trips on this computer (the crew's own), in order of pickup.
     List,
     /// One trip, with every step and its times.
@@ -86,8 +156,119 @@ fn step_line(step: &TripStep) -> String {
     )
 }
 
-pub fn trip(client: &mut Client, command: TripCommand, json: bool) -> Result<()> {
+fn entry_line(e: &BoardEntry) -> String {
+    format!(
+        "{}  {:<3} {:<9}  {}–{}  {} ({}) → {} ({})  {}  {}{}",
+        e.id,
+        label(&e.level),
+        label(&e.priority),
+        e.pickup_from.format("%Y-%m-%d %H:%M"),
+        e.pickup_to.format("%H:%M UTC"),
+        e.origin,
+        e.origin_city,
+        e.destination,
+        e.destination_city,
+        e.hospital,
+        e.status.as_str(),
+        if e.equipment.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", e.equipment.join(", "))
+        },
+    )
+}
+
+fn bid_line(b: &Bid) -> String {
+    format!(
+        "{}  {:<10}  {} ({})  ETA {} min{}",
+        b.id,
+        b.status.as_str(),
+        b.unit,
+        label(&b.unit_level),
+        b.eta_minutes,
+        b.notes
+            .as_deref()
+            .map(|n| format!("  {n}"))
+            .unwrap_or_default()
+    )
+}
+
+fn label<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+/// The unit a dispatcher names by call sign (case ignored) or id.
+async fn unit_id(client: &mut Client, unit: &str) -> Result<UnitId> {
+    if let Ok(id) = unit.parse() {
+        return Ok(id);
+    }
+    client
+        .units()
+        .await?
+        .into_iter()
+        .find(|u| u.fields.call_sign.eq_ignore_ascii_case(unit.trim()))
+        .map(|u| u.id)
+        .ok_or_else(|| anyhow::anyhow!("no unit of your agency has the call sign {unit:?}"))
+}
+
+pub async fn trip(client: &mut Client, command: TripCommand, json: bool) -> Result<()> {
     match command {
+        TripCommand::Board {
+            level,
+            priority,
+            city,
+            open,
+        } => {
+            let query = BoardQuery {
+                level: level.map(Into::into),
+                priority: priority.map(Into::into),
+                city,
+                status: open.then_some(TripStatus::Published),
+                ..BoardQuery::new()
+            };
+            let entries = client.board(&query).await?;
+            print(json, &entries, |list| {
+                for e in list {
+                    println!("{}", entry_line(e));
+                }
+                println!("{} entries", list.len());
+            });
+        }
+        TripCommand::Bid {
+            entry,
+            unit,
+            eta,
+            notes,
+        } => {
+            let unit_id = unit_id(client, &unit).await?;
+            let bid = client
+                .bid(
+                    entry,
+                    &NewBid {
+                        unit_id,
+                        eta_minutes: eta,
+                        notes,
+                    },
+                )
+                .await?;
+            print(json, &bid, |b| println!("{}", bid_line(b)));
+        }
+        TripCommand::Bids { entry } => {
+            let bids = client.bids(entry).await?;
+            print(json, &bids, |list| {
+                for b in list {
+                    println!("{}", bid_line(b));
+                }
+                println!("{} bids", list.len());
+            });
+        }
+        TripCommand::Withdraw { entry, bid } => {
+            let bid = client.withdraw_bid(entry, bid).await?;
+            print(json, &bid, |b| println!("{}", bid_line(b)));
+        }
         TripCommand::List => {
             let trips = client.trips()?;
             print(json, &trips, |list| {

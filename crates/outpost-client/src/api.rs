@@ -97,6 +97,32 @@ impl HubApi {
         Self::json(self.request(Method::GET, "/v1/auth/jwks", None)).await
     }
 
+    /// `GET` of any route answering JSON (the board, bids: online only).
+    pub async fn get<T: DeserializeOwned>(&self, token: &str, path: &str) -> ClientResult<T> {
+        Self::json(self.request(Method::GET, path, Some(token))).await
+    }
+
+    /// `GET` with query parameters.
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        path: &str,
+        query: &impl serde::Serialize,
+    ) -> ClientResult<T> {
+        Self::json(self.request(Method::GET, path, Some(token)).query(query)).await
+    }
+
+    /// `POST` (or another method) of a JSON body to any route answering JSON.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> ClientResult<T> {
+        Self::json(self.request(method, path, Some(token)).json(body)).await
+    }
+
     pub async fn push(&self, token: &str, body: &PushRequest) -> ClientResult<PushResponse> {
         Self::json(
             self.request(Method::POST, "/v1/sync/push", Some(token))

@@ -29,6 +29,7 @@ use crate::sync::{MirrorProgress, SyncEngine, SyncReport};
 use crate::transport::HubAddress;
 use crate::vault::{self, VaultRecord};
 
+pub mod board;
 mod records;
 pub mod schedule;
 pub mod transport;

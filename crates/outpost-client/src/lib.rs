@@ -22,6 +22,7 @@ mod transport;
 mod vault;
 
 pub use cache::{LocalPatient, LocalRecord};
+pub use client::board::BoardQuery;
 pub use client::schedule::LocalAppointment;
 pub use client::transport::{LocalTrip, TripStep};
 pub use client::{Client, ClientOptions, Conflict, Resolution, Status};

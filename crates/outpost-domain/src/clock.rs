@@ -32,6 +32,13 @@ impl ManualClock {
         )))
     }
 
+    /// Sets the clock to `at` (a demo writing its history moment by moment).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut now) = self.0.lock() {
+            *now = at.trunc_subsecs(6);
+        }
+    }
+
     /// Moves the clock forward.
     pub fn advance(&self, by: chrono::Duration) {
         if let Ok(mut now) = self.0.lock() {

@@ -9,10 +9,10 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use outpost_domain::audit::Actor;
+use outpost_domain::clock::ManualClock;
 use outpost_domain::patient::{PatientFields, ResidenceType, Sex, SmokingStatus, WorkType};
 use outpost_domain::tenant::{NewTenant, Tenant};
 use outpost_domain::{Role, TenantKind};
-use outpost_store::Store;
 
 use crate::accounts::{ExistingEmail, NewAccount, add_member};
 
@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod transport;
 use crate::error::ApiError;
 use crate::passwords::{self, PasswordWork};
+use crate::state::HubState;
 
 /// Synthetic patients per clinic and per hospital.
 pub const PATIENTS_PER_TENANT: usize = 5000;
@@ -442,6 +443,7 @@ pub const TENANTS: &[(&str, &str, TenantKind)] = &[
         TenantKind::Hospital,
     ),
     ("metro-ems", "Metro EMS", TenantKind::EmsAgency),
+    ("county-ems", "County EMS", TenantKind::EmsAgency),
     (
         "regional-transport",
         "Regional Transport Center",
@@ -449,29 +451,73 @@ pub const TENANTS: &[(&str, &str, TenantKind)] = &[
     ),
 ];
 
-/// Which tenant (by slug; `None` = platform) each demo role belongs to.
-const USERS: &[(Role, Option<&str>, &str)] = &[
-    (Role::PlatformAdmin, None, "Pat Admin"),
-    (Role::TenantAdmin, Some("northside-clinic"), "Tess Admin"),
-    (Role::Doctor, Some("northside-clinic"), "Dr. Dana Reyes"),
-    (Role::Nurse, Some("st-mary-hospital"), "Nico Nurse"),
-    (Role::FrontDesk, Some("northside-clinic"), "Frankie Desk"),
-    (Role::EmsDispatcher, Some("metro-ems"), "Dee Dispatch"),
-    (Role::EmsCrew, Some("metro-ems"), "Casey Crew"),
+/// Which tenant (by slug; `None` = platform) each demo user belongs to, and the first word of
+/// their e-mail when it is not their role's.
+const USERS: &[(Role, Option<&str>, &str, Option<&str>)] = &[
+    (Role::PlatformAdmin, None, "Pat Admin", None),
+    (
+        Role::TenantAdmin,
+        Some("northside-clinic"),
+        "Tess Admin",
+        None,
+    ),
+    (
+        Role::Doctor,
+        Some("northside-clinic"),
+        "Dr. Dana Reyes",
+        None,
+    ),
+    (Role::Nurse, Some("st-mary-hospital"), "Nico Nurse", None),
+    (
+        Role::FrontDesk,
+        Some("northside-clinic"),
+        "Frankie Desk",
+        None,
+    ),
+    (Role::EmsDispatcher, Some("metro-ems"), "Dee Dispatch", None),
+    (Role::EmsCrew, Some("metro-ems"), "Casey Crew", None),
+    (
+        Role::EmsDispatcher,
+        Some("county-ems"),
+        "Kit Dispatch",
+        Some("county.dispatcher"),
+    ),
+    (
+        Role::EmsCrew,
+        Some("county-ems"),
+        "Robin Crew",
+        Some("county.crew"),
+    ),
     (
         Role::TransportCoordinator,
         Some("st-mary-hospital"),
         "Cory Coordinator",
+        None,
     ),
-    (Role::Auditor, Some("northside-clinic"), "Audrey Auditor"),
+    (
+        Role::TransportCoordinator,
+        Some("regional-transport"),
+        "Terry Center",
+        Some("transport.center"),
+    ),
+    (
+        Role::Auditor,
+        Some("northside-clinic"),
+        "Audrey Auditor",
+        None,
+    ),
 ];
 
-/// Builds the demo in an empty store and returns the logins (with generated passwords).
+/// Builds the demo in an empty store and returns the logins (with generated passwords). The
+/// board's month of history is written through `state`, whose clock `clock` is moved to each
+/// of its moments and left at `actor.at`.
 pub async fn build(
-    store: &dyn Store,
+    state: &HubState,
+    clock: &ManualClock,
     actor: &Actor,
     per_tenant: usize,
 ) -> Result<Vec<DemoLogin>, ApiError> {
+    let store = state.store.as_ref();
     let mut tenants: Vec<Tenant> = Vec::new();
     for (i, (slug, name, kind)) in TENANTS.iter().enumerate() {
         let new = NewTenant {
@@ -504,9 +550,11 @@ pub async fn build(
     }
     let mut logins = Vec::new();
     let hashing = PasswordWork::start(1, 1);
-    for (role, slug, full_name) in USERS {
+    let mut members = Vec::new();
+    for (role, slug, full_name, mailbox) in USERS {
         let tenant = slug.and_then(|s| tenants.iter().find(|t| t.slug == s));
-        let email = format!("{}@demo.outpost.test", role.as_str().replace('_', "."));
+        let mailbox = mailbox.map_or_else(|| role.as_str().replace('_', "."), str::to_owned);
+        let email = format!("{mailbox}@demo.outpost.test");
         let password = passwords::generate();
         let member = add_member(
             store,
@@ -526,8 +574,14 @@ pub async fn build(
             let mut tenant_actor = actor.clone();
             tenant_actor.tenant_id = Some(agency.id);
             let db = store.tenant(agency.id).await?;
-            transport::agency(db.as_ref(), &[member.id], actor.at, &tenant_actor).await?;
+            let specs = if agency.slug == "metro-ems" {
+                transport::METRO_UNITS
+            } else {
+                transport::COUNTY_UNITS
+            };
+            transport::units(db.as_ref(), specs, &[member.id], &tenant_actor).await?;
         }
+        members.push((*role, tenant.map(|t| t.id), member.id));
         logins.push(DemoLogin {
             role: *role,
             tenant: slug.map(str::to_owned),
@@ -535,6 +589,41 @@ pub async fn build(
             password,
         });
     }
+    let member = |role: Role, tenant: &Tenant| {
+        members
+            .iter()
+            .find(|(r, t, _)| *r == role && *t == Some(tenant.id))
+            .map(|(_, _, id)| *id)
+            .ok_or_else(ApiError::internal)
+    };
+    let slug = |s: &str| {
+        tenants
+            .iter()
+            .find(|t| t.slug == s)
+            .cloned()
+            .ok_or_else(ApiError::internal)
+    };
+    let hospital = slug("st-mary-hospital")?;
+    let mut agencies = Vec::new();
+    for name in ["metro-ems", "county-ems"] {
+        let tenant = slug(name)?;
+        agencies.push(transport::DemoAgency {
+            dispatcher: member(Role::EmsDispatcher, &tenant)?,
+            tenant,
+        });
+    }
+    let agencies: [transport::DemoAgency; 2] =
+        agencies.try_into().map_err(|_| ApiError::internal())?;
+    transport::board(
+        state,
+        clock,
+        actor,
+        &hospital,
+        member(Role::TransportCoordinator, &hospital)?,
+        &agencies,
+        actor.at,
+    )
+    .await?;
     Ok(logins)
 }
 

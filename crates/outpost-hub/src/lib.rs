@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod flow;
 pub mod forwarded;
 pub mod import;
 pub mod metrics;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use outpost_domain::audit::{Actor, Outcome};
+use outpost_domain::clock::ManualClock;
 use outpost_domain::tenant::{NewTenant, Tenant, TenantStatus};
 use outpost_domain::user::normalize_email;
 use outpost_domain::{DeviceId, Role, TenantKind};
@@ -730,9 +731,14 @@ async fn main() -> Result<()> {
                 .await
                 .context("the demo needs a new hub")?;
             eprintln!("Building demo tenants with {patients} patients per clinic and hospital…");
-            let logins = demo::build(store.as_ref(), &operator(now), patients)
+            // The board's month of history is written moment by moment on a clock of its own.
+            let clock = ManualClock::starting_now();
+            let state =
+                HubState::load(store.clone(), config.clone(), Arc::new(clock.clone())).await?;
+            let logins = demo::build(&state, &clock, &operator(now), patients)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
+            drop(state);
             println!("Demo logins (passwords are shown once):");
             println!("{:<22} {:<20} {:<44} password", "role", "tenant", "email");
             for login in &logins {

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use common::{TestHub, demographics_body};
-use outpost_domain::tenant::Tenant;
 use outpost_domain::{Role, TenantKind};
 
 fn code(body: &Value) -> &str {
@@ -36,7 +35,6 @@ fn assert_no_patient(what: &str, body: &Value) {
 }
 
 struct Hospital {
-    tenant: Tenant,
     coordinator: String,
     patient: String,
     facilities: Vec<String>,
@@ -69,7 +67,6 @@ async fn hospital(hub: &TestHub) -> Hospital {
         facilities.push(id(&created));
     }
     Hospital {
-        tenant,
         coordinator,
         patient: id(&patient),
         facilities,

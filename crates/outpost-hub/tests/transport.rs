@@ -205,6 +205,31 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         )
         .await
         .expect("trip");
+    // Other crews' trips earlier in pickup order do not push the crew's own off its first page.
+    let (_, others) = hub.get("/v1/me", &other_crew).await;
+    let mut earlier = fields.clone();
+    earlier["pickup_from"] = json!("2026-12-07T08:00:00Z");
+    earlier["pickup_to"] = json!("2026-12-07T09:00:00Z");
+    earlier["crew_user_ids"] = json!([others["user"]["id"]]);
+    earlier["patient_name"] = json!("Other Person");
+    outpost_store::Store::tenant(hub.store.as_ref(), agency.id)
+        .await
+        .expect("store")
+        .create_records(
+            Entity::Trip,
+            (0..3)
+                .map(|_| {
+                    let mut fields = earlier.as_object().expect("object").clone();
+                    fields.insert("board_entry_id".into(), json!(Uuid::now_v7()));
+                    (outpost_domain::RecordId::generate(), fields)
+                })
+                .collect(),
+            &actor,
+        )
+        .await
+        .expect("trips");
+    let (_, first_page) = hub.get("/v1/trips?limit=1", &crew).await;
+    assert_eq!(first_page["items"][0]["id"], json!(trip), "{first_page}");
     let (status, trips) = hub.get(&format!("/v1/trips?unit_id={unit}"), &crew).await;
     assert_eq!(status, StatusCode::OK, "{trips}");
     assert_eq!(trips["items"][0]["status"], "assigned");
@@ -220,11 +245,9 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
     // Another crew of the agency never sees it: not listed, not found, not pulled, not in a
     // snapshot, and its ops on it find nothing.
     let (_, theirs) = hub.get("/v1/trips", &other_crew).await;
-    assert_eq!(
-        theirs["items"].as_array().expect("items").len(),
-        0,
-        "{theirs}"
-    );
+    let theirs = theirs["items"].as_array().expect("items");
+    assert_eq!(theirs.len(), 3, "their own three");
+    assert!(theirs.iter().all(|t| t["id"] != json!(trip)));
     for path in [
         format!("/v1/trips/{trip}"),
         format!("/v1/trips/{trip}/history"),
@@ -237,8 +260,9 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         .as_array()
         .expect("changes")
         .iter()
-        .filter(|c| c["entity"] == "trip")
+        .filter(|c| c["entity"] == "trip" && c["record_id"] == json!(trip))
         .collect();
+    assert_eq!(about_trip.len(), 1, "{pulled}");
     assert!(
         about_trip
             .iter()
@@ -252,13 +276,13 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         "the units are the agency's: {snapshot}"
     );
     assert!(
-        !snapshot.contains("Ada Byron") && !snapshot.contains("\"trip\""),
+        !snapshot.contains("Ada Byron") && !snapshot.contains(&trip.to_string()),
         "{snapshot}"
     );
     let (_, dispatched) = hub.get("/v1/trips", &dispatcher).await;
     assert_eq!(
         dispatched["items"].as_array().expect("items").len(),
-        1,
+        4,
         "the dispatcher sees every trip"
     );
 

@@ -184,6 +184,8 @@ pub enum FilterOp {
     AtLeast,
     /// The field is before (less than) the value.
     Before,
+    /// The field, a list of ids, holds the value (a row rule's members: a crew's trips).
+    Contains,
 }
 
 /// One condition of a listing on a field of the kind (values as the field's JSON).

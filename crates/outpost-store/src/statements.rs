@@ -171,15 +171,23 @@ pub fn list(kind: &Kind, query: &RecordQuery, mark: Placeholder) -> StoreResult<
         statement.sql.push_str(&format!(" AND ({any})"));
     }
     for Filter { field, op, value } in &query.filters {
-        let op = match op {
-            FilterOp::Equals => "=",
-            FilterOp::AtLeast => ">=",
-            FilterOp::Before => "<",
+        let (op, arg) = match op {
+            FilterOp::Equals => ("=", None),
+            FilterOp::AtLeast => (">=", None),
+            FilterOp::Before => ("<", None),
+            // A list of ids is stored as JSON text: the id, quoted, is in it.
+            FilterOp::Contains => (
+                "LIKE",
+                Some(Arg::text(format!(
+                    "%\"{}\"%",
+                    value.as_str().unwrap_or_default()
+                ))),
+            ),
         };
-        let arg = Arg {
+        let arg = arg.unwrap_or_else(|| Arg {
             ty: column_type(kind, field),
             value: value.clone(),
-        };
+        });
         let at = statement.bind(mark, arg);
         statement
             .sql

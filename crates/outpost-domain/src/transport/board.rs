@@ -432,7 +432,7 @@ mod tests {
             bid(BidStatus::Submitted),
             bid(BidStatus::Withdrawn),
         ];
-        let changes = accepted(&entry(Published), &bids, bids[1].id).unwrap();
+        let changes = accepted(&entry(Published), &bids, bids[1].id).expect("allowed");
         assert_eq!(
             changes,
             vec![
@@ -440,11 +440,12 @@ mod tests {
                 (bids[1].id, BidStatus::Accepted)
             ]
         );
-        let refused = accepted(&entry(Published), &bids, bids[2].id).unwrap_err();
+        let refused = accepted(&entry(Published), &bids, bids[2].id).expect_err("refused");
         assert_eq!(refused.code, "invalid_transition");
-        let refused = accepted(&entry(Assigned), &bids, bids[0].id).unwrap_err();
+        let refused = accepted(&entry(Assigned), &bids, bids[0].id).expect_err("refused");
         assert_eq!(refused.code, "invalid_transition");
-        let refused = accepted(&entry(Published), &bids, uuid::Uuid::now_v7()).unwrap_err();
+        let refused =
+            accepted(&entry(Published), &bids, uuid::Uuid::now_v7()).expect_err("refused");
         assert_eq!(refused.code, "not_found");
     }
 
@@ -453,19 +454,19 @@ mod tests {
         let open = entry(Published);
         assert!(may_bid(&open, Level::Cct, &[]).is_ok());
         assert_eq!(
-            may_bid(&open, Level::Bls, &[]).unwrap_err().code,
+            may_bid(&open, Level::Bls, &[]).expect_err("refused").code,
             "level_too_low"
         );
         let own = [bid(BidStatus::Submitted)];
         assert_eq!(
-            may_bid(&open, Level::Als, &own).unwrap_err().code,
+            may_bid(&open, Level::Als, &own).expect_err("refused").code,
             "bid_exists"
         );
         let own = [bid(BidStatus::Withdrawn)];
         assert!(may_bid(&open, Level::Als, &own).is_ok());
         assert_eq!(
             may_bid(&entry(Cancelled), Level::Als, &[])
-                .unwrap_err()
+                .expect_err("refused")
                 .code,
             "invalid_transition"
         );
@@ -489,7 +490,7 @@ mod tests {
         let open = entry(Published);
         let bids = [bid(BidStatus::Submitted), bid(BidStatus::Accepted)];
         assert_eq!(
-            cancelled(&open, &bids).unwrap(),
+            cancelled(&open, &bids).expect("allowed"),
             vec![(bids[0].id, BidStatus::Declined)]
         );
         assert!(cancelled(&entry(Completed), &bids).is_err());

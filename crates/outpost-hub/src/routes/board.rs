@@ -11,29 +11,24 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use outpost_domain::audit::Outcome;
 use outpost_domain::page::Page;
 use outpost_domain::tenant::Tenant;
 use outpost_domain::transport::board::{
-    Bid, BidStatus, BoardEntry, BoardFilter, BoardScope, CancelRequest, NewBid,
+    Bid, BoardEntry, BoardFilter, BoardScope, CancelRequest, NewBid,
 };
-use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::{self, TransportReport};
 use outpost_domain::transport::request::TransportRequest;
-use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::transport::{Level, Priority, TripStatus};
 use outpost_domain::{Entity, ErrorCode, Permission, TenantKind, TransportRequestId};
-use outpost_store::board::{BoardQuery, OutboxEvent, Step};
-use outpost_store::{StoreError, WriteOutcome};
+use outpost_store::board::BoardQuery;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::outbox;
+use crate::flow;
 use crate::principal::Principal;
-use crate::routes::patients::tenant_store;
 use crate::routes::records;
 use crate::state::AppState;
 
@@ -101,38 +96,6 @@ async fn own_request(
     records::get(state, principal, Entity::TransportRequest, id.into()).await
 }
 
-/// The board entry of one of the caller's requests.
-async fn entry_of(
-    state: &AppState,
-    tenant: &Tenant,
-    id: TransportRequestId,
-) -> ApiResult<Option<BoardEntry>> {
-    Ok(state
-        .store
-        .board()
-        .entry_of_request(id)
-        .await?
-        .filter(|e| e.hospital_tenant_id == tenant.id))
-}
-
-fn event(entry: Uuid, step: Step, at: DateTime<Utc>) -> OutboxEvent {
-    OutboxEvent {
-        id: Uuid::now_v7(),
-        entry_id: entry,
-        step,
-        created_at: at,
-    }
-}
-
-/// Carries out an entry's queued steps now, and tells the worker and the board's readers.
-async fn follow_up(state: &AppState, entry: &BoardEntry) {
-    outbox::drain(state, Some(entry.id)).await;
-    state.outbox.wake();
-    state
-        .announce_board(entry.id, entry.hospital_tenant_id)
-        .await;
-}
-
 /// `POST /v1/transport-requests/{id}/publish`: the request goes on the board with the
 /// minimum necessary (never the patient).
 #[utoipa::path(post, path = "/v1/transport-requests/{id}/publish", operation_id = "publish_transport_request", tag = "transport",
@@ -157,49 +120,7 @@ pub async fn publish(
             ),
         ));
     }
-    let store = tenant_store(&state, &principal).await?;
-    let actor = principal.actor();
-    let mut facilities = Vec::new();
-    for facility in [
-        request.fields.origin_facility_id,
-        request.fields.destination_facility_id,
-    ] {
-        let record = store
-            .record(Entity::Facility, facility.into(), &actor)
-            .await?
-            .ok_or_else(|| ApiError::invalid("a facility of the request is gone"))?;
-        facilities.push(outpost_store::typed::<Facility>(&record)?.fields);
-    }
-    let entry = BoardEntry::published(
-        Uuid::now_v7(),
-        id,
-        &request.fields,
-        tenant.id,
-        &tenant.name,
-        &facilities[0],
-        &facilities[1],
-        principal.now,
-    );
-    let audit = actor
-        .event("board.publish", Outcome::Success)
-        .entity("board_entry", entry.id);
-    state
-        .store
-        .board()
-        .publish(
-            &entry,
-            &event(entry.id, Step::Published, principal.now),
-            audit,
-        )
-        .await
-        .map_err(|err| match err {
-            StoreError::AlreadyExists(_) => ApiError::new(
-                ErrorCode::InvalidTransition,
-                "this transport request was published already",
-            ),
-            other => other.into(),
-        })?;
-    follow_up(&state, &entry).await;
+    flow::publish(&state, &principal.actor(), &tenant, &request).await?;
     Ok(Json(own_request(&state, &principal, id).await?))
 }
 
@@ -231,49 +152,7 @@ pub async fn cancel(
             ),
         ));
     }
-    match entry_of(&state, &tenant, id).await? {
-        None => {
-            let store = tenant_store(&state, &principal).await?;
-            let changes = json!({"status": "cancelled", "cancel_reason": reason});
-            let outcome = store
-                .update_record(
-                    Entity::TransportRequest,
-                    id.into(),
-                    request.version,
-                    changes.as_object().ok_or_else(ApiError::internal)?,
-                    principal.now.date_naive(),
-                    &principal.actor(),
-                )
-                .await?;
-            if let WriteOutcome::Stale(_) = outcome {
-                return Err(ApiError::new(
-                    ErrorCode::VersionConflict,
-                    "the request changed meanwhile; try again",
-                ));
-            }
-            state.announce_changes(tenant.id).await;
-        }
-        Some(entry) => {
-            let audit = principal
-                .actor()
-                .event("board.cancel", Outcome::Success)
-                .entity("board_entry", entry.id);
-            let step = Step::Cancelled {
-                reason: reason.clone(),
-            };
-            state
-                .store
-                .board()
-                .cancel_entry(
-                    entry.id,
-                    &reason,
-                    &event(entry.id, step, principal.now),
-                    audit,
-                )
-                .await?;
-            follow_up(&state, &entry).await;
-        }
-    }
+    flow::cancel(&state, &principal.actor(), &tenant, &request, &reason).await?;
     Ok(Json(own_request(&state, &principal, id).await?))
 }
 
@@ -290,7 +169,7 @@ pub async fn request_bids(
     let tenant = tenant_of(&state, &principal).await?;
     must_be(&tenant, TenantKind::Hospital, "a hospital")?;
     own_request(&state, &principal, id).await?;
-    let bids = match entry_of(&state, &tenant, id).await? {
+    let bids = match flow::entry_of(&state, &tenant, id).await? {
         Some(entry) => state.store.board().bids(entry.id, None).await?,
         None => Vec::new(),
     };
@@ -312,25 +191,7 @@ pub async fn accept(
     let tenant = tenant_of(&state, &principal).await?;
     must_be(&tenant, TenantKind::Hospital, "a hospital")?;
     own_request(&state, &principal, id).await?;
-    let entry = entry_of(&state, &tenant, id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let audit = principal
-        .actor()
-        .event("board.accept", Outcome::Success)
-        .entity("trip_bid", bid);
-    state
-        .store
-        .board()
-        .accept_bid(
-            entry.id,
-            bid,
-            outbox::trip_id(entry.id),
-            &event(entry.id, Step::Accepted { bid }, principal.now),
-            audit,
-        )
-        .await?;
-    follow_up(&state, &entry).await;
+    flow::accept(&state, &principal.actor(), &tenant, id, bid).await?;
     Ok(Json(own_request(&state, &principal, id).await?))
 }
 
@@ -474,47 +335,7 @@ pub async fn submit_bid(
     let tenant = tenant_of(&state, &principal).await?;
     must_be(&tenant, TenantKind::EmsAgency, "an EMS agency")?;
     let (_, entry) = seen_entry(&state, &principal, id).await?;
-    let store = tenant_store(&state, &principal).await?;
-    let unit: Unit = store
-        .record(Entity::Unit, body.unit_id.into(), &principal.actor())
-        .await?
-        .map(|r| outpost_store::typed(&r))
-        .transpose()?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ValidationFailed,
-                "unit_id: no such unit in your agency",
-            )
-        })?;
-    if unit.fields.status == UnitStatus::OutOfService {
-        return Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "unit_id: the unit is out of service",
-        ));
-    }
-    let now = principal.now;
-    let bid = Bid {
-        id: Uuid::now_v7(),
-        entry_id: entry.id,
-        agency_tenant_id: tenant.id,
-        agency: tenant.name.clone(),
-        unit_id: unit.id,
-        unit: unit.fields.call_sign.clone(),
-        unit_level: unit.fields.level,
-        eta_minutes: body.eta_minutes,
-        notes: body.notes.clone(),
-        status: BidStatus::Submitted,
-        created_at: now,
-        updated_at: now,
-    };
-    let audit = principal
-        .actor()
-        .event("board.bid", Outcome::Success)
-        .entity("trip_bid", bid.id);
-    state.store.board().submit_bid(&bid, audit).await?;
-    state
-        .announce_board(entry.id, entry.hospital_tenant_id)
-        .await;
+    let bid = flow::bid(&state, &principal.actor(), &tenant, &entry, &body).await?;
     Ok((StatusCode::CREATED, Json(bid)))
 }
 

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use outpost_domain::page::Page;
 use outpost_domain::record::{HistoryEntry, Record};
 use outpost_domain::{Entity, ErrorCode, RecordId};
-use outpost_store::{RecordCursor, RecordQuery, TenantStore, WriteOutcome, typed};
+use outpost_store::{
+    Filter, FilterOp, RecordCursor, RecordQuery, TenantStore, WriteOutcome, typed,
+};
 
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
@@ -131,9 +133,19 @@ pub async fn list<T: DeserializeOwned>(
     state: &AppState,
     principal: &Principal,
     entity: Entity,
-    query: RecordQuery,
+    mut query: RecordQuery,
 ) -> ApiResult<Page<T>> {
     may_read(principal, entity)?;
+    // Rows only some readers see are chosen in the query, so that a page is full of them.
+    if let Some(rule) = entity.kind().rows
+        && !principal.permissions.contains(&rule.all)
+    {
+        query.filters.push(Filter {
+            field: rule.members,
+            op: FilterOp::Contains,
+            value: Value::String(principal.user_id.to_string()),
+        });
+    }
     let store = tenant_store(state, principal).await?;
     let page = store
         .list_records(entity, &query, &principal.actor())
