@@ -155,3 +155,145 @@ async fn a_crew_takes_its_steps_offline_with_a_wrong_clock_and_the_hub_keeps_bot
     assert_eq!(moved["status"], "transporting");
     hub.pause().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_reads_the_board_and_bids_from_the_command_line() {
+    let hub = Hub::start().await;
+    let hospital = hub.tenant("general", TenantKind::Hospital).await;
+    let agency = hub.tenant("medics", TenantKind::EmsAgency).await;
+    let coordinator = hub.user(&hospital, Role::TransportCoordinator).await;
+    let dispatcher = hub.user(&agency, Role::EmsDispatcher).await;
+
+    // A hospital's draft and an agency's unit, as their own screens would have written them.
+    let mut actor = Actor::system(Utc::now());
+    actor.tenant_id = Some(hospital.id);
+    let db = hub.store().tenant(hospital.id).await.expect("hospital");
+    let (patient, origin, destination, request) = (
+        RecordId::generate(),
+        RecordId::generate(),
+        RecordId::generate(),
+        RecordId::generate(),
+    );
+    db.create_records(
+        Entity::Patient,
+        vec![(
+            patient,
+            object(json!({"mrn": "CLI-1", "given_name": "Ada", "family_name": "Byron", "birth_date": "1950-02-03", "sex": "female"})),
+        )],
+        &actor,
+    )
+    .await
+    .expect("patient");
+    db.create_records(
+        Entity::Facility,
+        vec![
+            (
+                origin,
+                object(json!({"name": "General ER", "kind": "hospital", "city": "Springfield"})),
+            ),
+            (
+                destination,
+                object(
+                    json!({"name": "Oak Rehab", "kind": "rehabilitation", "city": "Shelbyville"}),
+                ),
+            ),
+        ],
+        &actor,
+    )
+    .await
+    .expect("facilities");
+    db.create_records(
+        Entity::TransportRequest,
+        vec![(
+            request,
+            object(json!({
+                "patient_id": patient, "origin_facility_id": origin,
+                "destination_facility_id": destination, "level": "ALS", "priority": "urgent",
+                "pickup_from": Utc::now() + Duration::hours(2),
+                "pickup_to": Utc::now() + Duration::hours(4), "equipment": ["oxygen"],
+            })),
+        )],
+        &actor,
+    )
+    .await
+    .expect("request");
+    actor.tenant_id = Some(agency.id);
+    hub.store()
+        .tenant(agency.id)
+        .await
+        .expect("agency")
+        .create_records(
+            Entity::Unit,
+            vec![(
+                RecordId::generate(),
+                object(json!({"call_sign": "Medic 4", "level": "ALS"})),
+            )],
+            &actor,
+        )
+        .await
+        .expect("unit");
+
+    let hospital_home = tempfile::tempdir().expect("home");
+    let mut desk = client(
+        hospital_home.path(),
+        Arc::new(outpost_domain::clock::SystemClock),
+    );
+    desk.login(&hub.url(), None, &coordinator, PASSWORD)
+        .await
+        .expect("login");
+    let published = desk.publish(request.into()).await.expect("published");
+    let entry = published
+        .fields
+        .board_entry_id
+        .expect("on the board")
+        .to_string();
+
+    let home = tempfile::tempdir().expect("home");
+    let mut own = client(home.path(), Arc::new(outpost_domain::clock::SystemClock));
+    own.login(&hub.url(), None, &dispatcher, PASSWORD)
+        .await
+        .expect("login");
+    drop(own);
+    let (ok, board) = run(home.path(), &["trip", "board", "--level", "als", "--open"]);
+    assert!(ok, "{board}");
+    assert_eq!(board[0]["id"], entry.as_str(), "{board}");
+    assert_eq!(board[0]["destination_city"], "Shelbyville");
+    let text = board.to_string();
+    assert!(!text.contains("Ada") && !text.contains("CLI-1"), "{text}");
+    let (ok, none) = run(home.path(), &["trip", "board", "--city", "Ogdenville"]);
+    assert!(ok && none.as_array().is_some_and(Vec::is_empty), "{none}");
+
+    let (ok, refused) = run(
+        home.path(),
+        &["trip", "bid", &entry, "--unit", "Medic 9", "--eta", "20"],
+    );
+    assert!(!ok, "{refused}");
+    let (ok, bid) = run(
+        home.path(),
+        &[
+            "trip",
+            "bid",
+            &entry,
+            "--unit",
+            "medic 4",
+            "--eta",
+            "20",
+            "--notes",
+            "crew of two",
+        ],
+    );
+    assert!(ok, "{bid}");
+    assert_eq!(
+        (bid["status"].as_str(), bid["unit"].as_str()),
+        (Some("submitted"), Some("Medic 4"))
+    );
+    let bid_id = bid["id"].as_str().expect("id").to_owned();
+    desk.accept_bid(request.into(), bid_id.parse().expect("uuid"))
+        .await
+        .expect("accepted");
+    let (ok, bids) = run(home.path(), &["trip", "bids", &entry]);
+    assert!(ok, "{bids}");
+    assert_eq!(bids[0]["status"], "accepted", "{bids}");
+    let (ok, late) = run(home.path(), &["trip", "withdraw", &entry, &bid_id]);
+    assert!(!ok, "an accepted bid stays: {late}");
+}
