@@ -10,9 +10,15 @@ use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
 use outpost_domain::schedule::practitioner::Practitioner;
+use outpost_domain::transport::board::{Bid, BoardEntry};
+use outpost_domain::transport::report::TransportReport;
+use outpost_domain::transport::request::TransportRequest;
 use outpost_domain::transport::trip::Trip;
+use outpost_domain::transport::unit::Unit;
 
-use crate::commands::{self, conflicts::*, patients::*, schedule::*, session::*, transport::*};
+use crate::commands::{
+    self, board::*, conflicts::*, patients::*, schedule::*, session::*, transport::*,
+};
 use crate::error::IpcResult;
 use crate::state::{Desktop, SyncState};
 
@@ -90,6 +96,23 @@ contract! {
     trip: TripRef => TripDetail;
     /// Takes the trip's next step (or cancels it with a reason), offline too.
     trip_status: TripStatusChange => Trip;
+    /// The transport board as the hub shows it to this tenant now (needs the link).
+    board: BoardFilter => Vec<BoardEntry>;
+    /// The bids on an entry this tenant sees (an agency: its own).
+    board_bids: EntryRef => Vec<Bid>;
+    /// A dispatcher's bid with one of the agency's units.
+    place_bid: PlaceBid => Bid;
+    withdraw_bid: BidRef => Bid;
+    /// The agency's units as the hub holds them.
+    units: () => Vec<Unit>;
+    /// The hospital's draft requests in the local copy.
+    draft_requests: () => Vec<TransportRequest>;
+    /// Puts a draft on the board.
+    publish_request: RequestRef => TransportRequest;
+    /// Accepts a bid: the other bids are declined, the trip goes to the agency's unit.
+    accept_bid: AcceptBid => TransportRequest;
+    /// Requests by level, priority and status, times, punctuality and agencies over a period.
+    transport_report: ReportRange => TransportReport;
     /// Changes the hub did not apply, both versions side by side.
     conflicts: () => Vec<Conflict>;
     resolve_conflict: Resolve => ();

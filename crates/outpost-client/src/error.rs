@@ -39,6 +39,10 @@ pub enum ErrorCode {
     InvalidTransition,
     OutsideWorkingHours,
     ClinicClosed,
+    /// A bid's unit is below the transport's level of care.
+    LevelTooLow,
+    /// The agency already has a live bid on the board entry.
+    BidExists,
     VersionConflict,
     AlreadyExists,
     Unauthenticated,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use outpost_domain::auth::LoginResponse;
-use outpost_domain::{DeviceId, Permission, Role, TenantId, UserId};
+use outpost_domain::{DeviceId, Permission, Role, TenantId, TenantKind, UserId};
 
 use crate::error::{ClientError, ClientResult};
 use crate::transport::HubAddress;
@@ -23,6 +23,10 @@ pub struct Profile {
     pub hub: String,
     pub tenant: String,
     pub tenant_id: TenantId,
+    /// What the tenant is (a hospital, an EMS agency…): which board screens the user gets.
+    /// Profiles saved before it was kept have none until the next online sign-in.
+    #[serde(default)]
+    pub tenant_kind: Option<TenantKind>,
     pub email: String,
     pub user_id: UserId,
     pub full_name: String,
@@ -48,6 +52,7 @@ impl Profile {
             hub: hub.to_owned(),
             tenant: tenant.slug.clone(),
             tenant_id: tenant.id,
+            tenant_kind: Some(tenant.kind),
             email: login.user.email.clone(),
             user_id: login.user.id,
             full_name: login.user.full_name.clone(),

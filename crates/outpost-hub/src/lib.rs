@@ -53,6 +53,8 @@ pub async fn serve_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = state.shutting_down.clone();
+    // The outbox worker runs while the hub serves (the demo builder's state has none).
+    outbox::start(&state);
     let limits = server::ConnectionLimits::of(&state.config);
     let app = routes::router(state);
     // End event streams, or the graceful shutdown would wait for them forever.

@@ -97,7 +97,7 @@ pub fn trip_id(entry: Uuid) -> outpost_domain::TripId {
     outpost_domain::TripId::from_uuid(derived(entry, "trip"))
 }
 
-/// Runs the worker until the hub shuts down (or its state is dropped).
+/// Runs the worker until the hub shuts down (or its state is dropped); serving starts it.
 pub fn start(state: &AppState) {
     let weak = Arc::downgrade(state);
     let outbox = state.outbox.clone();

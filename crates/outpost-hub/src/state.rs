@@ -100,7 +100,6 @@ impl HubState {
             shutting_down: tokio::sync::watch::Sender::new(false),
         });
         Self::relay_announcements(&state).await;
-        crate::outbox::start(&state);
         Ok(state)
     }
 

@@ -1,12 +1,17 @@
 //! What each command does, over the client core. Thin on purpose: the rules live in
 //! `outpost-client`.
 
+pub mod board;
 pub mod conflicts;
 pub mod patients;
 pub mod schedule;
 pub mod session;
 pub mod transport;
 
+pub use board::{
+    accept_bid, board, board_bids, draft_requests, place_bid, publish_request, transport_report,
+    units, withdraw_bid,
+};
 pub use conflicts::{conflicts, resolve_conflict};
 pub use patients::{create_patient, delete_patient, edit_patient, history, patient, search};
 pub use schedule::{

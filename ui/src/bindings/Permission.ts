@@ -3,4 +3,4 @@
 /**
  * A granular right, checked on the hub for every request.
  */
-export type Permission = "patient.read" | "patient.read_clinical" | "patient.write" | "patient.delete" | "appointment.read" | "appointment.write" | "note.read" | "note.write" | "document.read" | "document.write" | "trip.read" | "trip.create" | "trip.bid" | "trip.assign" | "trip.update_status" | "unit.manage" | "user.manage" | "tenant.manage" | "audit.read" | "report.read" | "status.read" | "break_glass" | "schedule.manage";
+export type Permission = "patient.read" | "patient.read_clinical" | "patient.write" | "patient.delete" | "appointment.read" | "appointment.write" | "note.read" | "note.write" | "document.read" | "document.write" | "trip.read" | "trip.create" | "trip.bid" | "trip.assign" | "trip.update_status" | "unit.manage" | "user.manage" | "tenant.manage" | "audit.read" | "report.read" | "status.read" | "break_glass" | "schedule.manage" | "board.read";

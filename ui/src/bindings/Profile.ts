@@ -2,12 +2,18 @@
 import type { Permission } from "./Permission";
 import type { Role } from "./Role";
 import type { TenantId } from "./TenantId";
+import type { TenantKind } from "./TenantKind";
 import type { UserId } from "./UserId";
 
 /**
  * Who is signed in where, remembered between runs. Holds nothing secret.
  */
-export type Profile = { id: string, hub: string, tenant: string, tenant_id: TenantId, email: string, user_id: UserId, full_name: string, role: Role, permissions: Array<Permission>, 
+export type Profile = { id: string, hub: string, tenant: string, tenant_id: TenantId, 
+/**
+ * What the tenant is (a hospital, an EMS agency…): which board screens the user gets.
+ * Profiles saved before it was kept have none until the next online sign-in.
+ */
+tenant_kind: TenantKind | null, email: string, user_id: UserId, full_name: string, role: Role, permissions: Array<Permission>, 
 /**
  * The PEM file of the authority that signs the hub's certificate, when the system does not
  * trust it.

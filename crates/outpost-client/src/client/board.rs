@@ -7,12 +7,15 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use outpost_domain::TransportRequestId;
+use chrono::{DateTime, Utc};
+
 use outpost_domain::page::Page;
 use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::TransportRequest;
 use outpost_domain::transport::unit::Unit;
 use outpost_domain::transport::{Level, Priority, TripStatus};
+use outpost_domain::{Entity, TransportRequestId};
 
 use super::Client;
 use crate::error::ClientResult;
@@ -110,6 +113,37 @@ impl Client {
                 &token,
                 &format!("/v1/transport-requests/{request}/publish"),
                 &json!({}),
+            )
+            .await
+    }
+
+    /// The hospital's draft requests in the local copy, in pickup order (to publish).
+    pub fn draft_requests(&mut self) -> ClientResult<Vec<TransportRequest>> {
+        let mut drafts: Vec<TransportRequest> = self
+            .records(Entity::TransportRequest)?
+            .into_iter()
+            .filter(|r| !r.deleted)
+            .filter_map(|r| r.record.to_typed::<TransportRequest>().ok())
+            .filter(|r| r.fields.status == TripStatus::Draft)
+            .collect();
+        drafts.sort_by_key(|r| r.fields.pickup_from);
+        Ok(drafts)
+    }
+
+    /// The transport report over `[from, to)`, as the hub shows it to this user's tenant.
+    pub async fn transport_report(
+        &mut self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> ClientResult<TransportReport> {
+        let session = self.session()?;
+        let token = session.token().await?;
+        session
+            .api
+            .get_with(
+                &token,
+                "/v1/reports/transport",
+                &[("from", from.to_rfc3339()), ("to", to.to_rfc3339())],
             )
             .await
     }

@@ -1,0 +1,135 @@
+//! The transport board, live from the hub (it has no local copy): a dispatcher's board, bids
+//! and units; a hospital coordinator's drafts to publish and bids to accept; the transport
+//! center's whole board and its report. Without the link these answer `offline`.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use outpost_client::BoardQuery;
+use outpost_domain::TransportRequestId;
+use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::report::TransportReport;
+use outpost_domain::transport::request::TransportRequest;
+use outpost_domain::transport::unit::Unit;
+use outpost_domain::transport::{Level, Priority, TripStatus};
+
+use crate::error::IpcResult;
+use crate::state::Desktop;
+
+/// The board's filters.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct BoardFilter {
+    pub level: Option<Level>,
+    pub priority: Option<Priority>,
+    pub city: Option<String>,
+    pub status: Option<TripStatus>,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct EntryRef {
+    #[ts(type = "string")]
+    pub entry_id: Uuid,
+}
+
+/// A bid on an entry.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct PlaceBid {
+    #[ts(type = "string")]
+    pub entry_id: Uuid,
+    pub bid: NewBid,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct BidRef {
+    #[ts(type = "string")]
+    pub entry_id: Uuid,
+    #[ts(type = "string")]
+    pub bid_id: Uuid,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RequestRef {
+    pub request_id: TransportRequestId,
+}
+
+/// A bid to accept on one of the hospital's requests.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct AcceptBid {
+    pub request_id: TransportRequestId,
+    #[ts(type = "string")]
+    pub bid_id: Uuid,
+}
+
+/// The report's period.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct ReportRange {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+pub async fn board(desktop: &Desktop, req: BoardFilter) -> IpcResult<Vec<BoardEntry>> {
+    let query = BoardQuery {
+        level: req.level,
+        priority: req.priority,
+        city: req.city.filter(|c| !c.trim().is_empty()),
+        status: req.status,
+        ..BoardQuery::new()
+    };
+    Ok(desktop.client.lock().await.board(&query).await?)
+}
+
+pub async fn board_bids(desktop: &Desktop, req: EntryRef) -> IpcResult<Vec<Bid>> {
+    Ok(desktop.client.lock().await.bids(req.entry_id).await?)
+}
+
+pub async fn place_bid(desktop: &Desktop, req: PlaceBid) -> IpcResult<Bid> {
+    Ok(desktop
+        .client
+        .lock()
+        .await
+        .bid(req.entry_id, &req.bid)
+        .await?)
+}
+
+pub async fn withdraw_bid(desktop: &Desktop, req: BidRef) -> IpcResult<Bid> {
+    Ok(desktop
+        .client
+        .lock()
+        .await
+        .withdraw_bid(req.entry_id, req.bid_id)
+        .await?)
+}
+
+pub async fn units(desktop: &Desktop, (): ()) -> IpcResult<Vec<Unit>> {
+    Ok(desktop.client.lock().await.units().await?)
+}
+
+/// The hospital's drafts in the local copy, in pickup order.
+pub async fn draft_requests(desktop: &Desktop, (): ()) -> IpcResult<Vec<TransportRequest>> {
+    Ok(desktop.client.lock().await.draft_requests()?)
+}
+
+pub async fn publish_request(desktop: &Desktop, req: RequestRef) -> IpcResult<TransportRequest> {
+    let mut client = desktop.client.lock().await;
+    let published = client.publish(req.request_id).await?;
+    desktop.wake.notify_one();
+    Ok(published)
+}
+
+pub async fn accept_bid(desktop: &Desktop, req: AcceptBid) -> IpcResult<TransportRequest> {
+    let mut client = desktop.client.lock().await;
+    let accepted = client.accept_bid(req.request_id, req.bid_id).await?;
+    desktop.wake.notify_one();
+    Ok(accepted)
+}
+
+pub async fn transport_report(desktop: &Desktop, req: ReportRange) -> IpcResult<TransportReport> {
+    Ok(desktop
+        .client
+        .lock()
+        .await
+        .transport_report(req.from, req.to)
+        .await?)
+}

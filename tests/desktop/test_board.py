@@ -1,0 +1,95 @@
+"""The transport board in the real app, one role at a time: an EMS dispatcher bids on an open
+request with one of the agency's units; the hospital's coordinator sees the bids side by side
+and accepts one (the trip goes to that agency); the transport center opens on the report and
+its charts. The board never shows a patient."""
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+from conftest import shot, wait_for
+from test_desktop import sign_in, text
+
+COUNTY = ("ems_dispatcher", "county-ems")
+
+
+def open_entries(hub):
+    """The open board as County EMS sees it, levels its units cover (ALS at most)."""
+    board = hub.api(*COUNTY).get(f"{hub.url}/v1/board?status=published", timeout=10).json()["items"]
+    return [e for e in board if e["level"] in ("BLS", "ALS")]
+
+
+def county_unit(hub, level):
+    units = hub.api(*COUNTY).get(f"{hub.url}/v1/units", timeout=10).json()["items"]
+    rank = {"BLS": 0, "ALS": 1, "CCT": 2}
+    return next(u for u in units if u["status"] != "out_of_service" and rank[u["level"]] >= rank[level])
+
+
+def test_a_dispatcher_bids_on_the_board_with_a_unit_and_an_eta(hub, app_factory):
+    driver = app_factory()
+    sign_in(driver, hub, *COUNTY)
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "board-title"), what="the board, a dispatcher's first screen")
+    entry = open_entries(hub)[-1]
+    row = wait_for(lambda: driver.find_element(By.ID, f"entry-{entry['id']}"), what="the open entry")
+    row.click()
+    wait_for(lambda: driver.find_element(By.ID, "bid-form"), what="the bid form")
+    unit = county_unit(hub, entry["level"])
+    Select(driver.find_element(By.ID, "bid-unit")).select_by_value(unit["id"])
+    eta = driver.find_element(By.ID, "bid-eta")
+    eta.clear()
+    eta.send_keys("12")
+    driver.find_element(By.ID, "bid-notes").send_keys("crew of two, stair chair")
+    driver.find_element(By.ID, "bid-submit").click()
+    wait_for(lambda: "submitted" in text(driver, "entry-bids"), what="the bid, submitted")
+    assert unit["call_sign"] in text(driver, "entry-bids")
+    shot(driver, "dispatcher-board")
+    bids = hub.api(*COUNTY).get(f"{hub.url}/v1/board/{entry['id']}/bids", timeout=10).json()["items"]
+    assert [(b["unit"], b["eta_minutes"], b["status"]) for b in bids] == [(unit["call_sign"], 12, "submitted")]
+
+
+def test_the_hospital_sees_the_bids_side_by_side_and_accepts_one(hub, app_factory):
+    entry = open_entries(hub)[0]
+    unit = county_unit(hub, entry["level"])
+    placed = hub.api(*COUNTY).post(
+        f"{hub.url}/v1/board/{entry['id']}/bids", json={"unit_id": unit["id"], "eta_minutes": 9}, timeout=10
+    )
+    assert placed.status_code in (201, 409), placed.text
+
+    driver = app_factory()
+    sign_in(driver, hub, "transport_coordinator", "st-mary-hospital")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "nav-board"), what="the board's link").click()
+    # The hospital's whole month is on its board: it narrows to what is open to bids.
+    Select(wait_for(lambda: driver.find_element(By.ID, "board-status"), what="the filters")).select_by_value("published")
+    button = wait_for(lambda: driver.find_element(By.ID, f"entry-{entry['id']}"), what="the hospital's entry")
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#board-entries tbody tr")) < 10, what="the open entries")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    wait_for(lambda: "County EMS" in text(driver, "entry-bids"), what="the bids")
+    shot(driver, "coordinator-bids")
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#entry-bids tbody tr") if "County EMS" in r.text)
+    row.find_element(By.CSS_SELECTOR, "button[id^=accept-]").click()
+    wait_for(lambda: "accepted" in text(driver, "entry-bids"), what="the bid, accepted")
+    request = hub.api("transport_coordinator", "st-mary-hospital").get(
+        f"{hub.url}/v1/transport-requests/{entry['request_id']}", timeout=10
+    ).json()
+    assert (request["status"], request["assigned_agency"]) == ("assigned", "County EMS"), request
+    trips = hub.api("ems_crew", "county-ems").get(f"{hub.url}/v1/trips", timeout=10).json()["items"]
+    assert any(t["board_entry_id"] == entry["id"] for t in trips), trips
+
+
+def test_the_transport_center_opens_on_the_report_and_its_charts(hub, app_factory):
+    driver = app_factory()
+    sign_in(driver, hub, "transport_coordinator", "regional-transport")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "report-title"), what="the report, the center's first screen")
+    wait_for(lambda: int(text(driver, "report-requests")) > 30, what="a month of requests")
+    assert text(driver, "report-on-time").endswith("%")
+    assert "Metro EMS" in text(driver, "report-agencies") and "County EMS" in text(driver, "report-agencies")
+    for chart in ("chart-days", "chart-levels", "chart-agencies"):
+        canvas = driver.find_element(By.ID, chart)
+        assert canvas.size["height"] > 50, chart
+    shot(driver, "center-report")
+    driver.find_element(By.ID, "nav-board").click()
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#board-entries tbody tr")) > 30, what="the whole board")

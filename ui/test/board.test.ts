@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import type { Bid } from "../src/bindings/Bid";
+import type { BoardEntry } from "../src/bindings/BoardEntry";
+import type { Profile } from "../src/bindings/Profile";
+import type { TransportReport } from "../src/bindings/TransportReport";
+import type { Unit } from "../src/bindings/Unit";
+import { biddingUnits, boardRole, daySeries, lastMonth, liveBid, onTimeShare, ranked } from "../src/logic/board";
+
+const profile = (over: Partial<Profile>): Profile => ({
+  id: "p",
+  hub: "http://127.0.0.1",
+  tenant: "t",
+  tenant_id: "t",
+  tenant_kind: "ems_agency",
+  email: "e",
+  user_id: "u",
+  full_name: "n",
+  role: "ems_dispatcher",
+  permissions: ["board.read", "trip.bid"],
+  ca_file: null,
+  ...over,
+});
+
+const unit = (call_sign: string, level: Unit["level"], status: Unit["status"] = "available"): Unit => ({
+  id: call_sign,
+  call_sign,
+  level,
+  capabilities: [],
+  status,
+  crew_user_ids: [],
+  version: 1,
+  created_at: "",
+  updated_at: "",
+  updated_by: null,
+});
+
+const bid = (id: string, eta: number, status: Bid["status"]): Bid => ({
+  id,
+  entry_id: "e",
+  agency_tenant_id: "a",
+  agency: "Metro",
+  unit_id: "u",
+  unit: "Medic 1",
+  unit_level: "ALS",
+  eta_minutes: eta,
+  status,
+  created_at: "",
+  updated_at: "",
+});
+
+describe("the board by role", () => {
+  it("gives dispatchers bids, hospitals acceptance and the center the whole board", () => {
+    expect(boardRole(profile({}))).toBe("dispatcher");
+    expect(boardRole(profile({ tenant_kind: "hospital", role: "transport_coordinator", permissions: ["board.read", "trip.assign"] }))).toBe("hospital");
+    expect(boardRole(profile({ tenant_kind: "transport_center", role: "transport_coordinator" }))).toBe("center");
+    expect(boardRole(profile({ permissions: ["trip.read"] }))).toBeNull();
+    expect(boardRole(null)).toBeNull();
+  });
+
+  it("offers units in service of the level or above, and one live bid at a time", () => {
+    const entry = { level: "ALS" } as BoardEntry;
+    const units = [unit("Basic", "BLS"), unit("Medic", "ALS"), unit("Critical", "CCT"), unit("Shop", "CCT", "out_of_service")];
+    expect(biddingUnits(units, entry).map((u) => u.call_sign)).toEqual(["Medic", "Critical"]);
+    expect(liveBid([bid("a", 5, "withdrawn"), bid("b", 9, "submitted")])?.id).toBe("b");
+    expect(liveBid([bid("a", 5, "declined")])).toBeNull();
+    expect(ranked([bid("slow", 40, "submitted"), bid("gone", 1, "withdrawn"), bid("fast", 10, "submitted")]).map((b) => b.id)).toEqual(["fast", "slow", "gone"]);
+  });
+
+  it("draws the report: on-time share, days stacked, the last thirty days", () => {
+    const report = {
+      on_time: 3,
+      late: 1,
+      days: [{ date: "2026-11-07", published: 4, assigned: 1, completed: 2, cancelled: 0 }],
+    } as TransportReport;
+    expect(onTimeShare(report)).toBe(75);
+    expect(onTimeShare({ ...report, on_time: 0, late: 0 })).toBeNull();
+    const series = daySeries(report);
+    expect([series.labels, series.completed, series.running, series.open]).toEqual([["11-07"], [2], [1], [1]]);
+    const period = lastMonth(new Date("2026-12-06T18:00:00Z"));
+    expect(period).toEqual({ from: "2026-11-07T00:00:00.000Z", to: "2026-12-07T00:00:00.000Z" });
+  });
+});
