@@ -291,9 +291,20 @@ pub struct Kind {
     pub check: Check,
     /// The kind's rule on a change as a whole (a status machine).
     pub rule: Option<ChangeRule>,
+    /// Which records may be deleted, when not every one (a transport request once it left
+    /// its draft is cancelled, never deleted: the board, the bids and the trip refer to it).
+    pub deletable: Option<DeleteRule>,
 }
 
+/// A rule on deleting a record, seeing its fields.
+pub type DeleteRule = fn(&Map<String, Value>) -> Result<(), Refusal>;
+
 impl Kind {
+    /// Why the record with `fields` may not be deleted, if it may not.
+    pub fn deletion_refusal(&self, fields: &Map<String, Value>) -> Option<Refusal> {
+        self.deletable.and_then(|rule| rule(fields).err())
+    }
+
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)

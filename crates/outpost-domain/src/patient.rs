@@ -305,6 +305,7 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<PatientFields>,
     rule: None,
+    deletable: None,
 };
 
 /// Whether a set of field names touches a clinical field.

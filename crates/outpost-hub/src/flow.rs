@@ -54,6 +54,10 @@ pub async fn entry_of(
         .filter(|e| e.hospital_tenant_id == hospital.id))
 }
 
+/// What the board shows of a hospital's cancellation: the reason itself goes to the request
+/// and the trip only (free text may name the patient; the board is read by every agency).
+pub const CANCELLED_BY_HOSPITAL: &str = "cancelled by the hospital";
+
 fn transition(message: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidTransition, message)
 }
@@ -158,7 +162,12 @@ pub async fn cancel(
             state
                 .store
                 .board()
-                .cancel_entry(entry.id, reason, &event(entry.id, step, actor.at), audit)
+                .cancel_entry(
+                    entry.id,
+                    CANCELLED_BY_HOSPITAL,
+                    &event(entry.id, step, actor.at),
+                    audit,
+                )
                 .await?;
             follow_up(state, &entry).await;
         }

@@ -28,7 +28,7 @@ use outpost_domain::transport::board::{self, BoardEntry};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::request::TransportRequest;
 use outpost_domain::transport::trip::{Trip, TripFields};
-use outpost_domain::transport::unit::Unit;
+use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::{Entity, OpId, Permission, RecordId, TenantId};
 use outpost_store::board::{LeasedEvent, OutboxEvent, Step};
 use outpost_store::{StoreError, TenantStore, typed};
@@ -37,6 +37,8 @@ use crate::state::{AppState, HubState};
 
 /// How long a step that could not reach a database waits before it is tried again.
 const RETRY_SECONDS: i64 = 5;
+/// Takes of one event before the worker stops retrying it and closes it as refused.
+const MAX_ATTEMPTS: i32 = 20;
 /// How often the worker looks for work nobody announced (another instance's events, a lease
 /// run out, a trip's status synced through another instance).
 const POLL: Duration = Duration::from_secs(2);
@@ -90,6 +92,14 @@ pub fn derived(key: Uuid, purpose: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::new_v8(bytes)
+}
+
+/// The id of an update of `record` for `key`'s effect `purpose`: keyed by the version it
+/// was made on too, so that a replay on the same version is recognised, while one made after
+/// the record moved (a conflict answered earlier) is a new op, decided afresh. What a step
+/// does is decided from the records' state, so a replay on a newer version finds nothing to do.
+fn keyed(key: Uuid, purpose: &str, record: &Record) -> Uuid {
+    derived(key, &format!("{purpose}@{}", record.version))
 }
 
 /// The trip an accepted bid makes: one per board entry, whoever carries the event out.
@@ -147,13 +157,21 @@ pub async fn drain(state: &HubState, entry: Option<Uuid>) {
 async fn run(state: &HubState, leased: &LeasedEvent) {
     let board = state.store.board();
     let event = &leased.event;
-    let outcome = carry_out(state, event).await;
+    let outcome = match carry_out(state, event).await {
+        Err(StepError::Retry(why)) if leased.attempts >= MAX_ATTEMPTS => Err(StepError::Refused(
+            format!("{why} (given up after {MAX_ATTEMPTS} attempts)"),
+        )),
+        other => other,
+    };
     let now = state.clock.now();
     let name = &state.outbox.name;
     let result = match &outcome {
         Ok(()) => board.finish_event(event.id, name, now, None).await,
         Err(StepError::Refused(why)) => {
             tracing::warn!(event = %event.id, kind = event.step.kind(), reason = %why, "outbox event refused");
+            if let Err(err) = abandon(state, event).await {
+                tracing::warn!(?err, event = %event.id, "cannot withdraw a transport whose step failed");
+            }
             board.finish_event(event.id, name, now, Some(why)).await
         }
         Err(StepError::Retry(why)) => {
@@ -171,6 +189,75 @@ async fn run(state: &HubState, leased: &LeasedEvent) {
         Err(err) => tracing::warn!(error = %err, "cannot record an outbox event's end"),
     }
 }
+
+/// An acceptance that can never be carried out (the request, its patient, a facility or the
+/// unit is gone) takes the transport off the board and cancels the request, so that nobody
+/// waits for a trip that will not come.
+async fn abandon(state: &HubState, event: &OutboxEvent) -> Result<(), StepError> {
+    if !matches!(event.step, Step::Accepted { .. }) {
+        return Ok(());
+    }
+    let entry = entry_of(state, event).await?;
+    withdraw(state, entry.id, UNASSIGNABLE).await?;
+    let hospital = state.store.tenant(entry.hospital_tenant_id).await?;
+    let as_hub = actor(state, entry.hospital_tenant_id, event.id);
+    if let Some(request) = hospital
+        .record(Entity::TransportRequest, entry.request_id.into(), &as_hub)
+        .await?
+    {
+        cancel_request(state, &entry, event.id, "abandon", &request, UNASSIGNABLE).await?;
+    }
+    state
+        .announce_board(entry.id, entry.hospital_tenant_id)
+        .await;
+    Ok(())
+}
+
+/// Takes an entry off the board as cancelled, showing `why`.
+async fn withdraw(state: &HubState, entry: Uuid, why: &str) -> Result<(), StepError> {
+    state
+        .store
+        .board()
+        .follow_trip(entry, TripStatus::Cancelled, Some(why), state.clock.now())
+        .await?;
+    Ok(())
+}
+
+/// Cancels a hospital's request not over yet with `reason`, as the effect `purpose` of `key`.
+async fn cancel_request(
+    state: &HubState,
+    entry: &BoardEntry,
+    key: Uuid,
+    purpose: &str,
+    request: &Record,
+    reason: &str,
+) -> Result<(), StepError> {
+    if fields::<TransportRequest>(request)?
+        .fields
+        .status
+        .is_final()
+    {
+        return Ok(());
+    }
+    let hospital = state.store.tenant(entry.hospital_tenant_id).await?;
+    let as_hub = actor(state, entry.hospital_tenant_id, key);
+    let op = update(
+        keyed(key, purpose, request),
+        Entity::TransportRequest,
+        request,
+        json!({"status": "cancelled", "cancel_reason": reason}),
+        state.clock.now(),
+    );
+    apply(state, &*hospital, &as_hub, op).await?;
+    state.announce_changes(entry.hospital_tenant_id).await;
+    Ok(())
+}
+
+/// Why a transport was withdrawn when its acceptance could not be carried out.
+const UNASSIGNABLE: &str = "the accepted bid could not be turned into a trip";
+/// What the board shows of a cancellation (the reason itself stays with the hospital and the
+/// agency: free text may name the patient).
+pub const CANCELLED_BY_CREW: &str = "cancelled by the crew";
 
 /// The hub acting on a tenant's database for an event.
 fn actor(state: &HubState, tenant: TenantId, key: Uuid) -> Actor {
@@ -239,7 +326,8 @@ async fn read(
 }
 
 fn fields<T: serde::de::DeserializeOwned>(record: &Record) -> Result<T, StepError> {
-    typed(record).map_err(|e| StepError::Refused(e.to_string()))
+    // A fixed sentence: a parser's message may quote the value, which may be PHI.
+    typed(record).map_err(|_| StepError::Refused("a stored record does not read".into()))
 }
 
 async fn entry_of(state: &HubState, event: &OutboxEvent) -> Result<BoardEntry, StepError> {
@@ -270,21 +358,17 @@ pub async fn carry_out(state: &HubState, event: &OutboxEvent) -> Result<(), Step
                 // Cancelled or published elsewhere before this step ran: replayed, or the
                 // board entry has nothing left to show.
                 if current.board_entry_id != Some(entry.id) {
-                    state
-                        .store
-                        .board()
-                        .follow_trip(
-                            entry.id,
-                            TripStatus::Cancelled,
-                            Some("the request changed before it was published"),
-                            state.clock.now(),
-                        )
-                        .await?;
+                    withdraw(
+                        state,
+                        entry.id,
+                        "the request changed before it was published",
+                    )
+                    .await?;
                 }
                 return Ok(());
             }
             let op = update(
-                derived(event.id, "request"),
+                keyed(event.id, "request", &request),
                 Entity::TransportRequest,
                 &request,
                 json!({"status": "published", "board_entry_id": entry.id}),
@@ -295,17 +379,7 @@ pub async fn carry_out(state: &HubState, event: &OutboxEvent) -> Result<(), Step
         }
         Step::Accepted { bid } => accepted(state, event, &entry, &request, *bid).await?,
         Step::Cancelled { reason } => {
-            if !current.status.is_final() {
-                let op = update(
-                    derived(event.id, "request"),
-                    Entity::TransportRequest,
-                    &request,
-                    json!({"status": "cancelled", "cancel_reason": reason}),
-                    state.clock.now(),
-                );
-                apply(state, &*hospital, &as_hub, op).await?;
-                state.announce_changes(entry.hospital_tenant_id).await;
-            }
+            cancel_request(state, &entry, event.id, "request", &request, reason).await?;
             if let (Some(agency), Some(trip)) = (entry.agency_tenant_id, entry.trip_id) {
                 let db = state.store.tenant(agency).await?;
                 let as_hub = actor(state, agency, event.id);
@@ -313,7 +387,7 @@ pub async fn carry_out(state: &HubState, event: &OutboxEvent) -> Result<(), Step
                     let now = fields::<Trip>(&record)?.fields;
                     if !now.status.is_final() {
                         let op = update(
-                            derived(event.id, "trip"),
+                            keyed(event.id, "trip", &record),
                             Entity::Trip,
                             &record,
                             json!({"status": "cancelled", "cancel_reason": reason}),
@@ -374,6 +448,11 @@ async fn accepted(
     .fields;
     let db = state.store.tenant(agency).await?;
     let as_agency = actor(state, agency, event.id);
+    if entry.status == TripStatus::Cancelled || wanted.status.is_final() {
+        // Withdrawn before the step ran: no patient data goes anywhere.
+        return Ok(());
+    }
+    let unit = read(&*db, Entity::Unit, bid.unit_id.into(), &as_agency).await?;
     if db
         .record(Entity::Trip, trip.into(), &as_agency)
         .await?
@@ -389,7 +468,6 @@ async fn accepted(
             .await?,
         )?
         .fields;
-        let unit = read(&*db, Entity::Unit, bid.unit_id.into(), &as_agency).await?;
         let crew = fields::<Unit>(&unit)?.fields.crew_user_ids;
         let made = TripFields::accepted(
             entry,
@@ -411,8 +489,11 @@ async fn accepted(
             schema_version: SCHEMA_VERSION,
         };
         apply(state, &*db, &as_agency, op).await?;
+        state.announce_changes(agency).await;
+    }
+    if fields::<Unit>(&unit)?.fields.status == UnitStatus::Available {
         let op = update(
-            derived(event.id, "unit"),
+            keyed(event.id, "unit", &unit),
             Entity::Unit,
             &unit,
             json!({"status": "assigned"}),
@@ -422,18 +503,18 @@ async fn accepted(
             // The unit's availability is the dispatcher's to keep; the trip stands.
             tracing::info!(?err, "the assigned unit's status was not changed");
         }
-        state.announce_changes(agency).await;
     }
-    if wanted.status == TripStatus::Published {
+    // Who runs it, whether or not the crew's first steps reached the request first.
+    if wanted.assigned_agency.is_none() {
+        let mut change = json!({"assigned_agency": bid.agency, "assigned_unit": bid.unit});
+        if wanted.status == TripStatus::Published {
+            change["status"] = json!("assigned");
+        }
         let op = update(
-            derived(event.id, "request"),
+            keyed(event.id, "request", request),
             Entity::TransportRequest,
             request,
-            json!({
-                "status": "assigned",
-                "assigned_agency": bid.agency,
-                "assigned_unit": bid.unit,
-            }),
+            change,
             state.clock.now(),
         );
         apply(state, &*hospital, &as_hospital, op).await?;
@@ -533,7 +614,7 @@ pub async fn follow(state: &HubState, entry: &BoardEntry) -> Result<(), StepErro
             );
         }
         let op = update(
-            derived(key, step.as_str()),
+            keyed(key, step.as_str(), &request),
             Entity::TransportRequest,
             &request,
             change,
@@ -551,7 +632,7 @@ pub async fn follow(state: &HubState, entry: &BoardEntry) -> Result<(), StepErro
         .follow_trip(
             entry.id,
             now.status,
-            now.cancel_reason.as_deref(),
+            (now.status == TripStatus::Cancelled).then_some(CANCELLED_BY_CREW),
             state.clock.now(),
         )
         .await?;

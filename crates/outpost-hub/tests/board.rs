@@ -489,6 +489,14 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // The central database, read straight, holds nothing of the patient: not the board, the
+    // bids, the outbox, the audit chain, nor any other table.
+    let central = hub.raw_central_dump().await;
+    assert!(central.contains("Shelbyville"), "the dump reads the board");
+    for word in PATIENT.iter().copied().chain([h.patient.as_str()]) {
+        assert!(!central.contains(word), "the central database holds {word}");
+    }
+
     // Every event was done once; doing the acceptance again changes nothing.
     let log = hub.store.board().event_log().await.expect("log");
     assert_eq!(
@@ -604,6 +612,15 @@ async fn a_cancelled_request_leaves_the_board_declines_its_bids_and_cancels_its_
         )
         .await;
     assert_eq!(accepted["status"], "assigned", "{accepted}");
+    // A request on the board is cancelled, never deleted: the board and the trip refer to it.
+    let (status, kept) = hub
+        .delete(&format!("/v1/transport-requests/{second}"), &h.coordinator)
+        .await;
+    assert_eq!(
+        (status, code(&kept)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"),
+        "{kept}"
+    );
     let (status, cancelled) = hub
         .post(
             &format!("/v1/transport-requests/{second}/cancel"),
@@ -629,11 +646,23 @@ async fn a_cancelled_request_leaves_the_board_declines_its_bids_and_cancels_its_
         mine["items"][0]["status"], "cancelled",
         "the agency still sees what it bid on"
     );
+    assert_eq!(
+        mine["items"][0]["cancel_reason"],
+        "cancelled by the hospital"
+    );
     let log = hub.store.board().event_log().await.expect("log");
     assert!(
         log.iter()
             .all(|e| e.attempts == 1 && e.last_error.is_none()),
         "{log:?}"
     );
+    // The reasons, free text, stay with the hospital and the agency.
+    let central = hub.raw_central_dump().await;
+    for reason in ["bed no longer available", "patient discharged home"] {
+        assert!(
+            !central.contains(reason),
+            "the central database holds {reason:?}"
+        );
+    }
     hub.stop().await;
 }

@@ -440,7 +440,7 @@ impl BoardStore for PgCentral {
         let Some(next) = board::followed(found.status, status) else {
             return Ok(false);
         };
-        let picked_up = (next == TripStatus::AtPickup).then_some(at);
+        let picked_up = board::reached_patient(next).then_some(at);
         tx.execute(
             "UPDATE board_entries SET status = $1, cancel_reason = coalesce($2, cancel_reason), \
              picked_up_at = coalesce(picked_up_at, $3), updated_at = $4 WHERE id = $5",
@@ -498,7 +498,9 @@ impl BoardStore for PgCentral {
         let conn = self.conn().await?;
         let done = conn
             .execute(
-                "UPDATE events SET done_at = $1, done_by = $2, last_error = $3, lease_until = NULL \
+                "UPDATE events SET done_at = $1, done_by = $2, last_error = $3, lease_until = NULL, \
+                 payload = CASE WHEN kind = 'cancelled' \
+                 THEN '{\"kind\":\"cancelled\",\"reason\":\"\"}' ELSE payload END \
                  WHERE id = $4 AND leased_by = $2 AND done_at IS NULL",
                 &[&now, &worker, &error, &id],
             )

@@ -194,6 +194,12 @@ impl TenantStore for PgTenant {
             tx.commit().await.db()?;
             return Ok(WriteOutcome::Stale(current));
         }
+        if let Some(refusal) = kind.deletion_refusal(&current.fields) {
+            return Err(StoreError::Refused {
+                code: refusal.code,
+                message: refusal.message,
+            });
+        }
         let record = records::delete(&tx, kind, current, actor, None).await?;
         tx.commit().await.db()?;
         Ok(WriteOutcome::Done(record))

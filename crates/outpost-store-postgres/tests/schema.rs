@@ -139,7 +139,7 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
         !audit_indexes.contains("audit_events_entity"),
         "{audit_indexes:?}"
     );
-    assert_eq!(central_version.expect("central migrates"), 6);
+    assert_eq!(central_version.expect("central migrates"), 7);
     assert!(
         matches!(
             newer,

@@ -465,7 +465,7 @@ impl BoardStore for SqliteCentral {
                 let Some(next) = board::followed(found.status, status) else {
                     return Ok(false);
                 };
-                let picked_up = (next == TripStatus::AtPickup).then(|| ts(at));
+                let picked_up = board::reached_patient(next).then(|| ts(at));
                 tx.execute(
                     "UPDATE board_entries SET status = ?1, cancel_reason = coalesce(?2, \
                      cancel_reason), picked_up_at = coalesce(picked_up_at, ?3), updated_at = ?4 \
@@ -552,7 +552,9 @@ impl BoardStore for SqliteCentral {
                 let done = conn
                     .execute(
                         "UPDATE events SET done_at = ?1, done_by = ?2, last_error = ?3, \
-                         lease_until = NULL WHERE id = ?4 AND leased_by = ?2 AND done_at IS NULL",
+                         lease_until = NULL, payload = CASE WHEN kind = 'cancelled' \
+                         THEN '{\"kind\":\"cancelled\",\"reason\":\"\"}' ELSE payload END \
+                         WHERE id = ?4 AND leased_by = ?2 AND done_at IS NULL",
                         params![ts(now), worker, error, id.to_string()],
                     )
                     .db()?;

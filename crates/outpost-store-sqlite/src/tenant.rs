@@ -181,6 +181,12 @@ impl TenantStore for SqliteTenant {
                     tx.commit().db()?;
                     return Ok(WriteOutcome::Stale(current));
                 }
+                if let Some(refusal) = kind.deletion_refusal(&current.fields) {
+                    return Err(StoreError::Refused {
+                        code: refusal.code,
+                        message: refusal.message,
+                    });
+                }
                 let record = records::delete(&tx, kind, current, &actor, None)?;
                 tx.commit().db()?;
                 Ok(WriteOutcome::Done(record))

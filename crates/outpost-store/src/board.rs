@@ -156,8 +156,10 @@ pub trait BoardStore: Send + Sync {
         lease: chrono::Duration,
         entry: Option<Uuid>,
     ) -> StoreResult<Option<LeasedEvent>>;
-    /// Marks a leased event done (`error`: why its steps could not be done and never will).
-    /// Returns `false` when the lease was lost to another worker, which then finishes it.
+    /// Marks a leased event done (`error`: why its steps could not be done and never will), and
+    /// drops a cancellation's free-text reason from it (the hospital's and the agency's
+    /// databases keep it). Returns `false` when the lease was lost to another worker, which
+    /// then finishes it.
     async fn finish_event(
         &self,
         id: Uuid,

@@ -133,7 +133,9 @@ pub fn op(
             ..op_done(op, OpStatus::Applied, stored.record)
         }),
         (OpAction::Delete, Some(stored)) => {
-            if others.is_empty() {
+            if let Some(refusal) = kind.deletion_refusal(&stored.record.fields) {
+                Step::Answer(rejected(op, Refused::Rule(refusal)))
+            } else if others.is_empty() {
                 Step::Delete {
                     status: OpStatus::Applied,
                     current: stored.record,

@@ -240,6 +240,7 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<AppointmentFields>,
     rule: Some(rule),
+    deletable: None,
 };
 
 #[cfg(test)]

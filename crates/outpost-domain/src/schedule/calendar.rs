@@ -135,6 +135,7 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<CalendarEntryFields>,
     rule: None,
+    deletable: None,
 };
 
 #[cfg(test)]

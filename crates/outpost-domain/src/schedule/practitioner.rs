@@ -190,6 +190,7 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<PractitionerFields>,
     rule: None,
+    deletable: None,
 };
 
 #[cfg(test)]

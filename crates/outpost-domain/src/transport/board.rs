@@ -328,6 +328,18 @@ pub fn followed(board: TripStatus, trip: TripStatus) -> Option<TripStatus> {
     None
 }
 
+/// Whether a transport at `status` has reached its patient (a crew's steps synced together may
+/// pass over `at_pickup`): when the board notes the pickup time.
+pub fn reached_patient(status: TripStatus) -> bool {
+    matches!(
+        status,
+        TripStatus::AtPickup
+            | TripStatus::Transporting
+            | TripStatus::AtDestination
+            | TripStatus::Completed
+    )
+}
+
 /// The steps from `from` to `to` one at a time (excluding `from`), as the hospital's request
 /// must take them; a cancellation is one step.
 pub fn steps_between(from: TripStatus, to: TripStatus) -> Vec<TripStatus> {
@@ -487,6 +499,8 @@ mod tests {
         );
         assert_eq!(steps_between(AtPickup, EnRoute), vec![]);
         assert_eq!(steps_between(EnRoute, Cancelled), vec![Cancelled]);
+        assert!(reached_patient(Transporting) && !reached_patient(EnRoute));
+        assert!(!reached_patient(Cancelled));
         let open = entry(Published);
         let bids = [bid(BidStatus::Submitted), bid(BidStatus::Accepted)];
         assert_eq!(

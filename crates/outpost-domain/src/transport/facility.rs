@@ -95,4 +95,5 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<FacilityFields>,
     rule: None,
+    deletable: None,
 };

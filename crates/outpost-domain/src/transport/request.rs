@@ -143,6 +143,20 @@ fn rule(before: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Resu
     Ok(())
 }
 
+/// Only a draft is deleted; a request that reached the board is cancelled instead.
+fn only_drafts(fields: &Map<String, Value>) -> Result<(), Refusal> {
+    match super::status_of(fields) {
+        TripStatus::Draft => Ok(()),
+        other => Err(Refusal {
+            code: "invalid_transition",
+            message: format!(
+                "a transport request that is {} is cancelled, not deleted",
+                other.as_str()
+            ),
+        }),
+    }
+}
+
 const STATUS: &str = "status";
 const WINDOW: &str = "window";
 const CLASS: FieldClass = FieldClass::Transport;
@@ -209,6 +223,7 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<TransportRequestFields>,
     rule: Some(rule),
+    deletable: Some(only_drafts),
 };
 
 #[cfg(test)]

@@ -256,6 +256,7 @@ pub static KIND: Kind = Kind {
     }),
     check: canonical::<TripFields>,
     rule: Some(rule),
+    deletable: None,
 };
 
 #[cfg(test)]

@@ -111,4 +111,5 @@ pub static KIND: Kind = Kind {
     rows: None,
     check: canonical::<UnitFields>,
     rule: None,
+    deletable: None,
 };

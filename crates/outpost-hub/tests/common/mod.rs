@@ -507,14 +507,85 @@ impl TestHub {
 
 impl TestHub {
     /// The actions of the central audit chain in order, read straight from the database.
+    /// The embedded backend's `central.db`, opened with its key straight from the file.
+    fn open_central_file(&self) -> rusqlite::Connection {
+        use outpost_store_sqlite::{MasterKey, open_encrypted};
+        let data = self.dir.path().join("data");
+        let master = MasterKey::load(&data.join("master.key")).expect("master key");
+        open_encrypted(&data.join("central.db"), &master.central_key()).expect("central")
+    }
+
+    /// Every row of every table of the central database as text (blobs in hex), read straight
+    /// from the database: what an insider with the central database would see.
+    pub async fn raw_central_dump(&self) -> String {
+        match &self.backend {
+            Backend::Embedded => {
+                use rusqlite::types::ValueRef;
+                let central = self.open_central_file();
+                let tables: Vec<String> = central
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                    .expect("prepare")
+                    .query_map([], |r| r.get(0))
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("tables");
+                let mut dump = String::new();
+                for table in tables {
+                    let mut stmt = central
+                        .prepare(&format!("SELECT * FROM \"{table}\""))
+                        .expect("prepare");
+                    let columns = stmt.column_count();
+                    let mut rows = stmt.query([]).expect("rows");
+                    while let Some(row) = rows.next().expect("row") {
+                        for i in 0..columns {
+                            let text = match row.get_ref(i).expect("value") {
+                                ValueRef::Null => String::new(),
+                                ValueRef::Integer(n) => n.to_string(),
+                                ValueRef::Real(x) => x.to_string(),
+                                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                                ValueRef::Blob(b) => hex::encode(b),
+                            };
+                            dump.push_str(&text);
+                            dump.push('\t');
+                        }
+                        dump.push('\n');
+                    }
+                }
+                dump
+            }
+            Backend::Postgres(name) => {
+                let client = pg::connect(name).await;
+                let tables: Vec<String> = client
+                    .query(
+                        "SELECT table_name::text FROM information_schema.tables \
+                         WHERE table_schema = 'public'",
+                        &[],
+                    )
+                    .await
+                    .expect("tables")
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let mut dump = String::new();
+                for table in tables {
+                    for row in client
+                        .query(&format!("SELECT t::text FROM \"{table}\" t"), &[])
+                        .await
+                        .expect("rows")
+                    {
+                        dump.push_str(row.get::<_, &str>(0));
+                        dump.push('\n');
+                    }
+                }
+                dump
+            }
+        }
+    }
+
     pub async fn raw_central_actions(&self) -> Vec<String> {
         match &self.backend {
             Backend::Embedded => {
-                use outpost_store_sqlite::{MasterKey, open_encrypted};
-                let data = self.dir.path().join("data");
-                let master = MasterKey::load(&data.join("master.key")).expect("master key");
-                let central = open_encrypted(&data.join("central.db"), &master.central_key())
-                    .expect("central");
+                let central = self.open_central_file();
                 let mut stmt = central
                     .prepare("SELECT action FROM audit_events ORDER BY seq")
                     .expect("prepare");
