@@ -132,7 +132,7 @@ fn line(t: &LocalTrip) -> String {
         f.destination,
         f.pickup_from.format("%Y-%m-%d %H:%M"),
         f.pickup_to.format("%H:%M UTC"),
-        f.patient_name,
+        f.patient_name.as_deref().unwrap_or("(patient: crew only)"),
         if t.pending { "  (to sync)" } else { "" },
         if t.conflict {
             "  (refused by the hub)"
@@ -229,7 +229,7 @@ pub async fn trip(client: &mut Client, command: TripCommand, json: bool) -> Resu
                 status: open.then_some(TripStatus::Published),
                 ..BoardQuery::new()
             };
-            let entries = client.board(&query).await?;
+            let entries = client.board(&query).await?.items;
             print(json, &entries, |list| {
                 for e in list {
                     println!("{}", entry_line(e));

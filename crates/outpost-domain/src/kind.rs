@@ -241,6 +241,10 @@ pub struct NoOverlap {
 pub struct RowRule {
     pub members: &'static str,
     pub all: Permission,
+    /// Fields that only the members read, not those who see every record by `all`, nor in
+    /// any record's history: a trip's patient, whom the crew needs and the dispatcher who
+    /// planned the trip does not (minimum necessary).
+    pub private: &'static [&'static str],
 }
 
 /// A field holding the id of a record of another kind, which must be live when the field is
@@ -398,15 +402,33 @@ impl Kind {
         user: Option<UserId>,
         permissions: &BTreeSet<Permission>,
     ) -> bool {
+        self.rows
+            .is_none_or(|rule| permissions.contains(&rule.all) || self.member(fields, user))
+    }
+
+    /// Whether `user` is one of the record's members (`None`: the hub itself, which is).
+    fn member(&self, fields: &Map<String, Value>, user: Option<UserId>) -> bool {
         let (Some(rule), Some(user)) = (self.rows, user) else {
             return true;
         };
         let user = user.to_string();
-        permissions.contains(&rule.all)
-            || fields
-                .get(rule.members)
-                .and_then(Value::as_array)
-                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(user.as_str())))
+        fields
+            .get(rule.members)
+            .and_then(Value::as_array)
+            .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(user.as_str())))
+    }
+
+    /// Whether `field` is one only a record's members read (see [`RowRule::private`]).
+    pub fn is_private(&self, field: &str) -> bool {
+        self.rows.is_some_and(|rule| rule.private.contains(&field))
+    }
+
+    /// Removes the member-only fields from a record `user` sees without being one of its
+    /// members (the dispatcher's copy of a trip).
+    pub fn hide_private(&self, fields: &mut Map<String, Value>, user: Option<UserId>) {
+        if !self.member(fields, user) {
+            fields.retain(|key, _| !self.is_private(key));
+        }
     }
 
     /// Whether `user` with `permissions` may create records of the kind: under a row rule,

@@ -285,6 +285,22 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         4,
         "the dispatcher sees every trip"
     );
+    // ... and none of their patients, which only the crews read: not in a list, a record, a
+    // history, a pull or a snapshot.
+    assert_eq!(first_page["items"][0]["patient_name"], "Ada Byron");
+    let (_, one) = hub.get(&format!("/v1/trips/{trip}"), &dispatcher).await;
+    let (_, history) = hub
+        .get(&format!("/v1/trips/{trip}/history"), &dispatcher)
+        .await;
+    let (_, pulled) = hub.get("/v1/sync/pull?cursor=0", &dispatcher).await;
+    let (_, snapshot) = hub.get("/v1/sync/snapshot", &dispatcher).await;
+    assert_eq!(one["origin"], "St Mary's", "{one}");
+    for seen in [&dispatched, &one, &history, &pulled, &snapshot] {
+        let text = seen.to_string();
+        for patient in ["Ada Byron", "Other Person", "1950-02-03", "patient_name"] {
+            assert!(!text.contains(patient), "{patient} in {text}");
+        }
+    }
 
     // Steps recorded offline arrive in one push: in order they apply; a skip is refused with
     // its code and writes nothing.

@@ -18,7 +18,11 @@ board_entry_id: string,
 /**
  * The requesting hospital's name.
  */
-hospital: string, origin: string, origin_city: string, origin_address?: string | null, destination: string, destination_city: string, destination_address?: string | null, level: Level, priority: Priority, pickup_from: string, pickup_to: string, equipment: Array<string>, isolation?: string | null, mobility?: Mobility | null, weight_class?: string | null, reason?: string | null, patient_name: string, patient_birth_date: string, unit_id: UnitId, 
+hospital: string, origin: string, origin_city: string, origin_address?: string | null, destination: string, destination_city: string, destination_address?: string | null, level: Level, priority: Priority, pickup_from: string, pickup_to: string, equipment: Array<string>, isolation?: string | null, mobility?: Mobility | null, weight_class?: string | null, reason?: string | null, 
+/**
+ * The patient, for the crew alone (absent from the dispatcher's copy).
+ */
+patient_name?: string | null, patient_birth_date?: string | null, unit_id: UnitId, 
 /**
  * The crew of the unit when it was assigned: their devices alone mirror the trip.
  */

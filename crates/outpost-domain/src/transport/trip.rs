@@ -54,8 +54,11 @@ pub struct TripFields {
     pub weight_class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub patient_name: String,
-    pub patient_birth_date: NaiveDate,
+    /// The patient, for the crew alone (absent from the dispatcher's copy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_birth_date: Option<NaiveDate>,
     pub unit_id: UnitId,
     /// The crew of the unit when it was assigned: their devices alone mirror the trip.
     #[serde(default)]
@@ -97,8 +100,8 @@ impl TripFields {
             mobility: request.mobility,
             weight_class: request.weight_class.clone(),
             reason: request.reason.clone(),
-            patient_name: format!("{} {}", patient.given_name, patient.family_name),
-            patient_birth_date: patient.birth_date,
+            patient_name: Some(format!("{} {}", patient.given_name, patient.family_name)),
+            patient_birth_date: Some(patient.birth_date),
             unit_id,
             crew_user_ids,
             status: TripStatus::Assigned,
@@ -132,11 +135,11 @@ impl Fields for TripFields {
             ("origin_city", &self.origin_city, 80),
             ("destination", &self.destination, 120),
             ("destination_city", &self.destination_city, 80),
-            ("patient_name", &self.patient_name, 200),
         ] {
             check_line(field, value, max)?;
         }
         for (field, value, max) in [
+            ("patient_name", &self.patient_name, 200),
             ("origin_address", &self.origin_address, 200),
             ("destination_address", &self.destination_address, 200),
             ("isolation", &self.isolation, 60),
@@ -147,7 +150,7 @@ impl Fields for TripFields {
                 check_line(field, value, max)?;
             }
         }
-        if self.patient_birth_date > today {
+        if self.patient_birth_date.is_some_and(|born| born > today) {
             return Err(ValidationError::new(
                 "patient_birth_date",
                 "must not be in the future",
@@ -253,6 +256,7 @@ pub static KIND: Kind = Kind {
     rows: Some(RowRule {
         members: "crew_user_ids",
         all: Permission::TripAssign,
+        private: &["patient_name", "patient_birth_date"],
     }),
     check: canonical::<TripFields>,
     rule: Some(rule),
@@ -300,5 +304,30 @@ mod tests {
         let mut renamed = en_route.clone();
         renamed.insert("patient_name".into(), json!("Someone Else"));
         assert!(KIND.check_rule(Some(&en_route), &renamed).is_err());
+    }
+
+    #[test]
+    fn only_the_crew_reads_the_patient_and_the_dispatchers_copy_still_reads_as_a_trip() {
+        let crew = UserId::generate();
+        let mut fields = trip();
+        fields.insert("crew_user_ids".into(), json!([crew]));
+        let made = KIND.canonical(&fields, today()).expect("a trip");
+
+        let mut crews = made.clone();
+        KIND.hide_private(&mut crews, Some(crew));
+        assert_eq!(crews["patient_name"], "Ada Byron");
+        let mut hubs = made.clone();
+        KIND.hide_private(&mut hubs, None);
+        assert_eq!(hubs, made, "the hub keeps everything");
+
+        let mut dispatchers = made.clone();
+        KIND.hide_private(&mut dispatchers, Some(UserId::generate()));
+        assert!(!dispatchers.contains_key("patient_name"));
+        assert!(!dispatchers.contains_key("patient_birth_date"));
+        assert_eq!(dispatchers["origin"], "St Mary's ED", "the transport stays");
+        let read: TripFields =
+            serde_json::from_value(Value::Object(dispatchers)).expect("a trip without a patient");
+        assert_eq!(read.patient_name, None);
+        assert!(KIND.is_private("patient_birth_date") && !KIND.is_private("reason"));
     }
 }

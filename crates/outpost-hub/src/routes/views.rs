@@ -1,6 +1,8 @@
 //! What a caller may see of a record of any kind, from its kind's description: the classes of
-//! fields their permissions read, nothing at all of a kind they may not read, and nothing of a
-//! record its kind's row rule keeps from them (a trip of another unit's crew).
+//! fields their permissions read, nothing at all of a kind they may not read, nothing of a
+//! record its kind's row rule keeps from them (a trip of another unit's crew), and of the
+//! records they see without being a member, not the members' private fields (a trip's patient,
+//! for the dispatcher); no history carries those.
 
 use std::collections::HashSet;
 
@@ -25,16 +27,19 @@ pub fn record(principal: &Principal, entity: Entity, mut record: Record) -> Opti
         return None;
     }
     kind.redact(&mut record.fields, &classes);
+    kind.hide_private(&mut record.fields, Some(principal.user_id));
     Some(record)
 }
 
-/// The version as the caller may see it (changes of fields they may not read left out).
+/// The version as the caller may see it (changes of fields they may not read left out, and
+/// of members' private fields, which a history entry cannot tell the members of).
 pub fn history(principal: &Principal, entity: Entity, mut entry: HistoryEntry) -> HistoryEntry {
     let kind = entity.kind();
     let classes = kind.readable(&principal.permissions);
-    entry
-        .changes
-        .retain(|field, _| kind.field(field).is_none_or(|f| classes.contains(&f.class)));
+    entry.changes.retain(|field, _| {
+        kind.field(field)
+            .is_none_or(|f| classes.contains(&f.class) && !kind.is_private(field))
+    });
     entry
 }
 
