@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Runs Outpost's checks and tests in stages, all of them by default, in this order:
 #
-#   lint  formatting, clippy with warnings as errors, the dependency tree's licences, bans and
-#         sources (cargo-deny; deny.toml)
+#   lint  formatting; one build of every target with clippy's lints (warnings as errors); the
+#         dependency tree's licences, bans and sources (cargo-deny; deny.toml)
 #   ui    the UI's type check and build (the desktop app embeds it) and its Vitest tests
-#   unit  one build of every target, then every Rust test (unit, the store suite on both
-#         backends, the real hub over HTTP on the embedded backend, the client and the `outpost`
-#         binary against it) under a real Secret Service, and a check that the generated
-#         TypeScript bindings are current
+#   unit  every Rust test (unit, the store suite on both backends, the real hub over HTTP on
+#         the embedded backend, the client and the `outpost` binary against it) under a real
+#         Secret Service, and a check that the generated TypeScript bindings are current
 #   pg    the hub's tests again on PostgreSQL
 #   api   schemathesis against a live hub, driven by its own OpenAPI document (tests/api)
 #   e2e   the real desktop app under Xvfb, driven through tauri-driver, against a real hub
@@ -15,7 +14,9 @@
 #         unit, the update signature, and the hub's update endpoint serving the desktop build
 #
 # `scripts/test.sh unit pg` runs only those. Every cargo command names the whole workspace, so
-# that features resolve once and nothing is built twice. Screenshots of the end-to-end run go
+# that features resolve once and nothing is built twice; and clippy lints while the workspace's
+# own crates compile (clippy-driver as their compiler: see `lint_while_building`), so that the
+# tests run on the build clippy checked, rather than checking everything a second time. Screenshots of the end-to-end run go
 # to target/e2e-screenshots (OUTPOST_SCREENSHOTS=dir to write them elsewhere, e.g.
 # docs/screenshots to refresh the README's). Prints how long each stage took.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -36,6 +37,18 @@ if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 ensure_build_deps
 cd "$ROOT"
 
+# Clippy's lints, as errors, in every build of the workspace's own crates: clippy-driver is
+# their compiler (a full rustc with clippy's lints; dependencies are compiled by rustc as
+# always), given `-D warnings` the way `cargo clippy -- -D warnings` gives it. The same
+# setting for every stage, so that one build serves them all.
+lint_while_building() {
+    local driver
+    driver="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
+    export RUSTC_WORKSPACE_WRAPPER="$driver"
+    export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}
+lint_while_building
+
 # What compiling the workspace needs: WebKitGTK for the desktop app, and the UI's bundle,
 # which the app embeds (built here when no earlier stage has).
 prepare_build() {
@@ -43,10 +56,16 @@ prepare_build() {
     [ -d ui/dist ] || npm --prefix ui run build
 }
 
-stage_lint() {
+# Every target of the workspace, once (linted by clippy as it compiles); later stages find it
+# built.
+build_workspace() {
     prepare_build
+    cargo build --workspace --all-targets --locked
+}
+
+stage_lint() {
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    build_workspace
     ensure_cargo_tool cargo-deny cargo-deny
     cargo deny --locked check licenses bans sources
     # Known vulnerabilities need the RustSec database, which lives on GitHub: checked wherever
@@ -69,8 +88,7 @@ stage_unit() {
     ensure_cargo_tool cargo-nextest cargo-nextest
     ensure_postgres
     ensure_second_postgres
-    prepare_build
-    cargo build --workspace --all-targets --locked
+    build_workspace
     with_keyring cargo nextest run --workspace --locked --no-fail-fast
     log "the TypeScript bindings in ui/src/bindings match the Rust types"
     if ! git diff --exit-code --stat -- ui/src/bindings \
@@ -108,8 +126,7 @@ updater_test_key() {
 }
 
 stage_api() {
-    prepare_build
-    cargo build --workspace --all-targets --locked
+    build_workspace
     local venv="$ROOT/target/api-venv"
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         ensure_apt_packages python3 python3-venv
