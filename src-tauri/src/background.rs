@@ -1,10 +1,11 @@
-//! The sync that runs behind the UI: after every local change, on request, and every
-//! `interval` otherwise; it waits longer (exponential backoff) while the hub is away.
+//! The sync that runs behind the UI: after every local change, on request, when the hub
+//! announces a change, and every `interval` otherwise; it waits longer (exponential backoff)
+//! while the hub is away.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use outpost_client::{Backoff, ClientError, MirrorProgress};
+use outpost_client::{Announcement, Backoff, ClientError, HubEvents, Listener, MirrorProgress};
 
 use crate::error::IpcError;
 use crate::state::Desktop;
@@ -32,6 +33,70 @@ pub async fn run(desktop: Arc<Desktop>) {
             }
         };
     }
+}
+
+/// Follows the hub's announcements while the local data is open: a change on the hub wakes
+/// the sync at once (a crew sees its new trip within a second, not at the next interval), and
+/// a change of the transport board tells the board screen to read it again. Reconnects after
+/// a lost link, waiting at most one sync interval.
+pub async fn follow_hub(desktop: Arc<Desktop>) {
+    let mut backoff = Backoff::new(std::time::Duration::from_secs(1), desktop.interval);
+    loop {
+        let listener = desktop.client.lock().await.listener();
+        let delay = match listener {
+            Ok(listener) => match listen(&desktop, &listener, &mut backoff).await {
+                // The hub ended the stream (it is stopping) or someone else signed in.
+                Ok(()) => std::time::Duration::from_secs(1),
+                Err(err) => {
+                    tracing::info!(code = %err.code().as_str(), "hub announcements lost");
+                    backoff.next_delay()
+                }
+            },
+            // Signed out or locked: look again shortly.
+            Err(_) => std::time::Duration::from_secs(1),
+        };
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One connection to the hub's announcements, for as long as the same sign-in is open.
+async fn listen(
+    desktop: &Desktop,
+    listener: &Listener,
+    backoff: &mut Backoff,
+) -> Result<(), ClientError> {
+    let mut events = listener.connect().await?;
+    backoff.reset();
+    desktop.update(|s| s.live = true);
+    let followed = follow(desktop, listener, &mut events).await;
+    desktop.update(|s| s.live = false);
+    followed
+}
+
+/// Hands each announcement on, until the stream ends or someone else signs in.
+async fn follow(
+    desktop: &Desktop,
+    listener: &Listener,
+    events: &mut HubEvents,
+) -> Result<(), ClientError> {
+    // A new connection starts with the hub's cursor: the sync catches up.
+    while let Some(announcement) = events.next().await? {
+        let same_user = desktop
+            .client
+            .lock()
+            .await
+            .profile()
+            .is_some_and(|p| p.id == listener.profile_id());
+        if !same_user {
+            return Ok(());
+        }
+        match announcement {
+            Announcement::Changes(_) => desktop.wake.notify_one(),
+            Announcement::Board => desktop.update(|s| s.board_changes += 1),
+            Announcement::Other => {}
+        }
+    }
+    Ok(())
 }
 
 /// Locks the local data once the user has been idle for the configured time, and tells the

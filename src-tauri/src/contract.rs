@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
-use outpost_client::{Conflict, LocalAppointment, LocalTrip};
+use outpost_client::{Conflict, LocalAppointment, LocalRequest, LocalTrip};
 use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
 use outpost_domain::schedule::practitioner::Practitioner;
-use outpost_domain::transport::board::{Bid, BoardEntry};
+use outpost_domain::transport::board::Bid;
+use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
-use outpost_domain::transport::request::TransportRequest;
+use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
 use outpost_domain::transport::trip::Trip;
 use outpost_domain::transport::unit::Unit;
 
@@ -96,8 +97,8 @@ contract! {
     trip: TripRef => TripDetail;
     /// Takes the trip's next step (or cancels it with a reason), offline too.
     trip_status: TripStatusChange => Trip;
-    /// The transport board as the hub shows it to this tenant now (needs the link).
-    board: BoardFilter => Vec<BoardEntry>;
+    /// A page of the transport board as the hub shows it to this tenant now (needs the link).
+    board: BoardFilter => BoardPage;
     /// The bids on an entry this tenant sees (an agency: its own).
     board_bids: EntryRef => Vec<Bid>;
     /// A dispatcher's bid with one of the agency's units.
@@ -106,7 +107,15 @@ contract! {
     /// The agency's units as the hub holds them.
     units: () => Vec<Unit>;
     /// The hospital's draft requests in the local copy.
-    draft_requests: () => Vec<TransportRequest>;
+    draft_requests: () => Vec<LocalRequest>;
+    /// The hospital's facilities in the local copy, in name order.
+    facilities: () => Vec<Facility>;
+    /// Drafts a transport request here (offline too); it reaches the hub with the next sync.
+    draft_request: TransportRequestFields => TransportRequest;
+    /// Discards a draft.
+    discard_draft: RequestRef => ();
+    /// Cancels a request with a reason (needs the link): off the board, its trip cancelled.
+    cancel_request: CancelRequest => TransportRequest;
     /// Puts a draft on the board.
     publish_request: RequestRef => TransportRequest;
     /// Accepts a bid: the other bids are declined, the trip goes to the agency's unit.

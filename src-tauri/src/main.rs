@@ -34,6 +34,7 @@ fn main() {
         .setup(move |app| {
             let _ = desktop.app.set(app.handle().clone());
             tauri::async_runtime::spawn(background::watch_idle(desktop.clone()));
+            tauri::async_runtime::spawn(background::follow_hub(desktop.clone()));
             tauri::async_runtime::spawn(background::run(desktop));
             Ok(())
         })

@@ -34,6 +34,13 @@ pub struct SyncState {
     pub local: Option<Status>,
     /// A newer build the hub offers, until it is installed.
     pub update: Option<UpdateOffer>,
+    /// Whether the hub's announcements are followed now (changes arrive at once rather than
+    /// at the next interval).
+    pub live: bool,
+    /// How many times the hub announced a change of the transport board: the board screen
+    /// reads the board again whenever this moves.
+    #[ts(type = "number")]
+    pub board_changes: u64,
 }
 
 /// The app's state.

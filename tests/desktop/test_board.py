@@ -1,7 +1,11 @@
 """The transport board in the real app, one role at a time: an EMS dispatcher bids on an open
-request with one of the agency's units; the hospital's coordinator sees the bids side by side
-and accepts one (the trip goes to that agency); the transport center opens on the report and
-its charts. The board never shows a patient."""
+request with one of the agency's units, and sees a new request the moment it is published; the
+hospital's coordinator drafts a request in the form, publishes it and cancels it with a reason,
+and sees the bids side by side and accepts one (the trip goes to that agency); the transport
+center opens on the report and its charts. The board never shows a patient."""
+
+import time
+from datetime import datetime, timedelta, timezone
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -46,6 +50,89 @@ def test_a_dispatcher_bids_on_the_board_with_a_unit_and_an_eta(hub, app_factory)
     shot(driver, "dispatcher-board")
     bids = hub.api(*COUNTY).get(f"{hub.url}/v1/board/{entry['id']}/bids", timeout=10).json()["items"]
     assert [(b["unit"], b["eta_minutes"], b["status"]) for b in bids] == [(unit["call_sign"], 12, "submitted")]
+
+
+def test_a_dispatchers_board_shows_a_request_as_soon_as_it_is_published(hub, app_factory):
+    driver = app_factory()
+    sign_in(driver, hub, *COUNTY)
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "board-entries"), what="the open board")
+    wait_for(
+        lambda: driver.find_element(By.ID, "status-link").get_attribute("data-live") == "true",
+        timeout=30,
+        what="the app following the hub's announcements",
+    )
+    # The hospital publishes a new request from elsewhere (its own desk, over the API).
+    hospital = hub.api("transport_coordinator", "st-mary-hospital")
+    patient = hospital.get(f"{hub.url}/v1/patients?limit=1", timeout=10).json()["items"][0]
+    facilities = hospital.get(f"{hub.url}/v1/facilities", timeout=10).json()["items"]
+    start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=5)
+    draft = hospital.post(
+        f"{hub.url}/v1/transport-requests",
+        json={
+            "patient_id": patient["id"], "origin_facility_id": facilities[0]["id"],
+            "destination_facility_id": facilities[1]["id"], "level": "BLS", "priority": "emergent",
+            "pickup_from": start.isoformat(), "pickup_to": (start + timedelta(hours=1)).isoformat(),
+        },
+        timeout=10,
+    )
+    assert draft.status_code == 201, draft.text
+    published = time.monotonic()
+    entry = hospital.post(f"{hub.url}/v1/transport-requests/{draft.json()['id']}/publish", json={}, timeout=10).json()
+    # Announced over server-sent events: well before the board's one-minute safety reread.
+    wait_for(lambda: driver.find_element(By.ID, f"entry-{entry['board_entry_id']}"), timeout=10, what="the new entry, live")
+    print(f"published -> on the dispatcher's board in {time.monotonic() - published:.2f} s")
+    assert patient["family_name"] not in text(driver, "board-entries")
+
+
+def test_the_coordinator_drafts_publishes_and_cancels_a_request(hub, app_factory):
+    hospital = hub.api("transport_coordinator", "st-mary-hospital")
+    patient = hospital.get(f"{hub.url}/v1/patients?limit=1", timeout=10).json()["items"][0]
+    driver = app_factory()
+    sign_in(driver, hub, "transport_coordinator", "st-mary-hospital")
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "nav-board"), what="the board's link").click()
+    wait_for(lambda: driver.find_element(By.ID, "new-request"), what="the new request button").click()
+    search = wait_for(lambda: driver.find_element(By.ID, "request-patient-search"), what="the request form")
+    search.send_keys(patient["family_name"])
+    wait_for(lambda: driver.find_element(By.ID, f"request-patient-{patient['id']}"), what="the patient found").click()
+    Select(driver.find_element(By.ID, "request-origin")).select_by_index(1)
+    Select(driver.find_element(By.ID, "request-destination")).select_by_index(2)
+    Select(driver.find_element(By.ID, "request-level")).select_by_visible_text("ALS")
+    Select(driver.find_element(By.ID, "request-priority")).select_by_value("urgent")
+    Select(driver.find_element(By.ID, "request-mobility")).select_by_value("stretcher")
+    driver.find_element(By.ID, "request-equipment").send_keys("oxygen, cardiac monitor")
+    driver.find_element(By.ID, "request-reason").send_keys("step-down to rehabilitation")
+    shot(driver, "coordinator-request")
+    driver.find_element(By.ID, "request-save").click()
+    wait_for(lambda: not driver.find_elements(By.ID, "request-dialog"), what="the dialog closed")
+    draft = wait_for(
+        lambda: next(d for d in driver.find_elements(By.CSS_SELECTOR, "#board-drafts li") if "step-down" in d.text),
+        what="the draft listed",
+    )
+    request_id = draft.get_attribute("id").removeprefix("draft-")
+    publish = driver.find_element(By.ID, f"publish-{request_id}")
+    wait_for(lambda: publish.is_enabled(), what="the draft on the hub (synced)")
+    publish.click()
+    wait_for(lambda: not driver.find_elements(By.ID, f"draft-{request_id}"), what="the draft published")
+    request = hospital.get(f"{hub.url}/v1/transport-requests/{request_id}", timeout=10).json()
+    assert (request["status"], request["level"], request["equipment"]) == ("published", "ALS", ["oxygen", "cardiac monitor"])
+    entry = request["board_entry_id"]
+    button = wait_for(lambda: driver.find_element(By.ID, f"entry-{entry}"), what="the entry on the board")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    driver.find_element(By.ID, "cancel-request").click()
+    wait_for(lambda: "Say why" in driver.find_element(By.CSS_SELECTOR, ".board .form-error").text, what="a reason asked for")
+    driver.find_element(By.ID, "cancel-reason").send_keys("patient discharged home")
+    driver.find_element(By.ID, "cancel-request").click()
+    wait_for(
+        lambda: hospital.get(f"{hub.url}/v1/transport-requests/{request_id}", timeout=10).json()["status"] == "cancelled",
+        what="the request cancelled",
+    )
+    cancelled = hospital.get(f"{hub.url}/v1/transport-requests/{request_id}", timeout=10).json()
+    assert cancelled["cancel_reason"] == "patient discharged home"
+    board = hub.api("transport_coordinator", "regional-transport").get(f"{hub.url}/v1/board/{entry}", timeout=10).json()
+    assert board["status"] == "cancelled", board
 
 
 def test_the_hospital_sees_the_bids_side_by_side_and_accepts_one(hub, app_factory):

@@ -4,7 +4,18 @@ import type { BoardEntry } from "../src/bindings/BoardEntry";
 import type { Profile } from "../src/bindings/Profile";
 import type { TransportReport } from "../src/bindings/TransportReport";
 import type { Unit } from "../src/bindings/Unit";
-import { biddingUnits, boardRole, daySeries, lastMonth, liveBid, onTimeShare, ranked } from "../src/logic/board";
+import {
+  type RequestForm,
+  biddingUnits,
+  boardRole,
+  daySeries,
+  lastMonth,
+  liveBid,
+  nextHour,
+  onTimeShare,
+  ranked,
+  requestFields,
+} from "../src/logic/board";
 
 const profile = (over: Partial<Profile>): Profile => ({
   id: "p",
@@ -78,5 +89,51 @@ describe("the board by role", () => {
     expect([series.labels, series.completed, series.running, series.open]).toEqual([["11-07"], [2], [1], [1]]);
     const period = lastMonth(new Date("2026-12-06T18:00:00Z"));
     expect(period).toEqual({ from: "2026-11-07T00:00:00.000Z", to: "2026-12-07T00:00:00.000Z" });
+  });
+});
+
+describe("a new transport request", () => {
+  const form: RequestForm = {
+    patientId: "patient",
+    origin: "er",
+    destination: "rehab",
+    level: "ALS",
+    priority: "urgent",
+    pickupFrom: "2026-12-07T14:00",
+    windowHours: 2,
+    equipment: " oxygen, , cardiac monitor ",
+    isolation: "",
+    mobility: "stretcher",
+    reason: " rehabilitation ",
+    notes: "",
+  };
+
+  it("becomes a draft with a window, trimmed labels and no empty text", () => {
+    const fields = requestFields(form);
+    if ("field" in fields) throw new Error(fields.message);
+    expect(fields.status).toBe("draft");
+    expect(Date.parse(fields.pickup_to) - Date.parse(fields.pickup_from)).toBe(2 * 3_600_000);
+    expect(fields.pickup_from).toBe(new Date("2026-12-07T14:00").toISOString());
+    expect(fields.equipment).toEqual(["oxygen", "cardiac monitor"]);
+    expect([fields.isolation, fields.reason, fields.mobility]).toEqual([null, "rehabilitation", "stretcher"]);
+  });
+
+  it("names the field to fix first", () => {
+    const fix = (over: Partial<RequestForm>) => {
+      const result = requestFields({ ...form, ...over });
+      return "field" in result ? result.field : null;
+    };
+    expect(fix({ patientId: null })).toBe("patientId");
+    expect(fix({ origin: "" })).toBe("origin");
+    expect(fix({ destination: "er" })).toBe("destination");
+    expect(fix({ pickupFrom: "" })).toBe("pickupFrom");
+    expect(fix({ windowHours: 0 })).toBe("windowHours");
+    expect(fix({ windowHours: 169 })).toBe("windowHours");
+    expect(fix({})).toBeNull();
+  });
+
+  it("opens its window at the next whole hour by default", () => {
+    expect(nextHour(new Date(2026, 11, 6, 21, 40))).toBe("2026-12-06T22:00");
+    expect(nextHour(new Date(2026, 11, 31, 23, 5))).toBe("2027-01-01T00:00");
   });
 });

@@ -21,7 +21,7 @@ describe("search as you type", () => {
 });
 
 describe("status bar", () => {
-  const base: SyncState = { online: true, syncing: false, mirror: null, last_error: null, local: null, update: null };
+  const base: SyncState = { online: true, syncing: false, mirror: null, last_error: null, local: null, update: null, live: false, board_changes: 0 };
   it("says offline with one pending change", () => {
     const state: SyncState = {
       ...base,

@@ -9,6 +9,8 @@ const state = (online: boolean): SyncState => ({
   last_error: null,
   local: null,
   update: null,
+  live: false,
+  board_changes: 0,
 });
 
 /** A shell whose subscription and read answer when the test says. */

@@ -1,6 +1,8 @@
-//! A crew's laptop offline: the trip's steps taken with the hub stopped and the device's clock
-//! hours off, one at a time (a step out of order refused and nothing kept), then synced: the
-//! hub keeps the device's time and its own for each step, and orders them by its own.
+//! Transport on the computers. A crew's laptop offline: the trip's steps taken with the hub
+//! stopped and the device's clock hours off, one at a time (a step out of order refused and
+//! nothing kept), then synced: the hub keeps the device's time and its own for each step, and
+//! orders them by its own. A dispatcher on the command line. And minimum necessary: after an
+//! acceptance, only the assigned crew's copy holds the patient.
 
 mod common;
 
@@ -10,15 +12,86 @@ use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
 use common::{FakeClock, Hub, PASSWORD, client, no_progress, run};
-use outpost_client::{ClientError, ErrorCode};
+use outpost_client::{Client, ClientError, ErrorCode};
 use outpost_domain::audit::Actor;
 use outpost_domain::clock::Clock;
+use outpost_domain::tenant::Tenant;
 use outpost_domain::transport::TripStatus;
-use outpost_domain::{Entity, RecordId, Role, TenantKind, TripId};
+use outpost_domain::transport::board::NewBid;
+use outpost_domain::transport::request::TransportRequestFields;
+use outpost_domain::{Entity, RecordId, Role, TenantKind, TripId, UserId};
 use outpost_store::Store;
 
 fn object(value: Value) -> serde_json::Map<String, Value> {
     value.as_object().cloned().expect("an object")
+}
+
+/// A hospital's patient (MRN `CLI-1`, Ada Byron, born 1950-02-03) and two of its facilities,
+/// written straight into its database: the patient, the origin and the destination.
+async fn patient_and_facilities(hub: &Hub, hospital: &Tenant) -> (RecordId, RecordId, RecordId) {
+    let mut actor = Actor::system(Utc::now());
+    actor.tenant_id = Some(hospital.id);
+    let db = hub.store().tenant(hospital.id).await.expect("hospital");
+    let (patient, origin, destination) = (
+        RecordId::generate(),
+        RecordId::generate(),
+        RecordId::generate(),
+    );
+    db.create_records(
+        Entity::Patient,
+        vec![(
+            patient,
+            object(json!({"mrn": "CLI-1", "given_name": "Ada", "family_name": "Byron", "birth_date": "1950-02-03", "sex": "female"})),
+        )],
+        &actor,
+    )
+    .await
+    .expect("patient");
+    db.create_records(
+        Entity::Facility,
+        vec![
+            (
+                origin,
+                object(json!({"name": "General ER", "kind": "hospital", "city": "Springfield"})),
+            ),
+            (
+                destination,
+                object(
+                    json!({"name": "Oak Rehab", "kind": "rehabilitation", "city": "Shelbyville"}),
+                ),
+            ),
+        ],
+        &actor,
+    )
+    .await
+    .expect("facilities");
+    (patient, origin, destination)
+}
+
+/// A user of `tenant` in `role`, signed in on a computer of their own.
+async fn signed_in(hub: &Hub, tenant: &Tenant, role: Role) -> (tempfile::TempDir, Client, UserId) {
+    let email = hub.user(tenant, role).await;
+    let home = tempfile::tempdir().expect("home");
+    let mut device = client(home.path(), Arc::new(outpost_domain::clock::SystemClock));
+    let profile = device
+        .login(&hub.url(), None, &email, PASSWORD)
+        .await
+        .expect("login");
+    (home, device, profile.user_id)
+}
+
+/// Every byte of every file under `dir`, as lossy text.
+fn files_text(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            text.push_str(&files_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    text
 }
 
 // Several threads: the hub serves the `outpost` process the test waits for.
@@ -165,43 +238,11 @@ async fn a_dispatcher_reads_the_board_and_bids_from_the_command_line() {
     let dispatcher = hub.user(&agency, Role::EmsDispatcher).await;
 
     // A hospital's draft and an agency's unit, as their own screens would have written them.
+    let (patient, origin, destination) = patient_and_facilities(&hub, &hospital).await;
     let mut actor = Actor::system(Utc::now());
     actor.tenant_id = Some(hospital.id);
     let db = hub.store().tenant(hospital.id).await.expect("hospital");
-    let (patient, origin, destination, request) = (
-        RecordId::generate(),
-        RecordId::generate(),
-        RecordId::generate(),
-        RecordId::generate(),
-    );
-    db.create_records(
-        Entity::Patient,
-        vec![(
-            patient,
-            object(json!({"mrn": "CLI-1", "given_name": "Ada", "family_name": "Byron", "birth_date": "1950-02-03", "sex": "female"})),
-        )],
-        &actor,
-    )
-    .await
-    .expect("patient");
-    db.create_records(
-        Entity::Facility,
-        vec![
-            (
-                origin,
-                object(json!({"name": "General ER", "kind": "hospital", "city": "Springfield"})),
-            ),
-            (
-                destination,
-                object(
-                    json!({"name": "Oak Rehab", "kind": "rehabilitation", "city": "Shelbyville"}),
-                ),
-            ),
-        ],
-        &actor,
-    )
-    .await
-    .expect("facilities");
+    let request = RecordId::generate();
     db.create_records(
         Entity::TransportRequest,
         vec![(
@@ -296,4 +337,134 @@ async fn a_dispatcher_reads_the_board_and_bids_from_the_command_line() {
     assert_eq!(bids[0]["status"], "accepted", "{bids}");
     let (ok, late) = run(home.path(), &["trip", "withdraw", &entry, &bid_id]);
     assert!(!ok, "an accepted bid stays: {late}");
+}
+
+/// Minimum necessary on the computers: once the hospital accepts one agency's bid, the patient
+/// is in the assigned crew's encrypted copy and in no other EMS copy (the same agency's other
+/// crew and its dispatcher, the declined agency's dispatcher and crew), decrypted or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_assigned_crews_copy_holds_the_patient() {
+    let hub = Hub::start().await;
+    let hospital = hub.tenant("general", TenantKind::Hospital).await;
+    let metro = hub.tenant("metro", TenantKind::EmsAgency).await;
+    let county = hub.tenant("county", TenantKind::EmsAgency).await;
+    let (patient, origin, destination) = patient_and_facilities(&hub, &hospital).await;
+
+    let (_desk_home, mut desk, _) = signed_in(&hub, &hospital, Role::TransportCoordinator).await;
+    let mut ems = Vec::new();
+    for (name, tenant, role) in [
+        ("assigned crew", &metro, Role::EmsCrew),
+        ("other crew", &metro, Role::EmsCrew),
+        ("dispatcher", &metro, Role::EmsDispatcher),
+        ("declined dispatcher", &county, Role::EmsDispatcher),
+        ("declined crew", &county, Role::EmsCrew),
+    ] {
+        let (home, device, user) = signed_in(&hub, tenant, role).await;
+        ems.push((name, home, device, user));
+    }
+    // Each agency's units, each with its crew, as its dispatcher's screen writes them.
+    let mut units = Vec::new();
+    for (tenant, call_sign, crew) in [
+        (&metro, "Medic 1", ems[0].3),
+        (&metro, "Medic 2", ems[1].3),
+        (&county, "County 1", ems[4].3),
+    ] {
+        let mut actor = Actor::system(Utc::now());
+        actor.tenant_id = Some(tenant.id);
+        let unit = RecordId::generate();
+        hub.store()
+            .tenant(tenant.id)
+            .await
+            .expect("agency")
+            .create_records(
+                Entity::Unit,
+                vec![(
+                    unit,
+                    object(
+                        json!({"call_sign": call_sign, "level": "ALS", "crew_user_ids": [crew]}),
+                    ),
+                )],
+                &actor,
+            )
+            .await
+            .expect("unit");
+        units.push(unit);
+    }
+
+    // The coordinator drafts on the desktop's core (offline-capable), syncs, publishes.
+    desk.sync(&mut no_progress()).await.expect("mirror");
+    let fields: TransportRequestFields = serde_json::from_value(json!({
+        "patient_id": patient, "origin_facility_id": origin,
+        "destination_facility_id": destination, "level": "ALS", "priority": "urgent",
+        "pickup_from": Utc::now() + Duration::hours(1),
+        "pickup_to": Utc::now() + Duration::hours(3), "reason": "rehabilitation",
+    }))
+    .expect("fields");
+    let draft = desk.draft_request(fields).expect("draft");
+    let drafts = desk.draft_requests().expect("drafts");
+    assert!(drafts.len() == 1 && drafts[0].pending, "not on the hub yet");
+    desk.sync(&mut no_progress()).await.expect("push");
+    assert!(!desk.draft_requests().expect("drafts")[0].pending);
+    let published = desk.publish(draft.id).await.expect("published");
+    let entry = published.fields.board_entry_id.expect("on the board");
+
+    let bid = |unit: RecordId| NewBid {
+        unit_id: unit.into(),
+        eta_minutes: 15,
+        notes: None,
+    };
+    let winning = ems[2]
+        .2
+        .bid(entry, &bid(units[0]))
+        .await
+        .expect("metro bids");
+    ems[3]
+        .2
+        .bid(entry, &bid(units[2]))
+        .await
+        .expect("county bids");
+    desk.accept_bid(draft.id, winning.id)
+        .await
+        .expect("accepted");
+
+    for (name, _, device, _) in &mut ems {
+        device
+            .sync(&mut no_progress())
+            .await
+            .unwrap_or_else(|e| panic!("{name} syncs: {e}"));
+    }
+    let assigned = ems[0].2.trips().expect("trips");
+    assert_eq!(assigned.len(), 1, "the assigned crew has its trip");
+    assert_eq!(
+        assigned[0].trip.fields.patient_name.as_deref(),
+        Some("Ada Byron")
+    );
+    let planned = ems[2].2.trips().expect("trips");
+    assert_eq!(planned.len(), 1, "the dispatcher has the trip to follow");
+    assert_eq!(
+        planned[0].trip.fields.patient_name, None,
+        "without its patient"
+    );
+    assert_eq!(ems[1].2.trips().expect("trips").len(), 0);
+    assert_eq!(ems[4].2.trips().expect("trips").len(), 0);
+
+    let patient_data = ["Byron", "1950-02-03", "CLI-1", &patient.to_string()];
+    for (name, home, device, _) in &mut ems {
+        let decrypted = device.cache_text().expect("cache");
+        let on_disk = files_text(home.path());
+        if *name == "assigned crew" {
+            // The scan sees what is there: the crew's copy holds the name and birth date.
+            assert!(decrypted.contains("Byron") && decrypted.contains("1950-02-03"));
+        } else {
+            for value in patient_data {
+                assert!(!decrypted.contains(value), "{value} in the {name}'s copy");
+            }
+        }
+        for value in patient_data {
+            assert!(
+                !on_disk.contains(value),
+                "{value} in plaintext on the {name}'s disk"
+            );
+        }
+    }
 }

@@ -183,15 +183,15 @@ impl HubApi {
     }
 
     /// Server-sent events, parsed by a maintained parser (CRLF, events split across chunks,
-    /// multi-byte text): yields the cursor of each `changes` announcement, and `None` for any
-    /// other event (the keep-alive). `arrivals` counts every piece of bytes that arrives,
-    /// keep-alives and comments included (an older hub's keep-alive is a comment, which no
-    /// parser hands over), so that a listener can tell a live link from a silent one.
+    /// multi-byte text): yields each [`Announcement`]. `arrivals` counts every piece of bytes
+    /// that arrives, keep-alives and comments included (an older hub's keep-alive is a
+    /// comment, which no parser hands over), so that a listener can tell a live link from a
+    /// silent one.
     pub async fn events(
         &self,
         token: &str,
         arrivals: Arc<AtomicU64>,
-    ) -> ClientResult<impl Stream<Item = ClientResult<Option<i64>>> + use<>> {
+    ) -> ClientResult<impl Stream<Item = ClientResult<Announcement>> + Send + use<>> {
         let resp = Self::send(self.request(Method::GET, "/v1/events", Some(token))).await?;
         let bytes = resp.bytes_stream().inspect(move |_| {
             arrivals.fetch_add(1, Ordering::Relaxed);
@@ -200,12 +200,24 @@ impl HubApi {
     }
 }
 
-/// The announcements in a stream of server-sent event bytes: the cursor of each `changes`
-/// event, `None` for any other (the keep-alive); `failure` describes a transport error.
+/// What the hub announces on `/v1/events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// The user's data changed on the hub, up to this cursor: time to pull.
+    Changes(i64),
+    /// The transport board changed (an entry published, bid on, accepted, moving): whoever
+    /// shows it reads it again. Carries ids only, so nothing of it is kept.
+    Board,
+    /// Anything else: the keep-alive, or an event this client does not know.
+    Other,
+}
+
+/// The announcements in a stream of server-sent event bytes; `failure` describes a transport
+/// error.
 fn announcements<S, B, E>(
     bytes: S,
     failure: fn(&E) -> ClientError,
-) -> impl Stream<Item = ClientResult<Option<i64>>>
+) -> impl Stream<Item = ClientResult<Announcement>>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
@@ -214,9 +226,13 @@ where
         Ok(event) if event.event == "changes" => {
             let data: Value = serde_json::from_str(&event.data)
                 .map_err(|_| ClientError::Corrupt("a changes event without its cursor".into()))?;
-            Ok(data["cursor"].as_i64())
+            data["cursor"]
+                .as_i64()
+                .map(Announcement::Changes)
+                .ok_or_else(|| ClientError::Corrupt("a changes event without its cursor".into()))
         }
-        Ok(_) => Ok(None),
+        Ok(event) if event.event == "board" => Ok(Announcement::Board),
+        Ok(_) => Ok(Announcement::Other),
         Err(EventStreamError::Transport(err)) => Err(failure(&err)),
         Err(_) => Err(ClientError::Corrupt(
             "the hub's event stream is malformed".into(),
@@ -238,19 +254,29 @@ mod tests {
 
     #[tokio::test]
     async fn events_split_anywhere_with_crlf_and_multibyte_text_are_read_whole() {
-        // The hub's keep-alive exactly as it sends it, an older hub's (a comment), then changes.
+        // The hub's keep-alive exactly as it sends it, an older hub's (a comment), changes
+        // and a board event.
         let text = "event: keep-alive\r\ndata: {}\r\n\r\n: a comment\r\nevent: changes\r\n\
                     data: {\"cursor\": 42, \"note\": \"caf\u{e9} \u{1f691}\"}\r\n\r\n\
+                    event: board\r\ndata: {\"entry_id\": \"e\"}\r\n\r\n\
                     event: changes\ndata: {\"cursor\": 43}\n\n";
         let bytes = text.as_bytes();
         // Cut into pieces of 3 bytes: through field names, CRLF pairs and UTF-8 sequences.
         let chunks: Vec<Result<Vec<u8>, Infallible>> =
             bytes.chunks(3).map(|c| Ok(c.to_vec())).collect();
-        let read: Vec<Option<i64>> =
+        let read: Vec<Announcement> =
             announcements(futures_util::stream::iter(chunks), unreachable_failure)
                 .map(|r| r.expect("event"))
                 .collect()
                 .await;
-        assert_eq!(read, [None, Some(42), Some(43)]);
+        assert_eq!(
+            read,
+            [
+                Announcement::Other,
+                Announcement::Changes(42),
+                Announcement::Board,
+                Announcement::Changes(43)
+            ]
+        );
     }
 }

@@ -20,6 +20,7 @@ use outpost_domain::{LocalEventId, OpId, PatientId, RecordId};
 use crate::api::HubApi;
 use crate::cache::{Cache, LocalPatient};
 use crate::error::{ClientError, ClientResult};
+use crate::events::Listener;
 use crate::grant;
 use crate::home::{Home, Profile, remove_if_present};
 use crate::keywrap::{self, Key};
@@ -466,6 +467,22 @@ impl Client {
             Ok(()) => ClientError::DeviceRevoked,
             Err(err) => err,
         }
+    }
+
+    /// Every value the open local data holds, decrypted, one per line: for tests that prove
+    /// what a computer's copy does not hold.
+    #[cfg(feature = "test-support")]
+    pub fn cache_text(&mut self) -> ClientResult<String> {
+        self.cache()?.every_value()
+    }
+
+    /// The way to the hub's announcements for this unlocked sign-in; the connection itself
+    /// is made by [`Listener::connect`], without holding the client.
+    pub fn listener(&mut self) -> ClientResult<Listener> {
+        if self.check_idle() || self.key.is_none() {
+            return Err(ClientError::Locked);
+        }
+        Ok(Listener::new(self.session()?))
     }
 
     /// One sync on an engine of its own ([`SyncEngine::sync`]), waiting for it.

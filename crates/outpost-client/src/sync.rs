@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -25,6 +24,7 @@ use outpost_domain::{OpId, RecordId};
 use crate::api::HubApi;
 use crate::cache::{Batch, Cache, StoredConflict};
 use crate::error::{ClientError, ClientResult};
+use crate::events::{Announcement, HubEvents};
 use crate::retry::Backoff;
 use crate::session::Session;
 use crate::settle;
@@ -58,11 +58,7 @@ const PUSH_BATCH: Batch = Batch {
     count: BATCH,
     bytes: 384 * 1024,
 };
-/// The hub sends a keep-alive every 15 s; three missed means the link is gone even if the
-/// connection has not noticed.
-const SILENCE_LIMIT: std::time::Duration = std::time::Duration::from_secs(45);
 
-/// How the client runs.
 /// Progress of a first mirror: rows stored out of the total announced by the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 pub struct MirrorProgress {
@@ -483,25 +479,16 @@ impl SyncEngine {
         backoff: &mut Backoff,
         progress: &mut (dyn FnMut(MirrorProgress) + Send),
     ) -> ClientResult<()> {
-        let token = self.session.token().await?;
-        let arrivals = Arc::new(AtomicU64::new(0));
-        let mut events = Box::pin(self.session.api.events(&token, arrivals.clone()).await?);
+        let mut events = HubEvents::open(&self.session).await?;
         backoff.reset();
-        let mut seen = 0;
         while max.is_none_or(|m| *synced < m) {
-            match tokio::time::timeout(SILENCE_LIMIT, events.next()).await {
-                // Bytes arrived meanwhile (keep-alives the parser does not hand over): alive.
-                Err(_) if arrivals.load(Ordering::Relaxed) != seen => {
-                    seen = arrivals.load(Ordering::Relaxed);
-                }
-                Err(_) => return Err(ClientError::Offline("the hub went silent".into())),
-                Ok(None) => return Ok(()),
-                Ok(Some(Ok(None))) => {}
-                Ok(Some(Ok(Some(_cursor)))) => {
+            match events.next().await? {
+                None => return Ok(()),
+                Some(Announcement::Changes(_)) => {
                     self.sync(progress).await?;
                     *synced += 1;
                 }
-                Ok(Some(Err(err))) => return Err(err),
+                Some(Announcement::Board | Announcement::Other) => {}
             }
         }
         Ok(())

@@ -3,28 +3,44 @@
 //! center's whole board and its report. Without the link these answer `offline`.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use outpost_client::BoardQuery;
-use outpost_domain::TransportRequestId;
+use outpost_client::{BoardQuery, LocalRequest};
 use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
-use outpost_domain::transport::request::TransportRequest;
+use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
 use outpost_domain::transport::unit::Unit;
 use outpost_domain::transport::{Level, Priority, TripStatus};
+use outpost_domain::{Entity, TransportRequestId};
 
 use crate::error::IpcResult;
 use crate::state::Desktop;
 
-/// The board's filters.
+/// The board's filters, and where the previous page ended.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct BoardFilter {
     pub level: Option<Level>,
     pub priority: Option<Priority>,
     pub city: Option<String>,
     pub status: Option<TripStatus>,
+    pub cursor: Option<String>,
+}
+
+/// A page of the board: the next is asked for with `next_cursor`.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BoardPage {
+    pub entries: Vec<BoardEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// A request to cancel, and why (the agency's crew reads it).
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct CancelRequest {
+    pub request_id: TransportRequestId,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize, TS)]
@@ -69,15 +85,20 @@ pub struct ReportRange {
     pub to: DateTime<Utc>,
 }
 
-pub async fn board(desktop: &Desktop, req: BoardFilter) -> IpcResult<Vec<BoardEntry>> {
+pub async fn board(desktop: &Desktop, req: BoardFilter) -> IpcResult<BoardPage> {
     let query = BoardQuery {
         level: req.level,
         priority: req.priority,
         city: req.city.filter(|c| !c.trim().is_empty()),
         status: req.status,
+        cursor: req.cursor,
         ..BoardQuery::new()
     };
-    Ok(desktop.client.lock().await.board(&query).await?)
+    let page = desktop.client.lock().await.board(&query).await?;
+    Ok(BoardPage {
+        entries: page.items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 pub async fn board_bids(desktop: &Desktop, req: EntryRef) -> IpcResult<Vec<Bid>> {
@@ -107,8 +128,42 @@ pub async fn units(desktop: &Desktop, (): ()) -> IpcResult<Vec<Unit>> {
 }
 
 /// The hospital's drafts in the local copy, in pickup order.
-pub async fn draft_requests(desktop: &Desktop, (): ()) -> IpcResult<Vec<TransportRequest>> {
+pub async fn draft_requests(desktop: &Desktop, (): ()) -> IpcResult<Vec<LocalRequest>> {
     Ok(desktop.client.lock().await.draft_requests()?)
+}
+
+/// The hospital's facilities in the local copy, in name order.
+pub async fn facilities(desktop: &Desktop, (): ()) -> IpcResult<Vec<Facility>> {
+    Ok(desktop.client.lock().await.facilities()?)
+}
+
+/// Drafts a request here (offline too) and wakes the sync that takes it to the hub.
+pub async fn draft_request(
+    desktop: &Desktop,
+    req: TransportRequestFields,
+) -> IpcResult<TransportRequest> {
+    let mut client = desktop.client.lock().await;
+    let draft = client.draft_request(req)?;
+    desktop.local_changed(&mut client);
+    desktop.wake.notify_one();
+    Ok(draft)
+}
+
+/// Discards a draft (only a draft: a request that reached the board is cancelled).
+pub async fn discard_draft(desktop: &Desktop, req: RequestRef) -> IpcResult<()> {
+    let mut client = desktop.client.lock().await;
+    client.delete_record(Entity::TransportRequest, req.request_id.into())?;
+    desktop.local_changed(&mut client);
+    desktop.wake.notify_one();
+    Ok(())
+}
+
+/// Cancels a request on the hub, with the reason.
+pub async fn cancel_request(desktop: &Desktop, req: CancelRequest) -> IpcResult<TransportRequest> {
+    let mut client = desktop.client.lock().await;
+    let cancelled = client.cancel_request(req.request_id, &req.reason).await?;
+    desktop.wake.notify_one();
+    Ok(cancelled)
 }
 
 pub async fn publish_request(desktop: &Desktop, req: RequestRef) -> IpcResult<TransportRequest> {

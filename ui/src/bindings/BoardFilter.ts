@@ -4,6 +4,6 @@ import type { Priority } from "./Priority";
 import type { TripStatus } from "./TripStatus";
 
 /**
- * The board's filters.
+ * The board's filters, and where the previous page ended.
  */
-export type BoardFilter = { level: Level | null, priority: Priority | null, city: string | null, status: TripStatus | null, };
+export type BoardFilter = { level: Level | null, priority: Priority | null, city: string | null, status: TripStatus | null, cursor: string | null, };

@@ -7,14 +7,17 @@ import type { AppointmentRange } from "./AppointmentRange";
 import type { AppointmentRef } from "./AppointmentRef";
 import type { Bid } from "./Bid";
 import type { BidRef } from "./BidRef";
-import type { BoardEntry } from "./BoardEntry";
 import type { BoardFilter } from "./BoardFilter";
+import type { BoardPage } from "./BoardPage";
 import type { CalendarEntry } from "./CalendarEntry";
 import type { CancelAppointment } from "./CancelAppointment";
+import type { CancelRequest } from "./CancelRequest";
 import type { Conflict } from "./Conflict";
 import type { Edit } from "./Edit";
 import type { EntryRef } from "./EntryRef";
+import type { Facility } from "./Facility";
 import type { LocalAppointment } from "./LocalAppointment";
+import type { LocalRequest } from "./LocalRequest";
 import type { LocalTrip } from "./LocalTrip";
 import type { MoveAppointment } from "./MoveAppointment";
 import type { Patient } from "./Patient";
@@ -34,6 +37,7 @@ import type { SignedIn } from "./SignedIn";
 import type { SyncState } from "./SyncState";
 import type { TransportReport } from "./TransportReport";
 import type { TransportRequest } from "./TransportRequest";
+import type { TransportRequestFields } from "./TransportRequestFields";
 import type { Trip } from "./Trip";
 import type { TripDetail } from "./TripDetail";
 import type { TripRef } from "./TripRef";
@@ -135,9 +139,9 @@ trip: [TripRef, TripDetail],
  */
 trip_status: [TripStatusChange, Trip], 
 /**
- * The transport board as the hub shows it to this tenant now (needs the link).
+ * A page of the transport board as the hub shows it to this tenant now (needs the link).
  */
-board: [BoardFilter, Array<BoardEntry>], 
+board: [BoardFilter, BoardPage], 
 /**
  * The bids on an entry this tenant sees (an agency: its own).
  */
@@ -153,7 +157,23 @@ units: [null, Array<Unit>],
 /**
  * The hospital's draft requests in the local copy.
  */
-draft_requests: [null, Array<TransportRequest>], 
+draft_requests: [null, Array<LocalRequest>], 
+/**
+ * The hospital's facilities in the local copy, in name order.
+ */
+facilities: [null, Array<Facility>], 
+/**
+ * Drafts a transport request here (offline too); it reaches the hub with the next sync.
+ */
+draft_request: [TransportRequestFields, TransportRequest], 
+/**
+ * Discards a draft.
+ */
+discard_draft: [RequestRef, null], 
+/**
+ * Cancels a request with a reason (needs the link): off the board, its trip cancelled.
+ */
+cancel_request: [CancelRequest, TransportRequest], 
 /**
  * Puts a draft on the board.
  */

@@ -27,4 +27,14 @@ local: Status | null,
 /**
  * A newer build the hub offers, until it is installed.
  */
-update: UpdateOffer | null, };
+update: UpdateOffer | null, 
+/**
+ * Whether the hub's announcements are followed now (changes arrive at once rather than
+ * at the next interval).
+ */
+live: boolean, 
+/**
+ * How many times the hub announced a change of the transport board: the board screen
+ * reads the board again whenever this moves.
+ */
+board_changes: number, };

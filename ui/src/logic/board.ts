@@ -4,9 +4,14 @@
 import type { Bid } from "../bindings/Bid";
 import type { BoardEntry } from "../bindings/BoardEntry";
 import type { Level } from "../bindings/Level";
+import type { Mobility } from "../bindings/Mobility";
+import type { Priority } from "../bindings/Priority";
 import type { Profile } from "../bindings/Profile";
 import type { TransportReport } from "../bindings/TransportReport";
+import type { TransportRequestFields } from "../bindings/TransportRequestFields";
+import type { TripStatus } from "../bindings/TripStatus";
 import type { Unit } from "../bindings/Unit";
+import { LINE } from "./trips";
 
 /** What the signed-in user does on the board. */
 export type BoardRole = "dispatcher" | "hospital" | "center" | null;
@@ -76,3 +81,83 @@ export function lastMonth(now: Date): { from: string; to: string } {
   const start = new Date(end.getTime() - 30 * 24 * 3600 * 1000);
   return { from: start.toISOString(), to: end.toISOString() };
 }
+
+/** What a hospital coordinator fills in for a new transport request. */
+export interface RequestForm {
+  patientId: string | null;
+  origin: string;
+  destination: string;
+  level: Level;
+  priority: Priority;
+  /** The window's opening, as a `datetime-local` input gives it (the computer's time). */
+  pickupFrom: string;
+  /** How long the window stays open. */
+  windowHours: number;
+  /** Comma-separated. */
+  equipment: string;
+  isolation: string;
+  mobility: Mobility | "";
+  reason: string;
+  notes: string;
+}
+
+/** A refusal of the form, naming the field to fix. */
+export interface FormError {
+  field: keyof RequestForm;
+  message: string;
+}
+
+/**
+ * The request's fields from the form, or what to fix first. The core and the hub check again
+ * (lengths, labels, the window's limits); this catches what the form can say plainly.
+ */
+export function requestFields(form: RequestForm): TransportRequestFields | FormError {
+  if (!form.patientId) return { field: "patientId", message: "Find and choose the patient first." };
+  if (!form.origin) return { field: "origin", message: "Choose where the patient is picked up." };
+  if (!form.destination) return { field: "destination", message: "Choose where the patient goes." };
+  if (form.origin === form.destination) {
+    return { field: "destination", message: "The destination must differ from the pickup." };
+  }
+  const from = Date.parse(form.pickupFrom);
+  if (Number.isNaN(from)) return { field: "pickupFrom", message: "Give the pickup window's start." };
+  const hours = Number(form.windowHours);
+  if (!(hours > 0 && hours <= 168)) {
+    return { field: "windowHours", message: "The window lasts between 1 and 168 hours." };
+  }
+  const text = (value: string) => value.trim() || null;
+  return {
+    patient_id: form.patientId,
+    origin_facility_id: form.origin,
+    destination_facility_id: form.destination,
+    level: form.level,
+    priority: form.priority,
+    pickup_from: new Date(from).toISOString(),
+    pickup_to: new Date(from + hours * 3_600_000).toISOString(),
+    equipment: form.equipment
+      .split(",")
+      .map((e) => e.trim())
+      .filter((e) => e !== ""),
+    isolation: text(form.isolation),
+    mobility: form.mobility || null,
+    weight_class: null,
+    reason: text(form.reason),
+    notes: text(form.notes),
+    status: "draft",
+    cancel_reason: null,
+    board_entry_id: null,
+    assigned_agency: null,
+    assigned_unit: null,
+  };
+}
+
+/** The next whole hour after `now`, as a `datetime-local` input takes it. */
+export function nextHour(now: Date): string {
+  const next = new Date(now.getTime());
+  next.setMinutes(0, 0, 0);
+  next.setHours(next.getHours() + 1);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${next.getFullYear()}-${pad(next.getMonth() + 1)}-${pad(next.getDate())}T${pad(next.getHours())}:00`;
+}
+
+/** The board's status filter: every status an entry can have once published. */
+export const BOARD_STATUSES: TripStatus[] = [...LINE.slice(1), "cancelled"];

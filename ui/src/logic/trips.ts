@@ -4,7 +4,7 @@
 import type { TripStatus } from "../bindings/TripStatus";
 
 /** The steps in order; `cancelled` is off the line. */
-const LINE: TripStatus[] = [
+export const LINE: TripStatus[] = [
   "draft",
   "published",
   "assigned",

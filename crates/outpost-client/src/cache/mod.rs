@@ -222,6 +222,37 @@ impl Cache {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
+
+    /// Every value of every table, decrypted, one per line (blobs as lossy text).
+    #[cfg(feature = "test-support")]
+    pub fn every_value(&self) -> ClientResult<String> {
+        use rusqlite::types::ValueRef;
+        let tables: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut text = String::new();
+        for table in tables {
+            let mut stmt = self.conn.prepare(&format!("SELECT * FROM \"{table}\""))?;
+            let columns = stmt.column_count();
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                for i in 0..columns {
+                    match row.get_ref(i)? {
+                        ValueRef::Null => continue,
+                        ValueRef::Integer(v) => text.push_str(&v.to_string()),
+                        ValueRef::Real(v) => text.push_str(&v.to_string()),
+                        ValueRef::Text(v) | ValueRef::Blob(v) => {
+                            text.push_str(&String::from_utf8_lossy(v));
+                        }
+                    }
+                    text.push('\n');
+                }
+            }
+        }
+        Ok(text)
+    }
 }
 
 #[cfg(test)]

@@ -163,6 +163,9 @@ impl Client {
         let now = self.now();
         let tx = self.cache()?.transaction()?;
         let local = editable(&tx, entity, id)?;
+        if let Some(refusal) = entity.kind().deletion_refusal(&local.record.fields) {
+            return Err(refusal.into());
+        }
         let op = new_op(
             now,
             entity,
