@@ -9,7 +9,7 @@
 //! effects once. The central decision was taken before the event existed, so the worker only
 //! follows it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +66,9 @@ pub struct Outbox {
     wake: Notify,
     /// Each agency's change cursor when its trips were last followed.
     followed: std::sync::Mutex<HashMap<TenantId, i64>>,
+    /// The agencies with running trips at the last round: a change in one of them may be a
+    /// crew's step, for the worker to bring to the hospital and the board at once.
+    running: std::sync::Mutex<HashSet<TenantId>>,
 }
 
 impl Default for Outbox {
@@ -74,6 +77,7 @@ impl Default for Outbox {
             name: format!("hub-{}-{}", std::process::id(), Uuid::now_v7().simple()),
             wake: Notify::new(),
             followed: Default::default(),
+            running: Default::default(),
         }
     }
 }
@@ -82,6 +86,15 @@ impl Outbox {
     /// Asks the worker to look for work now.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// A tenant's data changed: the worker looks now when the tenant is an agency running
+    /// trips (a crew may have taken a step); a clinic's or a hospital's changes leave it to
+    /// its next round.
+    pub fn changed(&self, tenant: TenantId) {
+        if self.running.lock().is_ok_and(|r| r.contains(&tenant)) {
+            self.wake();
+        }
     }
 }
 
@@ -533,6 +546,9 @@ pub async fn follow_trips(state: &HubState) {
             return;
         }
     };
+    if let Ok(mut agencies) = state.outbox.running.lock() {
+        *agencies = running.iter().filter_map(|e| e.agency_tenant_id).collect();
+    }
     let mut cursors: HashMap<TenantId, i64> = HashMap::new();
     for entry in running {
         let Some(agency) = entry.agency_tenant_id else {
@@ -654,5 +670,21 @@ mod tests {
         assert_eq!(derived(event, "trip"), derived(event, "trip"));
         assert_ne!(derived(event, "trip"), derived(event, "request"));
         assert_ne!(derived(event, "trip"), derived(Uuid::now_v7(), "trip"));
+    }
+
+    #[tokio::test]
+    async fn only_changes_in_agencies_running_trips_wake_the_worker() {
+        let outbox = Outbox::default();
+        let (agency, clinic) = (TenantId::generate(), TenantId::generate());
+        outbox.running.lock().expect("lock").insert(agency);
+        let woken =
+            || tokio::time::timeout(std::time::Duration::from_millis(50), outbox.wake.notified());
+        outbox.changed(clinic);
+        assert!(
+            woken().await.is_err(),
+            "a clinic's change waits for the round"
+        );
+        outbox.changed(agency);
+        assert!(woken().await.is_ok(), "an agency's may be a crew's step");
     }
 }

@@ -119,7 +119,7 @@ impl HubState {
     pub async fn announce(&self, tenant: outpost_domain::TenantId, cursor: i64) {
         self.events.announce(tenant, cursor);
         // A crew's synced step is for the worker to bring to the hospital and the board.
-        self.outbox.wake();
+        self.outbox.changed(tenant);
         if let Err(err) = self.store.publish_changes(tenant, cursor).await {
             tracing::warn!(error = %err, "cannot tell other hub instances about changes");
         }
