@@ -27,7 +27,7 @@ use outpost_domain::transport::TripStatus;
 use outpost_domain::transport::board::{self, BoardEntry};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::request::TransportRequest;
-use outpost_domain::transport::trip::{Trip, TripFields};
+use outpost_domain::transport::trip::{Trip, TripFields, riders};
 use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::{Entity, OpId, Permission, RecordId, TenantId};
 use outpost_store::board::{LeasedEvent, OutboxEvent, Step};
@@ -481,7 +481,8 @@ async fn accepted(
             .await?,
         )?
         .fields;
-        let crew = fields::<Unit>(&unit)?.fields.crew_user_ids;
+        let members = state.store.central().members(Some(agency)).await?;
+        let crew = riders(&fields::<Unit>(&unit)?.fields.crew_user_ids, &members);
         let made = TripFields::accepted(
             entry,
             &wanted,

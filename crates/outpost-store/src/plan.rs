@@ -805,16 +805,36 @@ mod tests {
             )),
             "Rejected forbidden"
         );
-        assert_eq!(
+        // Who rides a trip (and reads its patient) is the hub's to set, not the dispatcher's.
+        let creating = |fields: Value| {
+            let create = op(Entity::Trip, OpAction::Create, None, fields);
             outcome(&super::op(
                 kind,
                 &create,
                 &dispatcher,
                 None,
                 &BTreeSet::new(),
+                false,
+            ))
+        };
+        assert_eq!(creating(trip(&[crew_member])), "Rejected forbidden");
+        assert_eq!(creating(trip(&[])), "insert");
+        let ride = op(
+            Entity::Trip,
+            OpAction::Update,
+            Some(1),
+            json!({"crew_user_ids": [dispatcher.user]}),
+        );
+        assert_eq!(
+            outcome(&super::op(
+                kind,
+                &ride,
+                &dispatcher,
+                Some(mine),
+                &BTreeSet::new(),
                 false
             )),
-            "insert"
+            "Rejected forbidden"
         );
     }
 }

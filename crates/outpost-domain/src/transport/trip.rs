@@ -21,7 +21,9 @@ use crate::kind::{
 use crate::patient::PatientFields;
 use crate::record::{Fields, canonical};
 use crate::roles::Permission;
+use crate::roles::Role;
 use crate::schedule::check_line;
+use crate::user::Member;
 
 /// A trip's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
@@ -110,6 +112,20 @@ impl TripFields {
     }
 }
 
+/// Who of a unit's `crew` ride its trip, and so receive its patient: the agency's enabled
+/// `ems_crew` members among them. Anyone else named on the unit (a dispatcher who put
+/// themself on it, a user since moved to another role or disabled) does not.
+pub fn riders(crew: &[UserId], members: &[Member]) -> Vec<UserId> {
+    crew.iter()
+        .copied()
+        .filter(|id| {
+            members
+                .iter()
+                .any(|m| m.id == *id && m.role == Role::EmsCrew && !m.disabled)
+        })
+        .collect()
+}
+
 fn assigned() -> TripStatus {
     TripStatus::Assigned
 }
@@ -167,8 +183,9 @@ impl Fields for TripFields {
     }
 }
 
-/// Fields that change after the trip is made: its steps and who runs it (while it runs).
-const PROGRESS: &[&str] = &["status", "cancel_reason", "unit_id", "crew_user_ids"];
+/// Fields that change after the trip is made: its steps. Its unit and crew are those of the
+/// accepted bid (the crew alone reads the patient, so nobody moves it to another).
+const PROGRESS: &[&str] = &["status", "cancel_reason"];
 
 /// A trip starts assigned (the hub makes it on acceptance), moves one step at a time, and
 /// keeps what was accepted.
@@ -196,7 +213,7 @@ fn rule(before: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Resu
     {
         return Err(Refusal {
             code: "invalid_transition",
-            message: "a trip keeps what was accepted; only its steps and its unit change".into(),
+            message: "a trip keeps what was accepted; only its steps change".into(),
         });
     }
     Ok(())
@@ -235,7 +252,8 @@ pub static KIND: Kind = Kind {
         Field::new("unit_id", FieldType::Id, CLASS)
             .required()
             .written_with(&[Permission::TripAssign]),
-        Field::new("crew_user_ids", FieldType::Json, CLASS).written_with(&[Permission::TripAssign]),
+        // Who mirrors the trip and reads its patient: set by the hub from the unit's riders.
+        Field::new("crew_user_ids", FieldType::Json, CLASS).by_hub(),
         Field::new("status", FieldType::Text, CLASS).group(STATUS),
         Field::new("cancel_reason", FieldType::Text, CLASS).group(STATUS),
     ],
@@ -329,5 +347,24 @@ mod tests {
             serde_json::from_value(Value::Object(dispatchers)).expect("a trip without a patient");
         assert_eq!(read.patient_name, None);
         assert!(KIND.is_private("patient_birth_date") && !KIND.is_private("reason"));
+    }
+
+    #[test]
+    fn only_the_agencys_enabled_crew_ride_a_trip() {
+        let member = |role, disabled| Member {
+            id: UserId::generate(),
+            email: "m@example.org".into(),
+            full_name: "M".into(),
+            tenant_id: None,
+            role,
+            disabled,
+            created_at: chrono::Utc::now(),
+        };
+        let crew = member(Role::EmsCrew, false);
+        let dispatcher = member(Role::EmsDispatcher, false);
+        let gone = member(Role::EmsCrew, true);
+        let stranger = UserId::generate();
+        let named = [crew.id, dispatcher.id, gone.id, stranger];
+        assert_eq!(riders(&named, &[crew.clone(), dispatcher, gone]), [crew.id]);
     }
 }
