@@ -149,7 +149,7 @@ impl HubState {
                 match announcement {
                     Announcement::Changes(tenant, cursor) => {
                         state.events.announce(tenant, cursor);
-                        state.outbox.wake();
+                        state.outbox.changed(tenant);
                     }
                     Announcement::Board { entry, hospital } => {
                         state.events.announce_board(BoardNotice { entry, hospital })
