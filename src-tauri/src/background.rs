@@ -38,22 +38,30 @@ pub async fn run(desktop: Arc<Desktop>) {
 /// Follows the hub's announcements while the local data is open: a change on the hub wakes
 /// the sync at once (a crew sees its new trip within a second, not at the next interval), and
 /// a change of the transport board tells the board screen to read it again. Reconnects after
-/// a lost link, waiting at most one sync interval.
+/// a lost or ended link, waiting longer each time up to one sync interval, until a connection
+/// lives long enough to bring a keep-alive. A sign-in the hub refuses announcements (a role
+/// that reads nothing live) is not asked again until someone else signs in.
 pub async fn follow_hub(desktop: Arc<Desktop>) {
     let mut backoff = Backoff::new(std::time::Duration::from_secs(1), desktop.interval);
+    let mut refused: Option<String> = None;
     loop {
         let listener = desktop.client.lock().await.listener();
         let delay = match listener {
-            Ok(listener) => match listen(&desktop, &listener, &mut backoff).await {
-                // The hub ended the stream (it is stopping) or someone else signed in.
-                Ok(()) => std::time::Duration::from_secs(1),
-                Err(err) => {
-                    tracing::info!(code = %err.code().as_str(), "hub announcements lost");
-                    backoff.next_delay()
+            Ok(listener) if refused.as_deref() != Some(listener.profile_id()) => {
+                match listen(&desktop, &listener, &mut backoff).await {
+                    Ok(()) => backoff.next_delay(),
+                    Err(ClientError::Hub { status: 403, .. }) => {
+                        refused = Some(listener.profile_id().to_owned());
+                        std::time::Duration::from_secs(1)
+                    }
+                    Err(err) => {
+                        tracing::info!(code = %err.code().as_str(), "hub announcements lost");
+                        backoff.next_delay()
+                    }
                 }
-            },
-            // Signed out or locked: look again shortly.
-            Err(_) => std::time::Duration::from_secs(1),
+            }
+            // Signed out, locked, or refused: look again shortly.
+            _ => std::time::Duration::from_secs(1),
         };
         tokio::time::sleep(delay).await;
     }
@@ -66,34 +74,37 @@ async fn listen(
     backoff: &mut Backoff,
 ) -> Result<(), ClientError> {
     let mut events = listener.connect().await?;
-    backoff.reset();
     desktop.update(|s| s.live = true);
-    let followed = follow(desktop, listener, &mut events).await;
+    let followed = follow(desktop, listener, &mut events, backoff).await;
     desktop.update(|s| s.live = false);
     followed
 }
 
-/// Hands each announcement on, until the stream ends or someone else signs in.
+/// Hands each announcement on, until the stream ends, the data locks or someone else signs
+/// in.
 async fn follow(
     desktop: &Desktop,
     listener: &Listener,
     events: &mut HubEvents,
+    backoff: &mut Backoff,
 ) -> Result<(), ClientError> {
     // A new connection starts with the hub's cursor: the sync catches up.
     while let Some(announcement) = events.next().await? {
-        let same_user = desktop
-            .client
-            .lock()
-            .await
-            .profile()
-            .is_some_and(|p| p.id == listener.profile_id());
-        if !same_user {
+        let open_for_them = {
+            let client = desktop.client.lock().await;
+            client.is_unlocked()
+                && client
+                    .profile()
+                    .is_some_and(|p| p.id == listener.profile_id())
+        };
+        if !open_for_them {
             return Ok(());
         }
         match announcement {
             Announcement::Changes(_) => desktop.wake.notify_one(),
             Announcement::Board => desktop.update(|s| s.board_changes += 1),
-            Announcement::Other => {}
+            // The keep-alive: this connection lasts.
+            Announcement::Other => backoff.reset(),
         }
     }
     Ok(())
