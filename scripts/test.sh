@@ -43,7 +43,10 @@ cd "$ROOT"
 # setting for every stage, so that one build serves them all.
 lint_while_building() {
     local driver
-    driver="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
+    driver="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)" || {
+        echo "clippy-driver not found: install clippy (rustup component add clippy)" >&2
+        exit 1
+    }
     export RUSTC_WORKSPACE_WRAPPER="$driver"
     export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 }

@@ -9,6 +9,7 @@ import {
   biddingUnits,
   boardRole,
   daySeries,
+  instant,
   lastMonth,
   liveBid,
   nextHour,
@@ -135,5 +136,13 @@ describe("a new transport request", () => {
   it("opens its window at the next whole hour by default", () => {
     expect(nextHour(new Date(2026, 11, 6, 21, 40))).toBe("2026-12-06T22:00");
     expect(nextHour(new Date(2026, 11, 31, 23, 5))).toBe("2027-01-01T00:00");
+  });
+});
+
+describe("the board's window filter", () => {
+  it("reads the computer's time as an instant, and nothing as no filter", () => {
+    expect(instant("2026-12-07T14:00")).toBe(new Date(2026, 11, 7, 14, 0).toISOString());
+    expect(instant("")).toBeNull();
+    expect(instant("not a time")).toBeNull();
   });
 });

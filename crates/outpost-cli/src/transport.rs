@@ -4,6 +4,7 @@
 //! dispatcher's board and bids, live from the hub (the board has no local copy).
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
@@ -91,6 +92,12 @@ pub enum TripCommand {
         /// Only entries open to bids.
         #[arg(long)]
         open: bool,
+        /// Pickup windows opening at or after this time (RFC 3339, e.g. 2026-12-07T08:00:00Z).
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// Pickup windows opening before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
     },
     /// Bid on a board entry with one of your units (needs the hub).
     Bid {
@@ -221,12 +228,16 @@ pub async fn trip(client: &mut Client, command: TripCommand, json: bool) -> Resu
             priority,
             city,
             open,
+            from,
+            to,
         } => {
             let query = BoardQuery {
                 level: level.map(Into::into),
                 priority: priority.map(Into::into),
                 city,
                 status: open.then_some(TripStatus::Published),
+                from,
+                to,
                 ..BoardQuery::new()
             };
             let entries = client.board(&query).await?.items;

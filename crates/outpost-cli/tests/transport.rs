@@ -303,6 +303,13 @@ async fn a_dispatcher_reads_the_board_and_bids_from_the_command_line() {
     assert!(!text.contains("Ada") && !text.contains("CLI-1"), "{text}");
     let (ok, none) = run(home.path(), &["trip", "board", "--city", "Ogdenville"]);
     assert!(ok && none.as_array().is_some_and(Vec::is_empty), "{none}");
+    // The window: the request's opens in two hours.
+    let later = (Utc::now() + Duration::hours(3)).to_rfc3339();
+    let (ok, none) = run(home.path(), &["trip", "board", "--from", &later]);
+    assert!(ok && none.as_array().is_some_and(Vec::is_empty), "{none}");
+    let (ok, within) = run(home.path(), &["trip", "board", "--to", &later]);
+    assert!(ok, "{within}");
+    assert_eq!(within[0]["id"], entry.as_str(), "{within}");
 
     let (ok, refused) = run(
         home.path(),

@@ -26,6 +26,10 @@ pub struct BoardFilter {
     pub priority: Option<Priority>,
     pub city: Option<String>,
     pub status: Option<TripStatus>,
+    /// Pickup windows opening at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Pickup windows opening before this time.
+    pub to: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
 }
 
@@ -91,6 +95,8 @@ pub async fn board(desktop: &Desktop, req: BoardFilter) -> IpcResult<BoardPage> 
         priority: req.priority,
         city: req.city.filter(|c| !c.trim().is_empty()),
         status: req.status,
+        from: req.from,
+        to: req.to,
         cursor: req.cursor,
         ..BoardQuery::new()
     };

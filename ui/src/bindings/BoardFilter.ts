@@ -6,4 +6,12 @@ import type { TripStatus } from "./TripStatus";
 /**
  * The board's filters, and where the previous page ended.
  */
-export type BoardFilter = { level: Level | null, priority: Priority | null, city: string | null, status: TripStatus | null, cursor: string | null, };
+export type BoardFilter = { level: Level | null, priority: Priority | null, city: string | null, status: TripStatus | null, 
+/**
+ * Pickup windows opening at or after this time.
+ */
+from: string | null, 
+/**
+ * Pickup windows opening before this time.
+ */
+to: string | null, cursor: string | null, };

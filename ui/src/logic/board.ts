@@ -150,6 +150,12 @@ export function requestFields(form: RequestForm): TransportRequestFields | FormE
   };
 }
 
+/** A `datetime-local` input's value (the computer's time) as an instant; null when empty. */
+export function instant(local: string): string | null {
+  const ms = Date.parse(local);
+  return local && !Number.isNaN(ms) ? new Date(ms).toISOString() : null;
+}
+
 /** The next whole hour after `now`, as a `datetime-local` input takes it. */
 export function nextHour(now: Date): string {
   const next = new Date(now.getTime());

@@ -46,6 +46,12 @@ pub struct BoardQuery {
     pub city: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<TripStatus>,
+    /// Pickup windows opening at or after this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Pickup windows opening before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
     /// The page size (the board's largest by default).
     pub limit: u32,
     /// Where the previous page ended.
