@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use outpost_client::{Conflict, LocalAppointment, LocalRequest, LocalTrip};
+use outpost_client::{Conflict, LocalAppointment, LocalRequest, LocalTrip, LocalUnit};
 use outpost_domain::patient::{Patient, PatientFields};
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
@@ -106,6 +106,10 @@ contract! {
     withdraw_bid: BidRef => Bid;
     /// The agency's units as the hub holds them.
     units: () => Vec<Unit>;
+    /// The agency's units in the local copy (offline too), in call-sign order.
+    roster: () => Vec<LocalUnit>;
+    /// Takes a unit out of service or puts it back (offline too).
+    set_unit_status: UnitStatusChange => Unit;
     /// The hospital's draft requests in the local copy.
     draft_requests: () => Vec<LocalRequest>;
     /// The hospital's facilities in the local copy, in name order.

@@ -1,8 +1,9 @@
 """The transport board in the real app, one role at a time: an EMS dispatcher bids on an open
-request with one of the agency's units, and sees a new request the moment it is published; the
-hospital's coordinator drafts a request in the form, publishes it and cancels it with a reason,
-and sees the bids side by side and accepts one (the trip goes to that agency); the transport
-center opens on the report and its charts. The board never shows a patient."""
+request with one of the agency's units, sees a new request the moment it is published, and
+takes a unit out of service and back; the hospital's coordinator drafts a request in the form,
+publishes it and cancels it with a reason, and sees the bids side by side and accepts one (the
+trip goes to that agency); the transport center opens on the report and its charts. The board
+never shows a patient."""
 
 import time
 from datetime import datetime, timedelta, timezone
@@ -83,6 +84,26 @@ def test_a_dispatchers_board_shows_a_request_as_soon_as_it_is_published(hub, app
     wait_for(lambda: driver.find_element(By.ID, f"entry-{entry['board_entry_id']}"), timeout=10, what="the new entry, live")
     print(f"published -> on the dispatcher's board in {time.monotonic() - published:.2f} s")
     assert patient["family_name"] not in text(driver, "board-entries")
+
+
+def test_a_dispatcher_takes_a_unit_out_of_service_and_back(hub, app_factory):
+    dispatch = hub.api(*COUNTY)
+
+    def status(unit_id):
+        return dispatch.get(f"{hub.url}/v1/units/{unit_id}", timeout=10).json()["status"]
+
+    unit = next(u for u in dispatch.get(f"{hub.url}/v1/units", timeout=10).json()["items"] if u["status"] == "available")
+    driver = app_factory()
+    sign_in(driver, hub, *COUNTY)
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "nav-units"), what="the units' link").click()
+    wait_for(lambda: driver.find_element(By.ID, f"unit-out-{unit['id']}"), what="the unit, in service").click()
+    wait_for(lambda: status(unit["id"]) == "out_of_service", what="out of service on the hub (synced)")
+    button = wait_for(lambda: driver.find_element(By.ID, f"unit-available-{unit['id']}"), what="the unit, out of service")
+    assert "out of service" in text(driver, f"unit-{unit['id']}")
+    shot(driver, "dispatcher-units")
+    button.click()
+    wait_for(lambda: status(unit["id"]) == "available", what="back in service on the hub")
 
 
 def test_the_coordinator_drafts_publishes_and_cancels_a_request(hub, app_factory):

@@ -16,6 +16,7 @@ import {
   onTimeShare,
   ranked,
   requestFields,
+  unitStatusLabel,
 } from "../src/logic/board";
 
 const profile = (over: Partial<Profile>): Profile => ({
@@ -144,5 +145,15 @@ describe("the board's window filter", () => {
     expect(instant("2026-12-07T14:00")).toBe(new Date(2026, 11, 7, 14, 0).toISOString());
     expect(instant("")).toBeNull();
     expect(instant("not a time")).toBeNull();
+  });
+});
+
+describe("a unit's status", () => {
+  it("reads as a dispatcher says it", () => {
+    expect(["available", "assigned", "out_of_service"].map((s) => unitStatusLabel(s as "available"))).toEqual([
+      "in service",
+      "on a trip",
+      "out of service",
+    ]);
   });
 });

@@ -23,7 +23,7 @@ mod transport;
 mod vault;
 
 pub use cache::{LocalPatient, LocalRecord};
-pub use client::board::{BoardQuery, LocalRequest};
+pub use client::board::{BoardQuery, LocalRequest, LocalUnit};
 pub use client::schedule::LocalAppointment;
 pub use client::transport::{LocalTrip, TripStep};
 pub use client::{Client, ClientOptions, Conflict, Resolution, Status};

@@ -10,7 +10,8 @@ pub mod transport;
 
 pub use board::{
     accept_bid, board, board_bids, cancel_request, discard_draft, draft_request, draft_requests,
-    facilities, place_bid, publish_request, transport_report, units, withdraw_bid,
+    facilities, place_bid, publish_request, roster, set_unit_status, transport_report, units,
+    withdraw_bid,
 };
 pub use conflicts::{conflicts, resolve_conflict};
 pub use patients::{create_patient, delete_patient, edit_patient, history, patient, search};

@@ -19,6 +19,7 @@ import type { Facility } from "./Facility";
 import type { LocalAppointment } from "./LocalAppointment";
 import type { LocalRequest } from "./LocalRequest";
 import type { LocalTrip } from "./LocalTrip";
+import type { LocalUnit } from "./LocalUnit";
 import type { MoveAppointment } from "./MoveAppointment";
 import type { Patient } from "./Patient";
 import type { PatientAppointments } from "./PatientAppointments";
@@ -43,6 +44,7 @@ import type { TripDetail } from "./TripDetail";
 import type { TripRef } from "./TripRef";
 import type { TripStatusChange } from "./TripStatusChange";
 import type { Unit } from "./Unit";
+import type { UnitStatusChange } from "./UnitStatusChange";
 import type { Unlock } from "./Unlock";
 
 /**
@@ -154,6 +156,14 @@ place_bid: [PlaceBid, Bid], withdraw_bid: [BidRef, Bid],
  * The agency's units as the hub holds them.
  */
 units: [null, Array<Unit>], 
+/**
+ * The agency's units in the local copy (offline too), in call-sign order.
+ */
+roster: [null, Array<LocalUnit>], 
+/**
+ * Takes a unit out of service or puts it back (offline too).
+ */
+set_unit_status: [UnitStatusChange, Unit], 
 /**
  * The hospital's draft requests in the local copy.
  */

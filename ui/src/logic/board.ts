@@ -11,6 +11,7 @@ import type { TransportReport } from "../bindings/TransportReport";
 import type { TransportRequestFields } from "../bindings/TransportRequestFields";
 import type { TripStatus } from "../bindings/TripStatus";
 import type { Unit } from "../bindings/Unit";
+import type { UnitStatus } from "../bindings/UnitStatus";
 import { LINE } from "./trips";
 
 /** What the signed-in user does on the board. */
@@ -167,3 +168,8 @@ export function nextHour(now: Date): string {
 
 /** The board's status filter: every status an entry can have once published. */
 export const BOARD_STATUSES: TripStatus[] = [...LINE.slice(1), "cancelled"];
+
+/** A unit's status as a dispatcher says it. */
+export function unitStatusLabel(status: UnitStatus): string {
+  return { available: "in service", assigned: "on a trip", out_of_service: "out of service" }[status];
+}
