@@ -50,7 +50,9 @@ pub async fn follow_hub(desktop: Arc<Desktop>) {
             Ok(listener) if refused.as_deref() != Some(listener.profile_id()) => {
                 match listen(&desktop, &listener, &mut backoff).await {
                     Ok(()) => backoff.next_delay(),
-                    Err(ClientError::Hub { status: 403, .. }) => {
+                    Err(ClientError::Hub {
+                        status: 403, code, ..
+                    }) if code == "forbidden" => {
                         refused = Some(listener.profile_id().to_owned());
                         std::time::Duration::from_secs(1)
                     }

@@ -337,7 +337,7 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
         answer["results"][0]["error"]["code"], "not_found",
         "{answer}"
     );
-    // Who runs a trip is the dispatcher's to change, not the crew's.
+    // Who rides a trip is the hub's to set, never the crew's.
     let mut reassign = step(3, "transporting");
     reassign["fields"] = json!({"crew_user_ids": [crew_id, Uuid::now_v7()]});
     let (_, answer) = hub
