@@ -395,9 +395,9 @@ impl Client {
         self.record_history(Entity::Patient, id.into())
     }
 
-    /// Whether this computer holds changes to the patient the hub has not confirmed yet. Not
-    /// audited: it reveals no record data.
-    pub fn has_pending(&mut self, id: PatientId) -> ClientResult<bool> {
+    /// Whether this computer holds changes to the record (a patient, a trip, …) the hub has
+    /// not confirmed yet. Not audited: it reveals no record data.
+    pub fn has_pending(&mut self, id: impl Into<RecordId>) -> ClientResult<bool> {
         Ok(Cache::pending_ops_for(self.cache()?.conn(), id.into())? > 0)
     }
 

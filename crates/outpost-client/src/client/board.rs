@@ -23,7 +23,6 @@ use outpost_domain::transport::{Level, Priority, TripStatus};
 use outpost_domain::{Entity, TransportRequestId, UnitId};
 
 use super::Client;
-use crate::cache::Cache;
 use crate::error::{ClientError, ClientResult};
 use crate::session::Session;
 
@@ -139,16 +138,11 @@ impl Client {
     pub fn roster(&mut self) -> ClientResult<Vec<LocalUnit>> {
         let mut units = Vec::new();
         for local in self.records(Entity::Unit)? {
-            let Ok(unit) = local.record.to_typed::<Unit>() else {
-                continue;
-            };
-            if local.deleted {
-                continue;
+            if let Ok(unit) = local.record.to_typed::<Unit>() {
+                let pending = self.has_pending(local.record.id)?;
+                units.push(LocalUnit { unit, pending });
             }
-            let pending = Cache::pending_ops_for(self.cache()?.conn(), local.record.id)? > 0;
-            units.push(LocalUnit { unit, pending });
         }
-        units.sort_by_key(|u| u.unit.fields.call_sign.to_lowercase());
         Ok(units)
     }
 
@@ -185,14 +179,12 @@ impl Client {
             let Ok(request) = local.record.to_typed::<TransportRequest>() else {
                 continue;
             };
-            if local.deleted || request.fields.status != TripStatus::Draft {
-                continue;
+            if request.fields.status == TripStatus::Draft {
+                // Never on the hub, or changed here since.
+                let pending = local.hub_version.is_none() || self.has_pending(local.record.id)?;
+                drafts.push(LocalRequest { request, pending });
             }
-            let pending = local.hub_version.is_none()
-                || Cache::pending_ops_for(self.cache()?.conn(), local.record.id)? > 0;
-            drafts.push(LocalRequest { request, pending });
         }
-        drafts.sort_by_key(|d| d.request.fields.pickup_from);
         Ok(drafts)
     }
 
@@ -226,14 +218,11 @@ impl Client {
     /// The hospital's facilities in the local copy, in name order (a request goes from one
     /// to another).
     pub fn facilities(&mut self) -> ClientResult<Vec<Facility>> {
-        let mut facilities: Vec<Facility> = self
+        Ok(self
             .records(Entity::Facility)?
             .into_iter()
-            .filter(|r| !r.deleted)
             .filter_map(|r| r.record.to_typed::<Facility>().ok())
-            .collect();
-        facilities.sort_by(|a, b| a.fields.name.cmp(&b.fields.name));
-        Ok(facilities)
+            .collect())
     }
 
     /// The transport report over `[from, to)`, as the hub shows it to this user's tenant.

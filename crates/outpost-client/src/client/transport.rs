@@ -70,10 +70,9 @@ pub fn steps(history: &[HistoryEntry], pending: &[Op]) -> Vec<TripStep> {
 
 impl Client {
     fn local_trip(&mut self, local: &LocalRecord) -> ClientResult<LocalTrip> {
-        let pending = Cache::pending_ops_for(self.cache()?.conn(), local.record.id)? > 0;
         Ok(LocalTrip {
             trip: typed(&local.record)?,
-            pending,
+            pending: self.has_pending(local.record.id)?,
             conflict: local.conflict,
         })
     }
