@@ -14,11 +14,12 @@ use outpost_domain::transport::board::Bid;
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
+use outpost_domain::transport::shift::{Shift, ShiftFields};
 use outpost_domain::transport::trip::Trip;
 use outpost_domain::transport::unit::Unit;
 
 use crate::commands::{
-    self, board::*, conflicts::*, patients::*, schedule::*, session::*, transport::*,
+    self, board::*, conflicts::*, patients::*, schedule::*, session::*, transport::*, units::*,
 };
 use crate::error::IpcResult;
 use crate::state::{Desktop, SyncState};
@@ -104,12 +105,15 @@ contract! {
     /// A dispatcher's bid with one of the agency's units.
     place_bid: PlaceBid => Bid;
     withdraw_bid: BidRef => Bid;
-    /// The agency's units as the hub holds them.
-    units: () => Vec<Unit>;
-    /// The agency's units in the local copy (offline too), in call-sign order.
+    /// The agency's units in the local copy (offline too), in call-sign order, with their
+    /// shifts to come.
     roster: () => Vec<LocalUnit>;
     /// Takes a unit out of service or puts it back (offline too).
     set_unit_status: UnitStatusChange => Unit;
+    /// Plans a unit's shift (offline too); one overlapping another is `slot_taken`.
+    plan_shift: ShiftFields => Shift;
+    /// Cancels a shift that will not happen (offline too).
+    cancel_shift: ShiftRef => Shift;
     /// The hospital's draft requests in the local copy.
     draft_requests: () => Vec<LocalRequest>;
     /// The hospital's facilities in the local copy, in name order.

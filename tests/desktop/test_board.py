@@ -1,9 +1,9 @@
 """The transport board in the real app, one role at a time: an EMS dispatcher bids on an open
-request with one of the agency's units, sees a new request the moment it is published, and
-takes a unit out of service and back; the hospital's coordinator drafts a request in the form,
-publishes it and cancels it with a reason, and sees the bids side by side and accepts one (the
-trip goes to that agency); the transport center opens on the report and its charts. The board
-never shows a patient."""
+request with one of the agency's units, sees a new request the moment it is published, takes
+a unit out of service and back, and plans a unit's shifts offline; the hospital's coordinator
+drafts a request in the form, publishes it and cancels it with a reason, and sees the bids
+side by side and accepts one (the trip goes to that agency); the transport center opens on
+the report and its charts. The board never shows a patient."""
 
 import time
 from datetime import datetime, timedelta, timezone
@@ -104,6 +104,68 @@ def test_a_dispatcher_takes_a_unit_out_of_service_and_back(hub, app_factory):
     shot(driver, "dispatcher-units")
     button.click()
     wait_for(lambda: status(unit["id"]) == "available", what="back in service on the hub")
+
+
+def set_input(driver, element_id, value):
+    """Types into a date or time input as the app reads it (WebKit's pickers take no keys)."""
+    element = driver.find_element(By.ID, element_id)
+    driver.execute_script(
+        "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+        element,
+        value,
+    )
+
+
+def test_a_dispatcher_plans_a_units_shifts_offline(hub, app_factory):
+    dispatch = hub.api(*COUNTY)
+
+    def shifts(unit_id):
+        page = dispatch.get(f"{hub.url}/v1/unit-shifts?unit_id={unit_id}", timeout=10).json()
+        return [(s["start"], s["status"]) for s in page["items"]]
+
+    units = dispatch.get(f"{hub.url}/v1/units", timeout=10).json()["items"]
+    crewed = next(u for u in units if u["crew_user_ids"] and u["status"] != "out_of_service")
+    unit = next(u for u in units if not u["crew_user_ids"] and u["status"] != "out_of_service")
+    before = shifts(unit["id"])
+    driver = app_factory()
+    sign_in(driver, hub, *COUNTY)
+    driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
+    wait_for(lambda: driver.find_element(By.ID, "nav-units"), what="the units' link").click()
+    # The demo's crewed unit is on shift now; the other starts tomorrow.
+    wait_for(lambda: text(driver, f"unit-shift-{crewed['id']}").startswith("on shift until"), what="on shift now")
+    assert text(driver, f"unit-shift-{unit['id']}").startswith("off shift · next")
+    wait_for(lambda: text(driver, "status-link") == "Online", timeout=30, what="online status")
+
+    day = (datetime.now() + timedelta(days=3)).strftime("%Y-%m-%d")
+    hub.stop()
+    try:
+        wait_for(lambda: text(driver, "status-link") == "Offline", timeout=30, what="offline status")
+        driver.find_element(By.ID, f"unit-shifts-{unit['id']}").click()
+        wait_for(lambda: driver.find_element(By.ID, "shift-form"), what="the unit's shifts")
+        for field, value in [("shift-date", day), ("shift-start", "19:00"), ("shift-end", "07:00")]:
+            set_input(driver, field, value)
+        driver.find_element(By.ID, "shift-notes").send_keys("night cover")
+        driver.find_element(By.ID, "shift-plan").click()
+        wait_for(lambda: "night cover" in text(driver, "shifts"), what="the night shift, planned offline")
+        assert "to sync" in text(driver, "shifts")
+        # Overlapping it: refused here, nothing kept.
+        set_input(driver, "shift-start", "23:00")
+        set_input(driver, "shift-end", "03:00")
+        driver.find_element(By.ID, "shift-plan").click()
+        wait_for(lambda: "already has a shift" in text(driver, "shift-error"), what="the overlap, refused")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#shifts li[id^=shift-]")) == len(before) + 1
+        shot(driver, "dispatcher-shifts")
+    finally:
+        hub.start()
+    wait_for(lambda: len(shifts(unit["id"])) == len(before) + 1, timeout=60, what="the shift on the hub (synced)")
+    night = next(s for s in shifts(unit["id"]) if s not in before)
+    assert night[1] == "planned"
+    start = datetime.fromisoformat(night[0].replace("Z", "+00:00")).astimezone()
+    assert (start.strftime("%Y-%m-%d"), start.hour) == (day, 19), night
+    wait_for(lambda: "to sync" not in text(driver, "shifts"), timeout=30, what="synced in the app too")
+    planned = [li for li in driver.find_elements(By.CSS_SELECTOR, "#shifts li[id^=shift-]") if "night cover" in li.text]
+    planned[0].find_element(By.TAG_NAME, "button").click()
+    wait_for(lambda: (night[0], "cancelled") in shifts(unit["id"]), timeout=30, what="cancelled on the hub")
 
 
 def test_the_coordinator_drafts_publishes_and_cancels_a_request(hub, app_factory):

@@ -70,10 +70,25 @@ describe("the board by role", () => {
     expect(boardRole(null)).toBeNull();
   });
 
-  it("offers units in service of the level or above, and one live bid at a time", () => {
-    const entry = { level: "ALS" } as BoardEntry;
-    const units = [unit("Basic", "BLS"), unit("Medic", "ALS"), unit("Critical", "CCT"), unit("Shop", "CCT", "out_of_service")];
-    expect(biddingUnits(units, entry).map((u) => u.call_sign)).toEqual(["Medic", "Critical"]);
+  it("offers units in service of the level or above, on shift first, and one live bid at a time", () => {
+    const entry = { level: "ALS", pickup_from: "2026-12-07T14:00:00Z", pickup_to: "2026-12-07T16:00:00Z" } as BoardEntry;
+    const shift = (start: string, end: string, status: "planned" | "cancelled" = "planned") => ({
+      pending: false,
+      shift: { id: start, unit_id: "u", start, end, status, version: 1, created_at: "", updated_at: "", updated_by: null },
+    });
+    const local = (u: Unit, shifts: ReturnType<typeof shift>[] = []) => ({ unit: u, pending: false, shifts });
+    const units = [
+      local(unit("Basic", "BLS")),
+      local(unit("Medic", "ALS"), [shift("2026-12-07T16:00:00Z", "2026-12-08T04:00:00Z")]),
+      local(unit("Critical", "CCT"), [shift("2026-12-07T07:00:00Z", "2026-12-07T15:00:00Z")]),
+      local(unit("Rescue", "CCT"), [shift("2026-12-07T07:00:00Z", "2026-12-07T19:00:00Z", "cancelled")]),
+      local(unit("Shop", "CCT", "out_of_service"), [shift("2026-12-07T07:00:00Z", "2026-12-07T19:00:00Z")]),
+    ];
+    expect(biddingUnits(units, entry).map((u) => [u.unit.call_sign, u.onShift])).toEqual([
+      ["Critical", true],
+      ["Medic", false],
+      ["Rescue", false],
+    ]);
     expect(liveBid([bid("a", 5, "withdrawn"), bid("b", 9, "submitted")])?.id).toBe("b");
     expect(liveBid([bid("a", 5, "declined")])).toBeNull();
     expect(ranked([bid("slow", 40, "submitted"), bid("gone", 1, "withdrawn"), bid("fast", 10, "submitted")]).map((b) => b.id)).toEqual(["fast", "slow", "gone"]);

@@ -19,6 +19,7 @@ use outpost_domain::tenant::Tenant;
 use outpost_domain::transport::TripStatus;
 use outpost_domain::transport::board::NewBid;
 use outpost_domain::transport::request::TransportRequestFields;
+use outpost_domain::transport::shift::{ShiftFields, ShiftStatus};
 use outpost_domain::{Entity, RecordId, Role, TenantKind, TripId, UserId};
 use outpost_store::Store;
 
@@ -474,4 +475,97 @@ async fn only_the_assigned_crews_copy_holds_the_patient() {
             );
         }
     }
+}
+
+/// A dispatcher plans a unit's shifts on the computer with the hub away: one overlapping
+/// another is refused there and nothing is kept; the roster shows each unit's shifts to come;
+/// a cancelled shift leaves it. The sync takes them to the hub. A computer whose copy a build
+/// from before shifts made catches up on them once, after its update, from the feed's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_plans_shifts_offline_and_an_updated_computer_catches_up() {
+    let mut hub = Hub::start().await;
+    let agency = hub.tenant("shift-medics", TenantKind::EmsAgency).await;
+    let mut actor = Actor::system(Utc::now());
+    actor.tenant_id = Some(agency.id);
+    let db = hub.store().tenant(agency.id).await.expect("tenant");
+    let unit = RecordId::generate();
+    db.create_records(
+        Entity::Unit,
+        vec![(
+            unit,
+            object(json!({"call_sign": "Medic 5", "level": "BLS"})),
+        )],
+        &actor,
+    )
+    .await
+    .expect("unit");
+    let (_home, mut dispatcher, _) = signed_in(&hub, &agency, Role::EmsDispatcher).await;
+    let (_other_home, mut other, _) = signed_in(&hub, &agency, Role::EmsDispatcher).await;
+    dispatcher.sync(&mut no_progress()).await.expect("mirror");
+    other.sync(&mut no_progress()).await.expect("mirror");
+
+    hub.pause().await;
+    let hour = |h: i64| {
+        let today = Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight");
+        today.and_utc() + Duration::days(1) + Duration::hours(h)
+    };
+    let shift = |start: i64, end: i64| ShiftFields {
+        unit_id: unit.into(),
+        start: hour(start),
+        end: hour(end),
+        status: ShiftStatus::Planned,
+        notes: None,
+    };
+    let day = dispatcher.plan_shift(shift(7, 19)).expect("day shift");
+    let clash = dispatcher.plan_shift(shift(18, 26));
+    assert!(
+        matches!(&clash, Err(ClientError::SlotTaken(taken)) if *taken == day.id.to_string()),
+        "{clash:?}"
+    );
+    // A 24-hour shift: one starting near its end still finds it.
+    let night = dispatcher
+        .plan_shift(shift(19, 43))
+        .expect("a 24-hour shift");
+    let late = dispatcher.plan_shift(shift(40, 44));
+    assert!(
+        matches!(&late, Err(ClientError::SlotTaken(taken)) if *taken == night.id.to_string()),
+        "{late:?}"
+    );
+    let spare = dispatcher.plan_shift(shift(43, 50)).expect("spare");
+    dispatcher.cancel_shift(spare.id).expect("cancelled");
+    let roster = dispatcher.roster().expect("roster");
+    let planned: Vec<_> = roster[0].shifts.iter().map(|s| s.shift.id).collect();
+    assert_eq!(
+        planned,
+        [day.id, night.id],
+        "in order, the cancelled one gone"
+    );
+    assert!(roster[0].shifts.iter().all(|s| s.pending));
+    assert_eq!(dispatcher.status().expect("status").pending_ops, 4);
+
+    hub.resume().await;
+    let report = dispatcher.sync(&mut no_progress()).await.expect("sync");
+    assert_eq!(report.applied, 4);
+    let roster = dispatcher.roster().expect("roster");
+    assert!(roster[0].shifts.iter().all(|s| !s.pending));
+
+    // The other computer synced them; then its copy is made as a build from before shifts
+    // would have left it (its cursor past them, none kept): the next sync of this build
+    // brings them.
+    other.sync(&mut no_progress()).await.expect("sync");
+    assert_eq!(other.roster().expect("roster")[0].shifts.len(), 2);
+    other.as_left_by_schema(3).expect("an older copy");
+    assert!(other.roster().expect("roster")[0].shifts.is_empty());
+    other.sync(&mut no_progress()).await.expect("catch up");
+    let theirs: Vec<_> = other.roster().expect("roster")[0]
+        .shifts
+        .iter()
+        .map(|s| s.shift.id)
+        .collect();
+    assert_eq!(theirs, [day.id, night.id]);
+    let again = other.sync(&mut no_progress()).await.expect("sync");
+    assert_eq!(again.pulled, 0, "caught up once");
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use outpost_domain::auth::{LoginRequest, LoginResponse, RefreshRequest};
-use outpost_domain::sync::{PullResponse, PushRequest, PushResponse, SnapshotLine};
+use outpost_domain::sync::{PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine};
 
 use crate::error::{ClientError, ClientResult};
 use crate::transport::{self, HubAddress};
@@ -131,10 +131,21 @@ impl HubApi {
         .await
     }
 
-    pub async fn pull(&self, token: &str, cursor: i64, limit: u32) -> ClientResult<PullResponse> {
+    /// Changes after `cursor` of the kinds this build knows; with `learned_after`, only of the
+    /// kinds newer than that schema (catching up on kinds an update brought).
+    pub async fn pull(
+        &self,
+        token: &str,
+        cursor: i64,
+        limit: u32,
+        learned_after: Option<i64>,
+    ) -> ClientResult<PullResponse> {
+        let learned = learned_after.map_or(String::new(), |s| format!("&learned_after={s}"));
         Self::json(self.request(
             Method::GET,
-            &format!("/v1/sync/pull?cursor={cursor}&limit={limit}"),
+            &format!(
+                "/v1/sync/pull?cursor={cursor}&limit={limit}&schema={SCHEMA_VERSION}{learned}"
+            ),
             Some(token),
         ))
         .await
@@ -145,7 +156,8 @@ impl HubApi {
         &self,
         token: &str,
     ) -> ClientResult<impl Stream<Item = ClientResult<Vec<SnapshotLine>>> + use<>> {
-        let resp = Self::send(self.request(Method::GET, "/v1/sync/snapshot", Some(token))).await?;
+        let path = format!("/v1/sync/snapshot?schema={SCHEMA_VERSION}");
+        let resp = Self::send(self.request(Method::GET, &path, Some(token))).await?;
         let mut pending: Vec<u8> = Vec::new();
         Ok(resp.bytes_stream().map(move |chunk| {
             let chunk = chunk.map_err(|e| transport::failure(&e))?;

@@ -34,6 +34,7 @@ pub mod board;
 mod records;
 pub mod schedule;
 pub mod transport;
+pub mod units;
 
 /// Returned ids per search audit event: with the longest query this stays well inside
 /// `MAX_AUDIT_DETAILS_BYTES`.
@@ -474,6 +475,13 @@ impl Client {
     #[cfg(feature = "test-support")]
     pub fn cache_text(&mut self) -> ClientResult<String> {
         self.cache()?.every_value()
+    }
+
+    /// Makes the local copy as a build of sync schema `schema` left it (tests of the catch-up
+    /// after an update).
+    #[cfg(feature = "test-support")]
+    pub fn as_left_by_schema(&mut self, schema: i64) -> ClientResult<()> {
+        self.cache()?.as_left_by_schema(schema)
     }
 
     /// The way to the hub's announcements for this unlocked sign-in; the connection itself

@@ -143,8 +143,9 @@ pub enum ClientError {
     InvalidInput(String),
     #[error("{0}")]
     Forbidden(String),
-    /// The local copy already holds an appointment in that slot (its id).
-    #[error("the slot is taken in the local copy by appointment {0}")]
+    /// The local copy already holds a record in that slot (its id): an appointment of the
+    /// practitioner, a planned shift of the unit.
+    #[error("the slot is taken in the local copy by record {0}")]
     SlotTaken(String),
     /// A rule of the record's kind refuses the change (`invalid_transition`,
     /// `outside_working_hours`, `clinic_closed`).

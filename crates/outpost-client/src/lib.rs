@@ -23,9 +23,10 @@ mod transport;
 mod vault;
 
 pub use cache::{LocalPatient, LocalRecord};
-pub use client::board::{BoardQuery, LocalRequest, LocalUnit};
+pub use client::board::{BoardQuery, LocalRequest};
 pub use client::schedule::LocalAppointment;
 pub use client::transport::{LocalTrip, TripStep};
+pub use client::units::{LocalShift, LocalUnit};
 pub use client::{Client, ClientOptions, Conflict, Resolution, Status};
 pub use error::{ClientError, ClientResult, ErrorCode};
 pub use events::{Announcement, HubEvents, Listener};

@@ -17,12 +17,12 @@ use outpost_domain::clock::Clock;
 use outpost_domain::record::{HistoryEntry, Record};
 use outpost_domain::sync::{
     Entity, Op, OpAction, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION,
-    SnapshotLine,
+    SnapshotLine, UNSAID_SCHEMA,
 };
 use outpost_domain::{OpId, RecordId};
 
 use crate::api::HubApi;
-use crate::cache::{Batch, Cache, StoredConflict};
+use crate::cache::{Batch, Cache, SCHEMA_KEY, StoredConflict};
 use crate::error::{ClientError, ClientResult};
 use crate::events::{Announcement, HubEvents};
 use crate::retry::Backoff;
@@ -174,12 +174,13 @@ impl SyncEngine {
         }
         report.push_seconds = pushing.elapsed().as_secs_f64();
         let pulling = std::time::Instant::now();
+        self.catch_up(&api, &token, &mut report).await?;
         loop {
             let cursor = self.cache()?.cursor()?.unwrap_or(0);
-            let page = api.pull(&token, cursor, BATCH).await?;
+            let page = api.pull(&token, cursor, BATCH, None).await?;
             report.pulled += page.changes.len();
             let more = page.has_more;
-            self.apply_pull(&page)?;
+            self.apply_pull(&page, true)?;
             report.cursor = page.cursor;
             if !more {
                 break;
@@ -258,6 +259,7 @@ impl SyncEngine {
                 match (complete, cursor) {
                     (true, Some(cursor)) => {
                         Cache::set_meta(&tx, "cursor", &cursor.to_string())?;
+                        Cache::set_meta(&tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
                         tx.commit()?;
                         Ok(())
                     }
@@ -393,7 +395,40 @@ impl SyncEngine {
         Ok(())
     }
 
-    fn apply_pull(&mut self, page: &PullResponse) -> ClientResult<()> {
+    /// Once after an update that brought kinds this cache's older build did not know (a unit's
+    /// shifts): their records from the start of the feed, which the cursor had passed. The
+    /// cursor stays; changes pulled twice settle to the same record.
+    async fn catch_up(
+        &mut self,
+        api: &HubApi,
+        token: &str,
+        report: &mut SyncReport,
+    ) -> ClientResult<()> {
+        let known = self
+            .cache()?
+            .meta(SCHEMA_KEY)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(UNSAID_SCHEMA);
+        if known >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        let mut cursor = 0;
+        loop {
+            let page = api.pull(token, cursor, BATCH, Some(known)).await?;
+            report.pulled += page.changes.len();
+            self.apply_pull(&page, false)?;
+            cursor = page.cursor;
+            if !page.has_more {
+                break;
+            }
+        }
+        self.cache()?
+            .store_meta(SCHEMA_KEY, &SCHEMA_VERSION.to_string())
+    }
+
+    /// Applies pulled changes; `move_cursor` false for a catch-up, which reads the feed again
+    /// from its start.
+    fn apply_pull(&mut self, page: &PullResponse, move_cursor: bool) -> ClientResult<()> {
         let tx = self.cache()?.transaction()?;
         for change in &page.changes {
             let (entity, id) = (change.entity, change.record_id);
@@ -411,7 +446,9 @@ impl SyncEngine {
                 settle::Pulled::Put(local) => Cache::put_local(&tx, &local)?,
             }
         }
-        Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
+        if move_cursor {
+            Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -24,7 +24,8 @@ pub enum ErrorCode {
     DeviceRevoked,
     UnsupportedSchema,
     RateLimited,
-    /// The slot overlaps another appointment of the practitioner (named in the message).
+    /// The slot overlaps another of its group (named in the message): an appointment the
+    /// practitioner's, a shift the unit's.
     SlotTaken,
     /// A status change the record's status machine does not allow.
     InvalidTransition,

@@ -109,6 +109,10 @@ record_id_type!(
     UnitId
 );
 record_id_type!(
+    /// One shift of a unit (DESIGN.md's `unit_availability`).
+    ShiftId
+);
+record_id_type!(
     /// An EMS agency's trip: an accepted transport request.
     TripId
 );

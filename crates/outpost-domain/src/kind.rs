@@ -31,6 +31,7 @@ pub enum Entity {
     Facility,
     TransportRequest,
     Unit,
+    UnitShift,
     Trip,
 }
 
@@ -44,6 +45,7 @@ impl Entity {
         Entity::Facility,
         Entity::TransportRequest,
         Entity::Unit,
+        Entity::UnitShift,
         Entity::Trip,
     ];
 
@@ -57,7 +59,19 @@ impl Entity {
             Entity::Facility => &crate::transport::facility::KIND,
             Entity::TransportRequest => &crate::transport::request::KIND,
             Entity::Unit => &crate::transport::unit::KIND,
+            Entity::UnitShift => &crate::transport::shift::KIND,
             Entity::Trip => &crate::transport::trip::KIND,
+        }
+    }
+
+    /// The sync schema ([`crate::sync::SCHEMA_VERSION`]) that brought the kind: a client of
+    /// an older schema is never sent its records, which it could not read.
+    pub fn schema(self) -> i64 {
+        match self {
+            Entity::Patient => 1,
+            Entity::Practitioner | Entity::Appointment | Entity::CalendarEntry => 2,
+            Entity::Facility | Entity::TransportRequest | Entity::Unit | Entity::Trip => 3,
+            Entity::UnitShift => 4,
         }
     }
 
@@ -230,6 +244,9 @@ pub struct NoOverlap {
     pub owner: Option<Entity>,
     pub start: &'static str,
     pub end: &'static str,
+    /// The longest a record holds its slot, in minutes: a record starting longer ago than
+    /// this before a slot cannot reach into it (the client's search of its copy).
+    pub longest_minutes: i64,
     pub status: &'static str,
     pub inactive: &'static [&'static str],
 }

@@ -24,7 +24,8 @@ pub mod user;
 pub use error::{ErrorCode, ValidationError};
 pub use ids::{
     AppointmentId, CalendarEntryId, DeviceId, FacilityId, LocalEventId, OpId, PatientId,
-    PractitionerId, RecordId, SessionId, TenantId, TransportRequestId, TripId, UnitId, UserId,
+    PractitionerId, RecordId, SessionId, ShiftId, TenantId, TransportRequestId, TripId, UnitId,
+    UserId,
 };
 pub use kind::{Entity, Kind};
 pub use record::Record;

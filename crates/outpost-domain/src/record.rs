@@ -198,3 +198,13 @@ fn bad_change(
     }
     "the fields do not fit together".to_owned()
 }
+
+/// The status of a record's fields, read as its kind's status type (its default when absent
+/// or unreadable: a creation that leaves it out).
+pub(crate) fn status_of<S: DeserializeOwned + Default>(fields: &Map<String, Value>) -> S {
+    fields
+        .get("status")
+        .cloned()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default()
+}

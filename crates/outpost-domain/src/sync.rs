@@ -17,10 +17,14 @@ use crate::roles::Permission;
 
 pub use crate::kind::Entity;
 
-/// The version of the op format and client schema this build speaks: 3 knows the transport
-/// kinds (facilities, transport requests, units, trips), 2 the clinic's (patients and the
-/// schedule), 1 patients only.
-pub const SCHEMA_VERSION: i64 = 3;
+/// The version of the op format and client schema this build speaks: 4 knows units' shifts,
+/// 3 the other transport kinds (facilities, transport requests, units, trips), 2 the clinic's
+/// (patients and the schedule), 1 patients only.
+pub const SCHEMA_VERSION: i64 = 4;
+/// The schema of a client that does not name one on a pull or a snapshot (those before 4 did
+/// not): the hub sends it the kinds up to this schema's, and a cache that did not record its
+/// schema knew these.
+pub const UNSAID_SCHEMA: i64 = 3;
 /// The oldest client schema the hub still applies: a schema 1 op is a patient op, which the
 /// hub applies as it always did. (A schema 1 client cannot read a snapshot, nor a pull holding
 /// other kinds: it must update, which the desktop's updater offers.)

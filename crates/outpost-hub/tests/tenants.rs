@@ -97,7 +97,7 @@ async fn migrate_all_reports_every_tenant_and_goes_on_past_a_broken_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     for slug in ["clinic-a", "clinic-b", "clinic-c"] {
-        assert!(stdout.contains(&format!("{slug}: schema 7")), "{stdout}");
+        assert!(stdout.contains(&format!("{slug}: schema 8")), "{stdout}");
     }
     assert!(stdout.contains("3 of 3 tenants migrated"), "{stdout}");
 
@@ -106,8 +106,8 @@ async fn migrate_all_reports_every_tenant_and_goes_on_past_a_broken_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("clinic-b: FAILED"), "{stdout}");
-    assert!(stdout.contains("clinic-a: schema 7"), "{stdout}");
-    assert!(stdout.contains("clinic-c: schema 7"), "{stdout}");
+    assert!(stdout.contains("clinic-a: schema 8"), "{stdout}");
+    assert!(stdout.contains("clinic-c: schema 8"), "{stdout}");
     assert!(
         stdout.contains("2 of 3 tenants migrated, 1 failed"),
         "{stdout}"

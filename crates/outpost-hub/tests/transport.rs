@@ -375,3 +375,131 @@ async fn a_crew_moves_its_trip_one_step_at_a_time_through_sync() {
     );
     hub.stop().await;
 }
+
+/// A dispatcher plans a unit's shifts over HTTP; an overlap is 409 `slot_taken`, a cancelled
+/// shift frees its time and stays cancelled; crews read them and write none. A client that
+/// does not name its schema (3, before shifts) is never sent them; one of schema 4 is, and
+/// one catching up after an update gets them alone from the start of the feed.
+#[tokio::test]
+async fn a_dispatcher_plans_shifts_and_only_clients_that_know_them_are_sent_them() {
+    let hub = TestHub::start().await;
+    let agency = hub.tenant("shift-medics", TenantKind::EmsAgency).await;
+    let dispatcher = hub.signed_in(Some(&agency), Role::EmsDispatcher).await;
+    let crew = hub.signed_in(Some(&agency), Role::EmsCrew).await;
+    let (_, unit) = hub
+        .post(
+            "/v1/units",
+            &dispatcher,
+            json!({"call_sign": "Medic 3", "level": "BLS"}),
+        )
+        .await;
+    let unit = unit["id"].as_str().expect("unit").to_owned();
+    let shift = |start: &str, end: &str| json!({"unit_id": unit, "start": start, "end": end});
+    let (status, day) = hub
+        .post(
+            "/v1/unit-shifts",
+            &dispatcher,
+            shift("2026-12-07T07:00:00Z", "2026-12-07T19:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{day}");
+    assert_eq!(day["status"], "planned");
+    let day_path = format!("/v1/unit-shifts/{}", day["id"].as_str().expect("id"));
+    let (status, clash) = hub
+        .post(
+            "/v1/unit-shifts",
+            &dispatcher,
+            shift("2026-12-07T18:00:00Z", "2026-12-08T02:00:00Z"),
+        )
+        .await;
+    assert_eq!((status, code(&clash)), (StatusCode::CONFLICT, "slot_taken"));
+    for (body, why) in [
+        (
+            shift("2026-12-07T19:00:00Z", "2026-12-07T07:00:00Z"),
+            "ends before it starts",
+        ),
+        (
+            shift("2026-12-07T07:00:00Z", "2026-12-09T07:00:00Z"),
+            "two days",
+        ),
+        (
+            json!({"unit_id": Uuid::now_v7(), "start": "2026-12-08T07:00:00Z", "end": "2026-12-08T19:00:00Z"}),
+            "no such unit",
+        ),
+    ] {
+        let (status, refused) = hub.post("/v1/unit-shifts", &dispatcher, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {refused}");
+    }
+    let (status, _) = hub
+        .post(
+            "/v1/unit-shifts",
+            &crew,
+            shift("2026-12-08T07:00:00Z", "2026-12-08T19:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "crews do not plan shifts");
+    let (status, listed) = hub
+        .get(
+            &format!("/v1/unit-shifts?unit_id={unit}&from=2026-12-07T12:00:00Z"),
+            &crew,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["items"].as_array().expect("items").len(), 1);
+    let (status, cancelled) = hub
+        .patch(
+            &day_path,
+            &dispatcher,
+            json!({"version": 1, "status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    let (status, again) = hub
+        .patch(
+            &day_path,
+            &dispatcher,
+            json!({"version": 2, "status": "planned"}),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&again)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition")
+    );
+    let (status, _) = hub
+        .post(
+            "/v1/unit-shifts",
+            &dispatcher,
+            shift("2026-12-07T18:00:00Z", "2026-12-08T02:00:00Z"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "in the freed time");
+
+    let kinds = |page: &Value| -> Vec<String> {
+        let mut kinds: Vec<String> = page["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| c["entity"].as_str().expect("entity").to_owned())
+            .collect();
+        kinds.dedup();
+        kinds
+    };
+    let (_, unsaid) = hub.get("/v1/sync/pull?cursor=0", &crew).await;
+    assert_eq!(
+        kinds(&unsaid),
+        ["unit"],
+        "an older client is not sent shifts"
+    );
+    let (_, knows) = hub.get("/v1/sync/pull?cursor=0&schema=4", &crew).await;
+    assert_eq!(kinds(&knows), ["unit", "unit_shift"]);
+    let (_, catching_up) = hub
+        .get("/v1/sync/pull?cursor=0&schema=4&learned_after=3", &crew)
+        .await;
+    assert_eq!(kinds(&catching_up), ["unit_shift"]);
+    let (status, future) = hub.get("/v1/sync/pull?cursor=0&schema=99", &crew).await;
+    assert_eq!(
+        (status, code(&future)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_schema"),
+        "{future}"
+    );
+}

@@ -29,6 +29,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "postgres", 5, "0005_schedule"),
     migration!("tenant", "postgres", 6, "0006_patient_provenance"),
     migration!("tenant", "postgres", 7, "0007_transport"),
+    migration!("tenant", "postgres", 8, "0008_unit_shifts"),
 ];
 
 /// The advisory lock that serialises migrations of a database ("outpost" in ASCII).

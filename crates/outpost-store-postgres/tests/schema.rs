@@ -129,7 +129,7 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
     .await;
     scratch.drop(&[]).await;
     let (first, again, audit_indexes, central_version, newer) = outcome.expect("migrations");
-    assert_eq!((first, again), (7, 7), "applied once, then nothing to do");
+    assert_eq!((first, again), (8, 8), "applied once, then nothing to do");
     // Migration 0004: a tenant chain indexes entities only for events about users.
     assert!(
         audit_indexes.contains("audit_events_user"),
@@ -145,7 +145,7 @@ async fn migrations_apply_once_and_a_newer_schema_is_refused() {
             newer,
             Err(outpost_store::StoreError::SchemaTooNew {
                 found: 99,
-                known: 7
+                known: 8
             })
         ),
         "{newer:?}"

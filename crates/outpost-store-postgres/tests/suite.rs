@@ -45,6 +45,14 @@ async fn every_kind_is_stored_versioned_and_synced() {
 }
 
 #[tokio::test]
+async fn a_units_planned_shifts_never_overlap() {
+    with_fresh(|store| async move {
+        testsuite::a_units_planned_shifts_never_overlap(store.as_ref()).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_schedule_refuses_what_it_must_and_writes_nothing() {
     with_fresh(|store| async move {
         testsuite::the_schedule_refuses_what_it_must_and_writes_nothing(store.as_ref()).await;

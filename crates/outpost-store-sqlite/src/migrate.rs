@@ -22,6 +22,7 @@ pub const TENANT: &[Migration] = &[
     migration!("tenant", "sqlite", 5, "0005_schedule"),
     migration!("tenant", "sqlite", 6, "0006_patient_provenance"),
     migration!("tenant", "sqlite", 7, "0007_transport"),
+    migration!("tenant", "sqlite", 8, "0008_unit_shifts"),
 ];
 
 /// Brings a database up to the newest migration; refuses a schema newer than this build.

@@ -41,6 +41,12 @@ async fn every_kind_is_stored_versioned_and_synced() {
 }
 
 #[tokio::test]
+async fn a_units_planned_shifts_never_overlap() {
+    let (_dir, store) = fresh();
+    testsuite::a_units_planned_shifts_never_overlap(&store).await;
+}
+
+#[tokio::test]
 async fn the_schedule_refuses_what_it_must_and_writes_nothing() {
     let (_dir, store) = fresh();
     testsuite::the_schedule_refuses_what_it_must_and_writes_nothing(&store).await;

@@ -12,7 +12,8 @@ use outpost_domain::{Role, SessionId, TenantKind, UserId};
 mod kinds;
 
 pub use kinds::{
-    every_kind_is_stored_versioned_and_synced, the_schedule_refuses_what_it_must_and_writes_nothing,
+    a_units_planned_shifts_never_overlap, every_kind_is_stored_versioned_and_synced,
+    the_schedule_refuses_what_it_must_and_writes_nothing,
 };
 
 use crate::{

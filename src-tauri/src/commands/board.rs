@@ -1,5 +1,5 @@
-//! The transport board, live from the hub (it has no local copy): a dispatcher's board, bids
-//! and units; a hospital coordinator's drafts to publish and bids to accept; the transport
+//! The transport board, live from the hub (it has no local copy): a dispatcher's board and
+//! bids; a hospital coordinator's drafts to publish and bids to accept; the transport
 //! center's whole board and its report. Without the link these answer `offline`.
 
 use chrono::{DateTime, Utc};
@@ -7,14 +7,13 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use outpost_client::{BoardQuery, LocalRequest, LocalUnit};
+use outpost_client::{BoardQuery, LocalRequest};
 use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
-use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::transport::{Level, Priority, TripStatus};
-use outpost_domain::{Entity, TransportRequestId, UnitId};
+use outpost_domain::{Entity, TransportRequestId};
 
 use crate::error::IpcResult;
 use crate::state::Desktop;
@@ -82,13 +81,6 @@ pub struct AcceptBid {
     pub bid_id: Uuid,
 }
 
-/// A unit taken out of service or put back.
-#[derive(Debug, Clone, Deserialize, TS)]
-pub struct UnitStatusChange {
-    pub id: UnitId,
-    pub status: UnitStatus,
-}
-
 /// The report's period.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct ReportRange {
@@ -134,24 +126,6 @@ pub async fn withdraw_bid(desktop: &Desktop, req: BidRef) -> IpcResult<Bid> {
         .await
         .withdraw_bid(req.entry_id, req.bid_id)
         .await?)
-}
-
-pub async fn units(desktop: &Desktop, (): ()) -> IpcResult<Vec<Unit>> {
-    Ok(desktop.client.lock().await.units().await?)
-}
-
-/// The agency's units in the local copy, in call-sign order.
-pub async fn roster(desktop: &Desktop, (): ()) -> IpcResult<Vec<LocalUnit>> {
-    Ok(desktop.client.lock().await.roster()?)
-}
-
-/// Takes a unit out of service or puts it back, here (offline too), and wakes the sync.
-pub async fn set_unit_status(desktop: &Desktop, req: UnitStatusChange) -> IpcResult<Unit> {
-    let mut client = desktop.client.lock().await;
-    let unit = client.set_unit_status(req.id, req.status)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(unit)
 }
 
 /// The hospital's drafts in the local copy, in pickup order.

@@ -33,6 +33,9 @@ import type { ReportRange } from "./ReportRange";
 import type { RequestRef } from "./RequestRef";
 import type { Resolve } from "./Resolve";
 import type { Search } from "./Search";
+import type { Shift } from "./Shift";
+import type { ShiftFields } from "./ShiftFields";
+import type { ShiftRef } from "./ShiftRef";
 import type { SignIn } from "./SignIn";
 import type { SignedIn } from "./SignedIn";
 import type { SyncState } from "./SyncState";
@@ -153,17 +156,22 @@ board_bids: [EntryRef, Array<Bid>],
  */
 place_bid: [PlaceBid, Bid], withdraw_bid: [BidRef, Bid], 
 /**
- * The agency's units as the hub holds them.
- */
-units: [null, Array<Unit>], 
-/**
- * The agency's units in the local copy (offline too), in call-sign order.
+ * The agency's units in the local copy (offline too), in call-sign order, with their
+ * shifts to come.
  */
 roster: [null, Array<LocalUnit>], 
 /**
  * Takes a unit out of service or puts it back (offline too).
  */
 set_unit_status: [UnitStatusChange, Unit], 
+/**
+ * Plans a unit's shift (offline too); one overlapping another is `slot_taken`.
+ */
+plan_shift: [ShiftFields, Shift], 
+/**
+ * Cancels a shift that will not happen (offline too).
+ */
+cancel_shift: [ShiftRef, Shift], 
 /**
  * The hospital's draft requests in the local copy.
  */

@@ -3,4 +3,4 @@
 /**
  * Which kind of record an op, a change, a version or an audit event is about.
  */
-export type Entity = "patient" | "practitioner" | "appointment" | "calendar_entry" | "facility" | "transport_request" | "unit" | "trip";
+export type Entity = "patient" | "practitioner" | "appointment" | "calendar_entry" | "facility" | "transport_request" | "unit" | "unit_shift" | "trip";

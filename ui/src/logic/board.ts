@@ -4,6 +4,7 @@
 import type { Bid } from "../bindings/Bid";
 import type { BoardEntry } from "../bindings/BoardEntry";
 import type { Level } from "../bindings/Level";
+import type { LocalUnit } from "../bindings/LocalUnit";
 import type { Mobility } from "../bindings/Mobility";
 import type { Priority } from "../bindings/Priority";
 import type { Profile } from "../bindings/Profile";
@@ -12,6 +13,7 @@ import type { TransportRequestFields } from "../bindings/TransportRequestFields"
 import type { TripStatus } from "../bindings/TripStatus";
 import type { Unit } from "../bindings/Unit";
 import type { UnitStatus } from "../bindings/UnitStatus";
+import { onShift } from "./shifts";
 import { LINE } from "./trips";
 
 /** What the signed-in user does on the board. */
@@ -27,9 +29,15 @@ export function boardRole(profile: Profile | null): BoardRole {
 
 const RANK: Record<Level, number> = { BLS: 0, ALS: 1, CCT: 2 };
 
-/** Units that may bid on `entry`: in service, of its level or above. */
-export function biddingUnits(units: Unit[], entry: BoardEntry): Unit[] {
-  return units.filter((u) => u.status !== "out_of_service" && RANK[u.level] >= RANK[entry.level]);
+/**
+ * Units that may bid on `entry`: in service, of its level or above; those on shift in its
+ * pickup window first (else in call-sign order), each with whether it is.
+ */
+export function biddingUnits(units: LocalUnit[], entry: BoardEntry): { unit: Unit; onShift: boolean }[] {
+  return units
+    .filter(({ unit: u }) => u.status !== "out_of_service" && RANK[u.level] >= RANK[entry.level])
+    .map(({ unit, shifts }) => ({ unit, onShift: onShift(shifts, entry.pickup_from, entry.pickup_to) }))
+    .sort((a, b) => Number(b.onShift) - Number(a.onShift));
 }
 
 /** The agency's live bid on the entry, if any (one at a time). */

@@ -9,6 +9,10 @@ use zeroize::Zeroizing;
 use crate::error::{ClientError, ClientResult};
 use crate::keywrap::Key;
 
+/// The meta key of the sync schema of the build that last synced the cache (a cache that
+/// does not note one was synced by a build of [`outpost_domain::sync::UNSAID_SCHEMA`]).
+pub const SCHEMA_KEY: &str = "schema";
+
 mod audit;
 mod conflicts;
 mod local;
@@ -221,6 +225,25 @@ impl Cache {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Makes the cache as a build of sync schema `schema` left it: no records of the kinds it
+    /// did not know, and its schema not noted (tests of the catch-up after an update).
+    #[cfg(feature = "test-support")]
+    pub fn as_left_by_schema(&mut self, schema: i64) -> ClientResult<()> {
+        let tx = self.conn.transaction()?;
+        for entity in outpost_domain::Entity::ALL {
+            if entity.schema() > schema {
+                tx.execute("DELETE FROM records WHERE entity = ?1", [entity.as_str()])?;
+                tx.execute(
+                    "DELETE FROM record_history WHERE entity = ?1",
+                    [entity.as_str()],
+                )?;
+            }
+        }
+        tx.execute("DELETE FROM meta WHERE key = ?1", [SCHEMA_KEY])?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Every value of every table, decrypted, one per line (blobs as lossy text).

@@ -233,9 +233,7 @@ impl Cache {
         if rule.inactive.contains(&status) {
             return Ok(None);
         }
-        let earliest = time_key(
-            start - chrono::Duration::minutes(outpost_domain::schedule::appointment::MAX_MINUTES),
-        );
+        let earliest = time_key(start - chrono::Duration::minutes(rule.longest_minutes));
         let found = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM records WHERE entity = ?1 AND group_key = ?2 \

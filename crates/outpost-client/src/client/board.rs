@@ -18,21 +18,13 @@ use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
-use outpost_domain::transport::unit::{Unit, UnitStatus};
+use outpost_domain::transport::unit::Unit;
 use outpost_domain::transport::{Level, Priority, TripStatus};
-use outpost_domain::{Entity, TransportRequestId, UnitId};
+use outpost_domain::{Entity, TransportRequestId};
 
 use super::Client;
 use crate::error::{ClientError, ClientResult};
 use crate::session::Session;
-
-/// A unit as this computer holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
-pub struct LocalUnit {
-    pub unit: Unit,
-    /// A change made here waits to reach the hub.
-    pub pending: bool,
-}
 
 /// A draft request as this computer holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -131,34 +123,6 @@ impl Client {
         let (session, token) = self.online().await?;
         let page: Page<Unit> = session.api.get(&token, "/v1/units?limit=500").await?;
         Ok(page.items)
-    }
-
-    /// The agency's units in the local copy, in call-sign order, each with whether a change
-    /// made here waits to reach the hub (a dispatcher's roster, offline too).
-    pub fn roster(&mut self) -> ClientResult<Vec<LocalUnit>> {
-        let mut units = Vec::new();
-        for local in self.records(Entity::Unit)? {
-            if let Ok(unit) = local.record.to_typed::<Unit>() {
-                let pending = self.has_pending(local.record.id)?;
-                units.push(LocalUnit { unit, pending });
-            }
-        }
-        Ok(units)
-    }
-
-    /// Takes a unit out of service or puts it back, here (offline too); the sync takes it to
-    /// the hub. `assigned` is the hub's to set, when a bid with the unit is accepted.
-    pub fn set_unit_status(&mut self, unit: UnitId, status: UnitStatus) -> ClientResult<Unit> {
-        if status == UnitStatus::Assigned {
-            return Err(ClientError::Refused {
-                code: "invalid_transition",
-                message: "a unit is assigned by an accepted bid, not by hand".into(),
-            });
-        }
-        let changes = outpost_domain::record::to_map(&json!({ "status": status }));
-        self.change_record(Entity::Unit, unit.into(), &changes)?
-            .to_typed()
-            .map_err(|_| ClientError::Corrupt("a changed unit does not read".into()))
     }
 
     /// Puts a hospital's draft request on the board.

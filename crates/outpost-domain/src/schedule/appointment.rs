@@ -2,7 +2,7 @@
 //! machine `booked → arrived → in_progress → completed`, or `cancelled` (with a reason) or
 //! `no_show`. Any other transition is refused (`invalid_transition`).
 
-use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ts_rs::TS;
@@ -12,10 +12,10 @@ use crate::ids::{AppointmentId, PatientId, PractitionerId, UserId};
 use crate::kind::{
     ClassAccess, Entity, Field, FieldClass, FieldType, Kind, NoOverlap, Reference, Refusal,
 };
-use crate::record::{Fields, canonical};
+use crate::record::{Fields, canonical, status_of};
 use crate::roles::Permission;
 
-use super::{check_line, check_text};
+use super::{check_line, check_span, check_text};
 
 /// The longest appointment, in minutes.
 pub const MAX_MINUTES: i64 = 12 * 60;
@@ -99,18 +99,12 @@ pub struct Appointment {
 
 impl Fields for AppointmentFields {
     fn validate(&self, _today: NaiveDate) -> Result<(), ValidationError> {
-        for (field, at) in [("start", self.start), ("end", self.end)] {
-            if at.second() != 0 || at.nanosecond() != 0 {
-                return Err(ValidationError::new(field, "must fall on a whole minute"));
-            }
-        }
-        let minutes = (self.end - self.start).num_minutes();
-        if minutes <= 0 || minutes > MAX_MINUTES {
-            return Err(ValidationError::new(
-                "end",
-                format!("must come after start, at most {MAX_MINUTES} minutes later"),
-            ));
-        }
+        check_span(
+            self.start,
+            self.end,
+            MAX_MINUTES,
+            &format!("{MAX_MINUTES} minutes"),
+        )?;
         if let Some(reason) = &self.reason {
             check_line("reason", reason, 200)?;
         }
@@ -139,17 +133,9 @@ impl Fields for AppointmentFields {
     }
 }
 
-fn status_of(fields: &Map<String, Value>) -> AppointmentStatus {
-    fields
-        .get("status")
-        .cloned()
-        .and_then(|s| serde_json::from_value(s).ok())
-        .unwrap_or_default()
-}
-
 /// The status machine, and that only a booked appointment moves.
 fn rule(before: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Result<(), Refusal> {
-    let next = status_of(after);
+    let next: AppointmentStatus = status_of(after);
     let Some(before) = before else {
         return match next {
             AppointmentStatus::Booked => Ok(()),
@@ -159,7 +145,7 @@ fn rule(before: Option<&Map<String, Value>>, after: &Map<String, Value>) -> Resu
             }),
         };
     };
-    let current = status_of(before);
+    let current: AppointmentStatus = status_of(before);
     if !current.may_become(next) {
         return Err(Refusal {
             code: "invalid_transition",
@@ -224,6 +210,7 @@ pub static KIND: Kind = Kind {
         owner: Some(Entity::Practitioner),
         start: "start",
         end: "end",
+        longest_minutes: MAX_MINUTES,
         status: "status",
         inactive: &["cancelled", "no_show"],
     }),

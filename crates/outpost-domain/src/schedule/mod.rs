@@ -10,6 +10,30 @@ pub mod practitioner;
 
 use crate::error::ValidationError;
 
+/// A slot from `start` to `end`: each on a whole minute, the end after the start and at most
+/// `max_minutes` later (`longest` says it in the message: "12 hours").
+pub(crate) fn check_span(
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+    max_minutes: i64,
+    longest: &str,
+) -> Result<(), ValidationError> {
+    use chrono::Timelike;
+    for (field, at) in [("start", start), ("end", end)] {
+        if at.second() != 0 || at.nanosecond() != 0 {
+            return Err(ValidationError::new(field, "must fall on a whole minute"));
+        }
+    }
+    let minutes = (end - start).num_minutes();
+    if minutes <= 0 || minutes > max_minutes {
+        return Err(ValidationError::new(
+            "end",
+            format!("must come after start, at most {longest} later"),
+        ));
+    }
+    Ok(())
+}
+
 /// A one-line text field: not blank, at most `max` characters, no control character.
 pub(crate) fn check_line(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     crate::text::check_line(field, value)?;

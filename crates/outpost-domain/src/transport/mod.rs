@@ -1,13 +1,14 @@
 //! Transport between tenants (DESIGN.md, "Transport between tenants"): in a hospital's
-//! database its facilities and transport requests; in an EMS agency's its units and trips. A
-//! request and the trip made from it share one status machine ([`TripStatus`]), one step at
-//! a time, in the words EMS crews use (NEMSIS v3.5 times: unit notified, en route, at patient,
-//! left scene, at destination, transfer of care).
+//! database its facilities and transport requests; in an EMS agency's its units, their shifts
+//! and trips. A request and the trip made from it share one status machine ([`TripStatus`]),
+//! one step at a time, in the words EMS crews use (NEMSIS v3.5 times: unit notified, en route,
+//! at patient, left scene, at destination, transfer of care).
 
 pub mod board;
 pub mod facility;
 pub mod report;
 pub mod request;
+pub mod shift;
 pub mod trip;
 pub mod unit;
 
@@ -145,13 +146,9 @@ impl TripStatus {
     }
 }
 
-/// The status of a record's fields (its default when absent).
+/// The transport status of a record's fields (its default when absent).
 pub(crate) fn status_of(fields: &Map<String, Value>) -> TripStatus {
-    fields
-        .get("status")
-        .cloned()
-        .and_then(|s| serde_json::from_value(s).ok())
-        .unwrap_or_default()
+    crate::record::status_of(fields)
 }
 
 /// The status step from `before` to `after`, refused with `invalid_transition` when not a

@@ -5,7 +5,7 @@
 //! its charts have content; then today's board: open requests, and two trips assigned to the
 //! demo crew's unit.
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, DurationRound, Timelike, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value, json};
@@ -154,31 +154,49 @@ pub const COUNTY_UNITS: &[UnitSpec] = &[
     unit("County 9", "BLS", &["oxygen"], false),
 ];
 
-/// Stores an agency's units; the crewed ones carry `crew`.
+/// Stores an agency's units; the crewed ones carry `crew`. Those in service have 12-hour
+/// shifts: a crewed one is on shift now and for a day after, another from tomorrow.
 pub async fn units(
     db: &dyn TenantStore,
     specs: &[UnitSpec],
     crew: &[UserId],
     actor: &Actor,
 ) -> Result<(), ApiError> {
-    let units = specs
-        .iter()
-        .map(|spec| {
-            let mut fields = json!({
-                "call_sign": spec.call_sign, "level": spec.level,
-                "capabilities": spec.capabilities,
+    let hour = actor
+        .at
+        .duration_trunc(Duration::hours(1))
+        .unwrap_or(actor.at);
+    let mut units = Vec::new();
+    let mut shifts = Vec::new();
+    for spec in specs {
+        let id = RecordId::generate();
+        let mut fields = json!({
+            "call_sign": spec.call_sign, "level": spec.level,
+            "capabilities": spec.capabilities,
+        });
+        if spec.crewed {
+            fields["crew_user_ids"] = json!(crew);
+        }
+        if spec.out_of_service {
+            fields["status"] = json!("out_of_service");
+            fields["notes"] = json!("brakes in the shop");
+        }
+        units.push((id, object(fields)));
+        let starts: &[i64] = match (spec.out_of_service, spec.crewed) {
+            (true, _) => &[],
+            (false, true) => &[-2, 10, 22],
+            (false, false) => &[22],
+        };
+        for start in starts {
+            let start = hour + Duration::hours(*start);
+            let shift = json!({
+                "unit_id": id, "start": start, "end": start + Duration::hours(12),
             });
-            if spec.crewed {
-                fields["crew_user_ids"] = json!(crew);
-            }
-            if spec.out_of_service {
-                fields["status"] = json!("out_of_service");
-                fields["notes"] = json!("brakes in the shop");
-            }
-            (RecordId::generate(), object(fields))
-        })
-        .collect();
+            shifts.push((RecordId::generate(), object(shift)));
+        }
+    }
     db.create_records(Entity::Unit, units, actor).await?;
+    db.create_records(Entity::UnitShift, shifts, actor).await?;
     Ok(())
 }
 

@@ -164,6 +164,15 @@ fn quick_routes() -> OpenApiRouter<AppState> {
             transport::update_unit,
             transport::delete_unit
         ))
+        .routes(routes!(
+            transport::list_unit_shifts,
+            transport::create_unit_shift
+        ))
+        .routes(routes!(
+            transport::get_unit_shift,
+            transport::update_unit_shift,
+            transport::delete_unit_shift
+        ))
         .routes(routes!(transport::list_trips))
         .routes(routes!(transport::get_trip))
         .routes(routes!(transport::trip_history))

@@ -17,6 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use outpost_domain::sync::{
     ChangesAvailable, LocalAuditEvent, MAX_AUDIT_DETAILS_BYTES, MAX_PUSH_OPS, MIN_SCHEMA_VERSION,
     OpRules, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, SnapshotLine,
+    UNSAID_SCHEMA,
 };
 use outpost_domain::{Entity, ErrorCode, Permission, TenantKind};
 
@@ -143,9 +144,40 @@ pub async fn push(
 pub struct PullQuery {
     cursor: Option<i64>,
     limit: Option<u32>,
+    /// The client's sync schema: kinds it does not know are left out. A client that does not
+    /// say is of schema 3 (those before it did not).
+    schema: Option<i64>,
+    /// Only the kinds newer than this schema: an updated client catching up on the kinds it
+    /// just learned, from cursor 0.
+    learned_after: Option<i64>,
 }
 
-/// `GET /v1/sync/pull?cursor=N&limit=M`.
+/// `GET /v1/sync/snapshot?schema=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotQuery {
+    /// The client's sync schema, as for a pull.
+    schema: Option<i64>,
+}
+
+/// The schema a client speaks and the one after which it asks for kinds, checked.
+fn schemas(schema: Option<i64>, learned_after: Option<i64>) -> ApiResult<(i64, i64)> {
+    let schema = schema.unwrap_or(UNSAID_SCHEMA);
+    let after = learned_after.unwrap_or(0);
+    if !(MIN_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&schema) || !(0..schema).contains(&after) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedSchema,
+            format!(
+                "this hub serves client schema {MIN_SCHEMA_VERSION} to {SCHEMA_VERSION}, \
+                 and `learned_after` below it"
+            ),
+        ));
+    }
+    Ok((schema, after))
+}
+
+/// `GET /v1/sync/pull?cursor=N&limit=M&schema=S&learned_after=L`.
 #[utoipa::path(
     get,
     path = "/v1/sync/pull",
@@ -167,14 +199,10 @@ pub async fn pull(
         )));
     }
     let cursor = query.cursor.unwrap_or(0).max(0);
+    let kinds = readable_kinds(&principal, schemas(query.schema, query.learned_after)?);
     let store = tenant_store(&state, &principal).await?;
     let mut page = store
-        .pull(
-            cursor,
-            limit,
-            &readable_kinds(&principal),
-            &principal.actor(),
-        )
+        .pull(cursor, limit, &kinds, &principal.actor())
         .await?;
     for change in &mut page.changes {
         let entity = change.entity;
@@ -200,19 +228,20 @@ pub async fn pull(
 /// Sync is for roles that read some kind of record (a clinic's staff, a hospital's
 /// coordinators, an EMS agency's dispatchers and crews); what each reads is its kinds'.
 fn reads_some_kind(principal: &Principal) -> ApiResult<()> {
-    if readable_kinds(principal).is_empty() {
+    if readable_kinds(principal, (SCHEMA_VERSION, 0)).is_empty() {
         Err(ApiError::forbidden("your role reads no records to sync"))
     } else {
         Ok(())
     }
 }
 
-/// The kinds of record the caller reads: a pull or a snapshot reads, counts and audits only
-/// these.
-fn readable_kinds(principal: &Principal) -> Vec<Entity> {
+/// The kinds of record the caller reads and its client knows (`schema`), newer than
+/// `learned_after`: a pull or a snapshot reads, counts and audits only these.
+fn readable_kinds(principal: &Principal, (schema, learned_after): (i64, i64)) -> Vec<Entity> {
     Entity::ALL
         .iter()
         .copied()
+        .filter(|e| (learned_after + 1..=schema).contains(&e.schema()))
         .filter(|e| e.kind().may_read(&principal.permissions))
         .collect()
 }
@@ -224,14 +253,18 @@ fn readable_kinds(principal: &Principal) -> Vec<Entity> {
     path = "/v1/sync/snapshot",
     operation_id = "snapshot",
     tag = "sync",
+    params(SnapshotQuery),
     responses((status = 200, description = "A consistent snapshot, one JSON line each", content_type = "application/x-ndjson", body = SnapshotLine))
 )]
-pub async fn snapshot(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+pub async fn snapshot(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<SnapshotQuery>,
+) -> ApiResult<Response> {
     reads_some_kind(&principal)?;
+    let kinds = readable_kinds(&principal, schemas(query.schema, None)?);
     let store = tenant_store(&state, &principal).await?;
-    let receiver = store
-        .snapshot(&readable_kinds(&principal), &principal.actor())
-        .await?;
+    let receiver = store.snapshot(&kinds, &principal.actor()).await?;
     let hidden = std::collections::HashSet::new();
     let body = stream::unfold(
         (receiver, principal, hidden),

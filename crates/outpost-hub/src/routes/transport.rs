@@ -16,9 +16,10 @@ use outpost_domain::record::{HistoryEntry, RecordPatch, to_map};
 use outpost_domain::transport::TripStatus;
 use outpost_domain::transport::facility::{Facility, FacilityFields};
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
+use outpost_domain::transport::shift::{Shift, ShiftFields, ShiftStatus};
 use outpost_domain::transport::trip::Trip;
 use outpost_domain::transport::unit::{Unit, UnitFields};
-use outpost_domain::{Entity, FacilityId, PatientId, TransportRequestId, TripId, UnitId};
+use outpost_domain::{Entity, FacilityId, PatientId, ShiftId, TransportRequestId, TripId, UnitId};
 use outpost_store::{Filter, FilterOp, RecordQuery};
 
 use crate::error::ApiResult;
@@ -69,6 +70,20 @@ record_routes!(
     update_unit,
     delete_unit
 );
+record_routes!(
+    "transport",
+    Entity::UnitShift,
+    Shift,
+    ShiftFields,
+    ShiftId,
+    "/v1/unit-shifts",
+    "/v1/unit-shifts/{id}",
+    "The shift",
+    create_unit_shift,
+    get_unit_shift,
+    update_unit_shift,
+    delete_unit_shift
+);
 
 /// `GET /v1/facilities`.
 #[utoipa::path(get, path = "/v1/facilities", operation_id = "list_facilities", tag = "transport",
@@ -100,10 +115,51 @@ pub async fn list_units(
     ))
 }
 
-/// Filters of a listing in pickup order: `from ≤ pickup_from < to`, and equalities.
-fn pickup_query(
+/// `GET /v1/unit-shifts?unit_id=&status=&from=&to=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ShiftQuery {
+    unit_id: Option<UnitId>,
+    status: Option<ShiftStatus>,
+    /// Shifts ending at or after this time.
     from: Option<DateTime<Utc>>,
+    /// Shifts starting before this time.
     to: Option<DateTime<Utc>>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/unit-shifts`: the agency's shifts (DESIGN.md's `unit_availability`).
+#[utoipa::path(get, path = "/v1/unit-shifts", operation_id = "list_unit_shifts", tag = "transport",
+    params(ShiftQuery),
+    responses((status = 200, description = "Shifts in order of their start", body = Page<Shift>)))]
+pub async fn list_unit_shifts(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ShiftQuery>,
+) -> ApiResult<Json<Page<Shift>>> {
+    let equal = vec![
+        ("unit_id", query.unit_id.map(|u| u.to_string())),
+        ("status", query.status.map(|s| s.as_str().to_owned())),
+    ];
+    let query = time_query(
+        ("end", query.from),
+        ("start", query.to),
+        equal,
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
+    Ok(Json(
+        records::list(&state, &principal, Entity::UnitShift, query).await?,
+    ))
+}
+
+/// Filters of a listing by time: `from ≤ its from field`, `its to field < to` (a listing in
+/// pickup order: `from ≤ pickup_from < to`), and equalities.
+fn time_query(
+    (from_field, from): (&'static str, Option<DateTime<Utc>>),
+    (to_field, to): (&'static str, Option<DateTime<Utc>>),
     equal: Vec<(&'static str, Option<String>)>,
     limit: Option<u32>,
     cursor: Option<&str>,
@@ -118,12 +174,8 @@ fn pickup_query(
             });
         }
     };
-    filter(
-        "pickup_from",
-        FilterOp::AtLeast,
-        from.map(|t| t.to_rfc3339()),
-    );
-    filter("pickup_from", FilterOp::Before, to.map(|t| t.to_rfc3339()));
+    filter(from_field, FilterOp::AtLeast, from.map(|t| t.to_rfc3339()));
+    filter(to_field, FilterOp::Before, to.map(|t| t.to_rfc3339()));
     for (field, value) in equal {
         filter(field, FilterOp::Equals, value);
     }
@@ -163,9 +215,9 @@ pub async fn list_transport_requests(
         ("status", query.status.map(|s| s.as_str().to_owned())),
         ("patient_id", query.patient_id.map(|p| p.to_string())),
     ];
-    let query = pickup_query(
-        query.from,
-        query.to,
+    let query = time_query(
+        ("pickup_from", query.from),
+        ("pickup_from", query.to),
         equal,
         query.limit,
         query.cursor.as_deref(),
@@ -203,9 +255,9 @@ pub async fn list_trips(
         ("unit_id", query.unit_id.map(|u| u.to_string())),
         ("status", query.status.map(|s| s.as_str().to_owned())),
     ];
-    let query = pickup_query(
-        query.from,
-        query.to,
+    let query = time_query(
+        ("pickup_from", query.from),
+        ("pickup_from", query.to),
         equal,
         query.limit,
         query.cursor.as_deref(),

@@ -119,6 +119,10 @@ fn sample(entity: Entity, refs: &Refs) -> (Map<String, Value>, Map<String, Value
             ),
             object(json!({"status": "out_of_service"})),
         ),
+        Entity::UnitShift => (
+            object(json!({"unit_id": refs.unit, "start": monday(7, 0), "end": monday(19, 0)})),
+            object(json!({"notes": "short one crew member until 09:00"})),
+        ),
         Entity::Trip => (
             object(json!({
                 "board_entry_id": RecordId::generate(), "hospital": "St Mary's",
@@ -297,7 +301,7 @@ pub async fn every_kind_is_stored_versioned_and_synced(store: &dyn Store) {
     }
     assert!(
         // The five records the samples refer to, and one of each kind.
-        matches!(lines.first(), Some(SnapshotLine::Begin { records: 13, .. })),
+        matches!(lines.first(), Some(SnapshotLine::Begin { records: 14, .. })),
         "{:?}",
         lines.first()
     );
@@ -547,6 +551,127 @@ pub async fn the_schedule_refuses_what_it_must_and_writes_nothing(store: &dyn St
             .is_none()
     );
     assert!(db.verify_audit().await.expect("verify").valid);
+}
+
+/// A unit's planned shifts never overlap, over the API's path and over sync alike; another
+/// unit's, a cancelled one's and a back-to-back shift are no overlap; a shift names a live
+/// unit; a cancelled shift stays cancelled. Refusals write nothing.
+pub async fn a_units_planned_shifts_never_overlap(store: &dyn Store) {
+    let db = clinic(store, "shifts-agency").await;
+    let db = db.as_ref();
+    let unit = |call_sign: &str| {
+        create(
+            db,
+            Entity::Unit,
+            object(json!({"call_sign": call_sign, "level": "ALS"})),
+        )
+    };
+    let (medic1, medic2) = (
+        unit("Medic 1").await.expect("unit"),
+        unit("Medic 2").await.expect("unit"),
+    );
+    let shift = |unit: RecordId, start: u32, end: u32| {
+        object(json!({"unit_id": unit, "start": monday(start, 0), "end": monday(end, 0)}))
+    };
+    let code = |result: Result<RecordId, StoreError>| match result {
+        Err(StoreError::Refused { code, .. }) => code.to_owned(),
+        other => format!("{other:?}"),
+    };
+    let day = create(db, Entity::UnitShift, shift(medic1, 7, 19))
+        .await
+        .expect("day shift");
+    assert_eq!(
+        code(create(db, Entity::UnitShift, shift(medic1, 18, 22)).await),
+        "slot_taken"
+    );
+    assert_eq!(
+        code(create(db, Entity::UnitShift, shift(medic1, 8, 9)).await),
+        "slot_taken"
+    );
+    assert_eq!(
+        code(create(db, Entity::UnitShift, shift(RecordId::generate(), 7, 19)).await),
+        "validation_failed"
+    );
+    create(db, Entity::UnitShift, shift(medic2, 7, 19))
+        .await
+        .expect("another unit's");
+    create(db, Entity::UnitShift, shift(medic1, 19, 23))
+        .await
+        .expect("back to back");
+    assert_eq!(shifts(db).await, 3, "nothing written by the refusals");
+    // Over sync: the overlapping shift is rejected with its code; the op after it applies.
+    let clash = op(
+        Entity::UnitShift,
+        RecordId::generate(),
+        OpAction::Create,
+        None,
+        shift(medic2, 12, 20),
+    );
+    let later = op(
+        Entity::UnitShift,
+        RecordId::generate(),
+        OpAction::Create,
+        None,
+        shift(medic2, 19, 23),
+    );
+    let statuses: Vec<_> = db
+        .apply_ops(vec![clash, later], everything(), &actor())
+        .await
+        .expect("push")
+        .iter()
+        .map(|r| (r.status, r.error.as_ref().map(|e| e.code.clone())))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (OpStatus::Rejected, Some("slot_taken".into())),
+            (OpStatus::Applied, None),
+        ]
+    );
+    // A cancelled shift frees its time and is not planned again.
+    let cancel = object(json!({"status": "cancelled"}));
+    let cancelled = db
+        .update_record(Entity::UnitShift, day, 1, &cancel, today(), &actor())
+        .await
+        .expect("cancel");
+    assert!(matches!(cancelled, WriteOutcome::Done(_)));
+    create(db, Entity::UnitShift, shift(medic1, 8, 16))
+        .await
+        .expect("in the freed time");
+    let again = db
+        .update_record(
+            Entity::UnitShift,
+            day,
+            2,
+            &object(json!({"status": "planned"})),
+            today(),
+            &actor(),
+        )
+        .await;
+    assert!(
+        matches!(
+            again,
+            Err(StoreError::Refused {
+                code: "invalid_transition",
+                ..
+            })
+        ),
+        "{again:?}"
+    );
+    assert_eq!(shifts(db).await, 5);
+    assert!(db.verify_audit().await.expect("verify").valid);
+}
+
+async fn shifts(db: &dyn TenantStore) -> usize {
+    let query = RecordQuery {
+        limit: 500,
+        ..RecordQuery::default()
+    };
+    db.list_records(Entity::UnitShift, &query, &actor())
+        .await
+        .expect("list")
+        .items
+        .len()
 }
 
 async fn bookings(db: &dyn TenantStore) -> usize {
