@@ -480,7 +480,8 @@ async fn only_the_assigned_crews_copy_holds_the_patient() {
 /// A dispatcher plans a unit's shifts on the computer with the hub away: one overlapping
 /// another is refused there and nothing is kept; the roster shows each unit's shifts to come;
 /// a cancelled shift leaves it. The sync takes them to the hub. A computer whose copy a build
-/// from before shifts made catches up on them once, after its update, from the feed's start.
+/// from before shifts made catches up once, after its update, from the feed's start: the
+/// shifts it lacked arrive, and the trip patient's name that build kept is gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_plans_shifts_offline_and_an_updated_computer_catches_up() {
     let mut hub = Hub::start().await;
@@ -499,6 +500,26 @@ async fn a_dispatcher_plans_shifts_offline_and_an_updated_computer_catches_up() 
     )
     .await
     .expect("unit");
+    // A trip of the agency (its crew elsewhere): a dispatcher's copy never holds its patient.
+    let trip = RecordId::generate();
+    db.create_records(
+        Entity::Trip,
+        vec![(
+            trip,
+            object(json!({
+                "board_entry_id": RecordId::generate(), "hospital": "St Mary's",
+                "origin": "St Mary's ED", "origin_city": "Springfield",
+                "destination": "Oak Rehab", "destination_city": "Shelbyville",
+                "level": "BLS", "priority": "scheduled",
+                "pickup_from": Utc::now(), "pickup_to": Utc::now() + Duration::hours(2),
+                "patient_name": "Grace Hopper", "patient_birth_date": "1906-12-09",
+                "unit_id": unit,
+            })),
+        )],
+        &actor,
+    )
+    .await
+    .expect("trip");
     let (_home, mut dispatcher, _) = signed_in(&hub, &agency, Role::EmsDispatcher).await;
     let (_other_home, mut other, _) = signed_in(&hub, &agency, Role::EmsDispatcher).await;
     dispatcher.sync(&mut no_progress()).await.expect("mirror");
@@ -558,7 +579,11 @@ async fn a_dispatcher_plans_shifts_offline_and_an_updated_computer_catches_up() 
     other.sync(&mut no_progress()).await.expect("sync");
     assert_eq!(other.roster().expect("roster")[0].shifts.len(), 2);
     other.as_left_by_schema(3).expect("an older copy");
+    other
+        .plant_field(Entity::Trip, trip, "patient_name", "Grace Hopper")
+        .expect("as that build kept it");
     assert!(other.roster().expect("roster")[0].shifts.is_empty());
+    assert!(other.cache_text().expect("cache").contains("Grace Hopper"));
     other.sync(&mut no_progress()).await.expect("catch up");
     let theirs: Vec<_> = other.roster().expect("roster")[0]
         .shifts
@@ -566,6 +591,9 @@ async fn a_dispatcher_plans_shifts_offline_and_an_updated_computer_catches_up() 
         .map(|s| s.shift.id)
         .collect();
     assert_eq!(theirs, [day.id, night.id]);
+    let text = other.cache_text().expect("cache");
+    assert!(text.contains("Oak Rehab"), "the trip itself stays");
+    assert!(!text.contains("Grace Hopper"), "its patient is gone");
     let again = other.sync(&mut no_progress()).await.expect("sync");
     assert_eq!(again.pulled, 0, "caught up once");
 }

@@ -484,6 +484,18 @@ impl Client {
         self.cache()?.as_left_by_schema(schema)
     }
 
+    /// Writes `value` into a cached record's `field`, as an older build's copy held it.
+    #[cfg(feature = "test-support")]
+    pub fn plant_field(
+        &mut self,
+        entity: Entity,
+        id: outpost_domain::RecordId,
+        field: &str,
+        value: &str,
+    ) -> ClientResult<()> {
+        self.cache()?.plant_field(entity, id, field, value)
+    }
+
     /// The way to the hub's announcements for this unlocked sign-in; the connection itself
     /// is made by [`Listener::connect`], without holding the client.
     pub fn listener(&mut self) -> ClientResult<Listener> {

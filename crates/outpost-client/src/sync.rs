@@ -396,8 +396,9 @@ impl SyncEngine {
     }
 
     /// Once after an update that brought kinds this cache's older build did not know (a unit's
-    /// shifts): their records from the start of the feed, which the cursor had passed. The
-    /// cursor stays; changes pulled twice settle to the same record.
+    /// shifts), or changed what is sent of a kind (a trip's patient, now its crew's alone):
+    /// their records again from the start of the feed, which the cursor had passed, each
+    /// replacing the copy's. The cursor stays; changes pulled twice settle to the same record.
     async fn catch_up(
         &mut self,
         api: &HubApi,

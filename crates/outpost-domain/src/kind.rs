@@ -75,6 +75,16 @@ impl Entity {
         }
     }
 
+    /// The newest sync schema that changed what a client is sent of the kind: its own
+    /// [`Entity::schema`], or a later one (4 made a trip's patient its crew's alone). A copy
+    /// synced by an older build reads the kind again, once, when its build is updated.
+    pub fn changed_in(self) -> i64 {
+        match self {
+            Entity::Trip => 4,
+            other => other.schema(),
+        }
+    }
+
     /// The wire, audit and database spelling.
     pub fn as_str(self) -> &'static str {
         self.kind().name
@@ -564,5 +574,26 @@ impl Kind {
                     .map(str::to_lowercase)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_is_no_newer_than_the_schema_that_changed_it_last_and_this_build_knows_all() {
+        for entity in Entity::ALL {
+            assert!(entity.schema() <= entity.changed_in(), "{entity}");
+            assert!(entity.changed_in() <= crate::sync::SCHEMA_VERSION, "{entity}");
+        }
+        // What a copy made by a schema 3 build reads again after its update: the kind it did
+        // not know, and trips, whose patient is now their crew's alone.
+        let again: Vec<Entity> = Entity::ALL
+            .iter()
+            .copied()
+            .filter(|e| e.changed_in() > 3)
+            .collect();
+        assert_eq!(again, [Entity::UnitShift, Entity::Trip]);
     }
 }

@@ -246,6 +246,23 @@ impl Cache {
         Ok(())
     }
 
+    /// Writes `value` into a cached record's `field`, as an older build's copy held it (tests
+    /// of what an update's catch-up replaces).
+    #[cfg(feature = "test-support")]
+    pub fn plant_field(
+        &mut self,
+        entity: outpost_domain::Entity,
+        id: outpost_domain::RecordId,
+        field: &str,
+        value: &str,
+    ) -> ClientResult<()> {
+        self.conn.execute(
+            "UPDATE records SET data = json_set(data, '$.' || ?3, ?4) WHERE entity = ?1 AND id = ?2",
+            params![entity.as_str(), id.to_string(), field, value],
+        )?;
+        Ok(())
+    }
+
     /// Every value of every table, decrypted, one per line (blobs as lossy text).
     #[cfg(feature = "test-support")]
     pub fn every_value(&self) -> ClientResult<String> {

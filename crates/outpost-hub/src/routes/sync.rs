@@ -147,8 +147,8 @@ pub struct PullQuery {
     /// The client's sync schema: kinds it does not know are left out. A client that does not
     /// say is of schema 3 (those before it did not).
     schema: Option<i64>,
-    /// Only the kinds newer than this schema: an updated client catching up on the kinds it
-    /// just learned, from cursor 0.
+    /// Only the kinds this schema did not know or that changed since: an updated client
+    /// catching up on them, from cursor 0.
     learned_after: Option<i64>,
 }
 
@@ -235,13 +235,13 @@ fn reads_some_kind(principal: &Principal) -> ApiResult<()> {
     }
 }
 
-/// The kinds of record the caller reads and its client knows (`schema`), newer than
+/// The kinds of record the caller reads and its client knows (`schema`), changed after
 /// `learned_after`: a pull or a snapshot reads, counts and audits only these.
 fn readable_kinds(principal: &Principal, (schema, learned_after): (i64, i64)) -> Vec<Entity> {
     Entity::ALL
         .iter()
         .copied()
-        .filter(|e| (learned_after + 1..=schema).contains(&e.schema()))
+        .filter(|e| e.schema() <= schema && e.changed_in() > learned_after)
         .filter(|e| e.kind().may_read(&principal.permissions))
         .collect()
 }
