@@ -99,7 +99,7 @@ contract! {
     /// Takes the trip's next step (or cancels it with a reason), offline too.
     trip_status: TripStatusChange => Trip;
     /// A page of the transport board as the hub shows it to this tenant now (needs the link).
-    board: BoardFilter => BoardPage;
+    board: BoardRead => BoardPage;
     /// The bids on an entry this tenant sees (an agency: its own).
     board_bids: EntryRef => Vec<Bid>;
     /// A dispatcher's bid with one of the agency's units.

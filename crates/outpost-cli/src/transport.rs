@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use outpost_client::{BoardQuery, Client, LocalTrip, TripStep};
-use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::board::{Bid, BoardEntry, BoardFilter, NewBid};
 use outpost_domain::transport::{Level, Priority, TripStatus};
 use outpost_domain::{TripId, UnitId};
 
@@ -232,12 +232,14 @@ pub async fn trip(client: &mut Client, command: TripCommand, json: bool) -> Resu
             to,
         } => {
             let query = BoardQuery {
-                level: level.map(Into::into),
-                priority: priority.map(Into::into),
-                city,
-                status: open.then_some(TripStatus::Published),
-                from,
-                to,
+                filter: BoardFilter {
+                    level: level.map(Into::into),
+                    priority: priority.map(Into::into),
+                    city,
+                    status: open.then_some(TripStatus::Published),
+                    from,
+                    to,
+                },
                 ..BoardQuery::new()
             };
             let entries = client.board(&query).await?.items;

@@ -585,7 +585,10 @@ mod tests {
     fn a_kind_is_no_newer_than_the_schema_that_changed_it_last_and_this_build_knows_all() {
         for entity in Entity::ALL {
             assert!(entity.schema() <= entity.changed_in(), "{entity}");
-            assert!(entity.changed_in() <= crate::sync::SCHEMA_VERSION, "{entity}");
+            assert!(
+                entity.changed_in() <= crate::sync::SCHEMA_VERSION,
+                "{entity}"
+            );
         }
         // What a copy made by a schema 3 build reads again after its update: the kind it did
         // not know, and trips, whose patient is now their crew's alone.

@@ -8,11 +8,10 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use outpost_client::{BoardQuery, LocalRequest};
-use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::board::{Bid, BoardEntry, BoardFilter, NewBid};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
-use outpost_domain::transport::{Level, Priority, TripStatus};
 use outpost_domain::{Entity, TransportRequestId};
 
 use crate::error::IpcResult;
@@ -20,15 +19,10 @@ use crate::state::Desktop;
 
 /// The board's filters, and where the previous page ended.
 #[derive(Debug, Clone, Deserialize, TS)]
-pub struct BoardFilter {
-    pub level: Option<Level>,
-    pub priority: Option<Priority>,
-    pub city: Option<String>,
-    pub status: Option<TripStatus>,
-    /// Pickup windows opening at or after this time.
-    pub from: Option<DateTime<Utc>>,
-    /// Pickup windows opening before this time.
-    pub to: Option<DateTime<Utc>>,
+pub struct BoardRead {
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub filter: BoardFilter,
     pub cursor: Option<String>,
 }
 
@@ -88,14 +82,11 @@ pub struct ReportRange {
     pub to: DateTime<Utc>,
 }
 
-pub async fn board(desktop: &Desktop, req: BoardFilter) -> IpcResult<BoardPage> {
+pub async fn board(desktop: &Desktop, req: BoardRead) -> IpcResult<BoardPage> {
+    let mut filter = req.filter;
+    filter.city = filter.city.filter(|c| !c.trim().is_empty());
     let query = BoardQuery {
-        level: req.level,
-        priority: req.priority,
-        city: req.city.filter(|c| !c.trim().is_empty()),
-        status: req.status,
-        from: req.from,
-        to: req.to,
+        filter,
         cursor: req.cursor,
         ..BoardQuery::new()
     };

@@ -7,8 +7,8 @@ import type { AppointmentRange } from "./AppointmentRange";
 import type { AppointmentRef } from "./AppointmentRef";
 import type { Bid } from "./Bid";
 import type { BidRef } from "./BidRef";
-import type { BoardFilter } from "./BoardFilter";
 import type { BoardPage } from "./BoardPage";
+import type { BoardRead } from "./BoardRead";
 import type { CalendarEntry } from "./CalendarEntry";
 import type { CancelAppointment } from "./CancelAppointment";
 import type { CancelRequest } from "./CancelRequest";
@@ -146,7 +146,7 @@ trip_status: [TripStatusChange, Trip],
 /**
  * A page of the transport board as the hub shows it to this tenant now (needs the link).
  */
-board: [BoardFilter, BoardPage], 
+board: [BoardRead, BoardPage], 
 /**
  * The bids on an entry this tenant sees (an agency: its own).
  */

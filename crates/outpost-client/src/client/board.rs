@@ -14,12 +14,12 @@ use uuid::Uuid;
 use chrono::{DateTime, Utc};
 
 use outpost_domain::page::Page;
-use outpost_domain::transport::board::{Bid, BoardEntry, NewBid};
+use outpost_domain::transport::TripStatus;
+use outpost_domain::transport::board::{Bid, BoardEntry, BoardFilter, NewBid};
 use outpost_domain::transport::facility::Facility;
 use outpost_domain::transport::report::TransportReport;
 use outpost_domain::transport::request::{TransportRequest, TransportRequestFields};
 use outpost_domain::transport::unit::Unit;
-use outpost_domain::transport::{Level, Priority, TripStatus};
 use outpost_domain::{Entity, TransportRequestId};
 
 use super::Client;
@@ -34,23 +34,11 @@ pub struct LocalRequest {
     pub pending: bool,
 }
 
-/// Filters of the board, as `GET /v1/board` takes them.
+/// A page of the board, as `GET /v1/board` takes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BoardQuery {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level: Option<Level>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub priority: Option<Priority>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<TripStatus>,
-    /// Pickup windows opening at or after this time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<DateTime<Utc>>,
-    /// Pickup windows opening before this time.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub filter: BoardFilter,
     /// The page size (the board's largest by default).
     pub limit: u32,
     /// Where the previous page ended.

@@ -360,16 +360,24 @@ pub fn steps_between(from: TripStatus, to: TripStatus) -> Vec<TripStatus> {
     steps
 }
 
-/// Filters of `GET /v1/board`.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Filters of the board (`GET /v1/board`): what the hub selects by, and what the clients
+/// send (the command line's and the app's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct BoardFilter {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<Level>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
     /// Origin or destination city, compared case-insensitively.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TripStatus>,
-    /// Pickup windows opening at or after / before.
+    /// Pickup windows opening at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<DateTime<Utc>>,
+    /// Pickup windows opening before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<DateTime<Utc>>,
 }
 

@@ -6,12 +6,16 @@ import type { TripStatus } from "./TripStatus";
 /**
  * The board's filters, and where the previous page ended.
  */
-export type BoardFilter = { level: Level | null, priority: Priority | null, city: string | null, status: TripStatus | null, 
+export type BoardRead = { cursor: string | null, level?: Level | null, priority?: Priority | null, 
+/**
+ * Origin or destination city, compared case-insensitively.
+ */
+city?: string | null, status?: TripStatus | null, 
 /**
  * Pickup windows opening at or after this time.
  */
-from: string | null, 
+from?: string | null, 
 /**
  * Pickup windows opening before this time.
  */
-to: string | null, cursor: string | null, };
+to?: string | null, };
