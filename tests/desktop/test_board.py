@@ -106,6 +106,16 @@ def test_a_dispatcher_takes_a_unit_out_of_service_and_back(hub, app_factory):
     wait_for(lambda: status(unit["id"]) == "available", what="back in service on the hub")
 
 
+def choose(driver, element_id, value):
+    """Selects `value` in a select the screen may still be drawing again (its first reads)."""
+
+    def chosen():
+        Select(driver.find_element(By.ID, element_id)).select_by_value(value)
+        return Select(driver.find_element(By.ID, element_id)).first_selected_option.get_attribute("value") == value
+
+    wait_for(chosen, what=f"{value} chosen in {element_id}")
+
+
 def set_input(driver, element_id, value):
     """Types into a date or time input as the app reads it (WebKit's pickers take no keys)."""
     element = driver.find_element(By.ID, element_id)
@@ -231,7 +241,7 @@ def test_the_hospital_sees_the_bids_side_by_side_and_accepts_one(hub, app_factor
     driver.find_element(By.ID, "signin-password").send_keys(Keys.ENTER)
     wait_for(lambda: driver.find_element(By.ID, "nav-board"), what="the board's link").click()
     # The hospital's whole month is on its board: it narrows to what is open to bids.
-    Select(wait_for(lambda: driver.find_element(By.ID, "board-status"), what="the filters")).select_by_value("published")
+    choose(driver, "board-status", "published")
     button = wait_for(lambda: driver.find_element(By.ID, f"entry-{entry['id']}"), what="the hospital's entry")
     wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, "#board-entries tbody tr")) < 10, what="the open entries")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
