@@ -74,6 +74,7 @@ describe("the board by role", () => {
     const entry = { level: "ALS", pickup_from: "2026-12-07T14:00:00Z", pickup_to: "2026-12-07T16:00:00Z" } as BoardEntry;
     const shift = (start: string, end: string, status: "planned" | "cancelled" = "planned") => ({
       pending: false,
+      conflict: false,
       shift: { id: start, unit_id: "u", start, end, status, version: 1, created_at: "", updated_at: "", updated_by: null },
     });
     const local = (u: Unit, shifts: ReturnType<typeof shift>[] = []) => ({ unit: u, pending: false, shifts });

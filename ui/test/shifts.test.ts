@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { LocalShift } from "../src/bindings/LocalShift";
-import { onShift, shiftFields, shiftStanding, shiftText } from "../src/logic/shifts";
+import { dayAfter, onShift, shiftFields, shiftStanding, shiftText } from "../src/logic/shifts";
 
 const local = (y: number, m: number, d: number, hh: number, mm = 0) => new Date(y, m - 1, d, hh, mm);
-const shift = (start: Date, end: Date, status: "planned" | "cancelled" = "planned"): LocalShift => ({
+const shift = (start: Date, end: Date, status: "planned" | "cancelled" = "planned", conflict = false): LocalShift => ({
   pending: false,
+  conflict,
   shift: {
     id: start.toISOString(),
     unit_id: "u",
@@ -28,6 +29,9 @@ describe("a unit's shifts", () => {
     expect(onShift([day], iso(local(2026, 12, 7, 19)), iso(local(2026, 12, 7, 21)))).toBe(false);
     const cancelled = shift(local(2026, 12, 7, 7), local(2026, 12, 7, 19), "cancelled");
     expect(onShift([cancelled], iso(local(2026, 12, 7, 8)), iso(local(2026, 12, 7, 9)))).toBe(false);
+    const refused = shift(local(2026, 12, 7, 7), local(2026, 12, 7, 19), "planned", true);
+    expect(onShift([refused], iso(local(2026, 12, 7, 8)), iso(local(2026, 12, 7, 9)))).toBe(false);
+    expect(shiftStanding([refused], local(2026, 12, 7, 8).getTime()).on).toBe(false);
   });
 
   it("say whether the unit is on shift now, else when its next shift starts", () => {
@@ -39,7 +43,11 @@ describe("a unit's shifts", () => {
     expect(between.text).toMatch(/^off shift · next .+ /);
     expect(between.text.endsWith(clock(local(2026, 12, 8, 19)))).toBe(true);
     expect(shiftStanding([], Date.now())).toEqual({ on: false, text: "no shift planned" });
-    expect(shiftText(night.shift)).toContain(" – ");
+    const clockOf = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const text = shiftText(night.shift);
+    expect(text.startsWith(`${local(2026, 12, 8, 19).toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" })} ${clockOf(local(2026, 12, 8, 19))} – `)).toBe(true);
+    expect(text.endsWith(clockOf(local(2026, 12, 9, 7)))).toBe(true);
+    expect(text).toContain(local(2026, 12, 9, 7).toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" }));
   });
 
   it("are planned from a day and two clock times, overnight when the end comes first", () => {
@@ -59,6 +67,8 @@ describe("a unit's shifts", () => {
       status: "planned",
     });
     expect(shiftFields({ ...form, unitId: "" })).toBe("Choose the unit.");
+    expect(dayAfter(local(2026, 12, 31, 23, 30))).toBe("2027-01-01");
+    expect(dayAfter(local(2026, 3, 29, 0, 30))).toBe("2026-03-30");
     expect(shiftFields({ ...form, date: "" })).toBe("Give the day, the start and the end.");
   });
 });

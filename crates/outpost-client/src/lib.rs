@@ -8,6 +8,7 @@
 
 mod api;
 mod cache;
+mod catch_up;
 mod client;
 mod error;
 mod events;

@@ -105,12 +105,18 @@ pub fn pulled(change: &Change, local: Option<LocalRecord>, pending: bool) -> Pul
             change.entity,
             record.clone(),
         ))),
-        (None, Some(local)) => Pulled::Put(Box::new(LocalRecord {
-            hub_version: Some(change.version),
-            deleted: true,
-            hub_data: None,
-            ..local
-        })),
+        (None, Some(mut local)) => {
+            // Gone, or no longer the user's to see: what only a record's members read (a
+            // trip's patient) does not stay in the tombstone.
+            let kind = change.entity.kind();
+            local.record.fields.retain(|key, _| !kind.is_private(key));
+            Pulled::Put(Box::new(LocalRecord {
+                hub_version: Some(change.version),
+                deleted: true,
+                hub_data: None,
+                ..local
+            }))
+        }
         (None, None) => Pulled::Keep,
     }
 }
@@ -428,6 +434,34 @@ mod tests {
             matches!(pulled(&newer, None, false), Pulled::Put(_)),
             "a record new to the cache"
         );
+    }
+
+    #[test]
+    fn a_trip_gone_from_a_crews_sight_leaves_no_patient_in_its_tombstone() {
+        let mut trip = local(3, Some(3), "x");
+        trip.entity = Entity::Trip;
+        trip.record
+            .fields
+            .insert("patient_name".into(), json!("Ada Byron"));
+        trip.record
+            .fields
+            .insert("patient_birth_date".into(), json!("1950-02-03"));
+        trip.record
+            .fields
+            .insert("origin".into(), json!("St Mary's"));
+        let gone = Change {
+            entity: Entity::Trip,
+            ..change(None, 4)
+        };
+        match pulled(&gone, Some(trip), false) {
+            Pulled::Put(local) => {
+                assert!(local.deleted);
+                assert!(!local.record.fields.contains_key("patient_name"));
+                assert!(!local.record.fields.contains_key("patient_birth_date"));
+                assert_eq!(local.record.fields["origin"], "St Mary's");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

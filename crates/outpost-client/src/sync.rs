@@ -17,12 +17,13 @@ use outpost_domain::clock::Clock;
 use outpost_domain::record::{HistoryEntry, Record};
 use outpost_domain::sync::{
     Entity, Op, OpAction, OpStatus, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION,
-    SnapshotLine, UNSAID_SCHEMA,
+    SnapshotLine,
 };
 use outpost_domain::{OpId, RecordId};
 
 use crate::api::HubApi;
-use crate::cache::{Batch, Cache, SCHEMA_KEY, StoredConflict};
+use crate::cache::{Batch, Cache, StoredConflict};
+use crate::catch_up::{self, CATCH_UP_KEY, CatchUp, Held, SCHEMA_CURSOR_KEY, SCHEMA_KEY};
 use crate::error::{ClientError, ClientResult};
 use crate::events::{Announcement, HubEvents};
 use crate::retry::Backoff;
@@ -31,6 +32,14 @@ use crate::settle;
 
 /// Ops and events per push; pulled changes per request.
 const BATCH: u32 = 1000;
+
+/// Where a pulled page goes: the feed the cursor follows, or a catch-up (done with this page
+/// or not), which leaves the cursor where it is.
+#[derive(Debug, Clone, Copy)]
+enum PullFor {
+    Feed,
+    CatchUp(CatchUp, bool),
+}
 /// A push on its way: its ops, whether more are waiting, and the hub's answer to come.
 type InFlightPush = (
     Vec<Op>,
@@ -174,17 +183,22 @@ impl SyncEngine {
         }
         report.push_seconds = pushing.elapsed().as_secs_f64();
         let pulling = std::time::Instant::now();
-        self.catch_up(&api, &token, &mut report).await?;
+        // Decided before the pull moves the cursor; read after it, so that new changes come
+        // first on a link that may not last.
+        let catching_up = self.plan_catch_up()?;
         loop {
             let cursor = self.cache()?.cursor()?.unwrap_or(0);
             let page = api.pull(&token, cursor, BATCH, None).await?;
             report.pulled += page.changes.len();
             let more = page.has_more;
-            self.apply_pull(&page, true)?;
+            self.apply_pull(&page, PullFor::Feed)?;
             report.cursor = page.cursor;
             if !more {
                 break;
             }
+        }
+        if let Some(plan) = catching_up {
+            self.catch_up(&api, &token, plan, &mut report).await?;
         }
         report.pull_seconds = pulling.elapsed().as_secs_f64();
         let now = self.clock.now().to_rfc3339();
@@ -260,6 +274,7 @@ impl SyncEngine {
                     (true, Some(cursor)) => {
                         Cache::set_meta(&tx, "cursor", &cursor.to_string())?;
                         Cache::set_meta(&tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
+                        Cache::set_meta(&tx, SCHEMA_CURSOR_KEY, &cursor.to_string())?;
                         tx.commit()?;
                         Ok(())
                     }
@@ -395,41 +410,54 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Once after an update that brought kinds this cache's older build did not know (a unit's
-    /// shifts), or changed what is sent of a kind (a trip's patient, now its crew's alone):
-    /// their records again from the start of the feed, which the cursor had passed, each
-    /// replacing the copy's. The cursor stays; changes pulled twice settle to the same record.
+    /// The catch-up under way, or the one the copy needs now ([`catch_up::needed`]), noted
+    /// in the cache so that an interrupted one resumes where it stopped.
+    fn plan_catch_up(&mut self) -> ClientResult<Option<CatchUp>> {
+        let cache = self.cache()?;
+        if let Some(plan) = cache
+            .meta(CATCH_UP_KEY)?
+            .and_then(|text| CatchUp::from_meta(&text))
+        {
+            return Ok(Some(plan));
+        }
+        let number = |text: Option<String>| text.and_then(|t| t.parse().ok());
+        let held = Held {
+            schema: number(cache.meta(SCHEMA_KEY)?),
+            upto: number(cache.meta(SCHEMA_CURSOR_KEY)?),
+            cursor: cache.cursor()?.unwrap_or(0),
+        };
+        let plan = catch_up::needed(held);
+        if let Some(plan) = plan {
+            cache.store_meta(CATCH_UP_KEY, &plan.to_meta())?;
+        }
+        Ok(plan)
+    }
+
+    /// Reads the kinds of `plan` again from its cursor to the feed's end, each change
+    /// settling over the copy's as a pulled one does (a change already held settles to the
+    /// same record); the copy's cursor stays.
     async fn catch_up(
         &mut self,
         api: &HubApi,
         token: &str,
+        mut plan: CatchUp,
         report: &mut SyncReport,
     ) -> ClientResult<()> {
-        let known = self
-            .cache()?
-            .meta(SCHEMA_KEY)?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(UNSAID_SCHEMA);
-        if known >= SCHEMA_VERSION {
-            return Ok(());
-        }
-        let mut cursor = 0;
         loop {
-            let page = api.pull(token, cursor, BATCH, Some(known)).await?;
+            let page = api
+                .pull(token, plan.from, BATCH, Some(plan.learned_after))
+                .await?;
             report.pulled += page.changes.len();
-            self.apply_pull(&page, false)?;
-            cursor = page.cursor;
-            if !page.has_more {
-                break;
+            plan.from = page.cursor;
+            let done = !page.has_more;
+            self.apply_pull(&page, PullFor::CatchUp(plan, done))?;
+            if done {
+                return Ok(());
             }
         }
-        self.cache()?
-            .store_meta(SCHEMA_KEY, &SCHEMA_VERSION.to_string())
     }
 
-    /// Applies pulled changes; `move_cursor` false for a catch-up, which reads the feed again
-    /// from its start.
-    fn apply_pull(&mut self, page: &PullResponse, move_cursor: bool) -> ClientResult<()> {
+    fn apply_pull(&mut self, page: &PullResponse, into: PullFor) -> ClientResult<()> {
         let tx = self.cache()?.transaction()?;
         for change in &page.changes {
             let (entity, id) = (change.entity, change.record_id);
@@ -447,8 +475,23 @@ impl SyncEngine {
                 settle::Pulled::Put(local) => Cache::put_local(&tx, &local)?,
             }
         }
-        if move_cursor {
-            Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
+        let caught_up = |tx: &rusqlite::Transaction<'_>, cursor: i64| -> ClientResult<()> {
+            Cache::set_meta(tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
+            Cache::set_meta(tx, SCHEMA_CURSOR_KEY, &cursor.to_string())
+        };
+        match into {
+            PullFor::Feed => {
+                Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
+                if Cache::meta_in(&tx, CATCH_UP_KEY)?.is_none() {
+                    caught_up(&tx, page.cursor)?;
+                }
+            }
+            PullFor::CatchUp(plan, false) => Cache::set_meta(&tx, CATCH_UP_KEY, &plan.to_meta())?,
+            PullFor::CatchUp(_, true) => {
+                Cache::delete_meta(&tx, CATCH_UP_KEY)?;
+                let cursor = Cache::meta_in(&tx, "cursor")?.and_then(|c| c.parse().ok());
+                caught_up(&tx, cursor.unwrap_or(0))?;
+            }
         }
         tx.commit()?;
         Ok(())

@@ -76,8 +76,9 @@ impl Entity {
     }
 
     /// The newest sync schema that changed what a client is sent of the kind: its own
-    /// [`Entity::schema`], or a later one (4 made a trip's patient its crew's alone). A copy
-    /// synced by an older build reads the kind again, once, when its build is updated.
+    /// [`Entity::schema`], or a later one. A trip's patient has been answered to its crew
+    /// alone since the release of schema 4, so a copy an older build filled may hold it; such
+    /// a copy reads the kind again, once, when its build is updated.
     pub fn changed_in(self) -> i64 {
         match self {
             Entity::Trip => 4,

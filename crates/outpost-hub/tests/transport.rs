@@ -496,10 +496,42 @@ async fn a_dispatcher_plans_shifts_and_only_clients_that_know_them_are_sent_them
         .get("/v1/sync/pull?cursor=0&schema=4&learned_after=3", &crew)
         .await;
     assert_eq!(kinds(&catching_up), ["unit_shift"]);
-    let (status, future) = hub.get("/v1/sync/pull?cursor=0&schema=99", &crew).await;
-    assert_eq!(
-        (status, code(&future)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_schema"),
-        "{future}"
-    );
+    for path in [
+        "/v1/sync/pull?cursor=0&schema=99",
+        "/v1/sync/pull?cursor=0&schema=4&learned_after=4",
+        "/v1/sync/snapshot?schema=99",
+    ] {
+        let (status, refused) = hub.get(path, &crew).await;
+        assert_eq!(
+            (status, code(&refused)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_schema"),
+            "{path}: {refused}"
+        );
+    }
+    // The snapshot likewise: an older client's holds no shift.
+    let snapshot_kinds = |query: &'static str| {
+        let request = hub
+            .http
+            .get(format!("{}/v1/sync/snapshot{query}", hub.url))
+            .bearer_auth(&crew);
+        async move {
+            let text = request
+                .send()
+                .await
+                .expect("snapshot")
+                .text()
+                .await
+                .expect("body");
+            let mut kinds: Vec<String> = text
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("json line"))
+                .filter(|l| l["type"] == "record")
+                .map(|l| l["entity"].as_str().expect("entity").to_owned())
+                .collect();
+            kinds.dedup();
+            kinds
+        }
+    };
+    assert_eq!(snapshot_kinds("").await, ["unit"]);
+    assert_eq!(snapshot_kinds("?schema=4").await, ["unit", "unit_shift"]);
 }

@@ -8,4 +8,9 @@ export type LocalShift = { shift: Shift,
 /**
  * Planned or changed here, not on the hub yet.
  */
-pending: boolean, };
+pending: boolean, 
+/**
+ * The hub refused it (another shift of the unit was planned then, from another
+ * computer): it waits for the dispatcher in the conflicts, and counts for nothing.
+ */
+conflict: boolean, };

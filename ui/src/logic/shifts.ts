@@ -6,15 +6,16 @@ import type { LocalShift } from "../bindings/LocalShift";
 import type { ShiftFields } from "../bindings/ShiftFields";
 
 const HOUR_MS = 3_600_000;
-/** The longest shift, in hours (as the core's rule). */
-export const MAX_HOURS = 24;
+/** The longest shift, in hours (as the core's rule: a 24-hour shift over the night the clocks go back). */
+export const MAX_HOURS = 25;
 
-/** Whether a planned shift among `shifts` reaches into `from..to` (ISO instants). */
+/** The shifts that stand: planned, and not refused by the hub. */
+const standing = (shifts: LocalShift[]) => shifts.filter((s) => s.shift.status === "planned" && !s.conflict);
+
+/** Whether a standing shift among `shifts` reaches into `from..to` (ISO instants). */
 export function onShift(shifts: LocalShift[], from: string, to: string): boolean {
   const [start, end] = [Date.parse(from), Date.parse(to)];
-  return shifts.some(
-    ({ shift }) => shift.status === "planned" && Date.parse(shift.start) < end && Date.parse(shift.end) > start,
-  );
+  return standing(shifts).some(({ shift }) => Date.parse(shift.start) < end && Date.parse(shift.end) > start);
 }
 
 const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -25,7 +26,7 @@ const when = (ms: number, now: number) => (sameDay(ms, now) ? clock(ms) : `${day
 
 /** Where a unit stands at `now` by its shifts (planned ones, in start order). */
 export function shiftStanding(shifts: LocalShift[], now: number): { on: boolean; text: string } {
-  const planned = shifts.filter(({ shift }) => shift.status === "planned");
+  const planned = standing(shifts);
   const current = planned.find(({ shift }) => Date.parse(shift.start) <= now && Date.parse(shift.end) > now);
   if (current) return { on: true, text: `on shift until ${when(Date.parse(current.shift.end), now)}` };
   const next = planned.find(({ shift }) => Date.parse(shift.start) > now);
@@ -37,6 +38,13 @@ export function shiftStanding(shifts: LocalShift[], now: number): { on: boolean;
 export function shiftText(shift: { start: string; end: string }): string {
   const [start, end] = [Date.parse(shift.start), Date.parse(shift.end)];
   return `${day(start)} ${clock(start)} – ${when(end, start)}`;
+}
+
+/** The local day after `now`'s, as a date input takes it (by the calendar, whatever the clocks do). */
+export function dayAfter(now: Date): string {
+  const next = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${next.getFullYear()}-${pad(next.getMonth() + 1)}-${pad(next.getDate())}`;
 }
 
 /** The shift form as the dispatcher fills it: a day and two clock times (local). */

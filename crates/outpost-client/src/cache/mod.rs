@@ -9,10 +9,6 @@ use zeroize::Zeroizing;
 use crate::error::{ClientError, ClientResult};
 use crate::keywrap::Key;
 
-/// The meta key of the sync schema of the build that last synced the cache (a cache that
-/// does not note one was synced by a build of [`outpost_domain::sync::UNSAID_SCHEMA`]).
-pub const SCHEMA_KEY: &str = "schema";
-
 mod audit;
 mod conflicts;
 mod local;
@@ -180,10 +176,7 @@ impl Cache {
     }
 
     pub fn meta(&self, key: &str) -> ClientResult<Option<String>> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        Self::meta_in(&self.conn, key)
     }
 
     /// Sets a meta value on its own (in a transaction of its own, taking the lock first).
@@ -191,6 +184,18 @@ impl Cache {
         let tx = self.conn.transaction()?;
         Self::set_meta(&tx, key, value)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// A meta value, read inside a transaction.
+    pub fn meta_in(tx: &Connection, key: &str) -> ClientResult<Option<String>> {
+        Ok(tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn delete_meta(tx: &Connection, key: &str) -> ClientResult<()> {
+        tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
         Ok(())
     }
 
@@ -241,7 +246,12 @@ impl Cache {
                 )?;
             }
         }
-        tx.execute("DELETE FROM meta WHERE key = ?1", [SCHEMA_KEY])?;
+        for key in [
+            crate::catch_up::SCHEMA_KEY,
+            crate::catch_up::SCHEMA_CURSOR_KEY,
+        ] {
+            Self::delete_meta(&tx, key)?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -32,6 +32,9 @@ pub struct LocalShift {
     pub shift: Shift,
     /// Planned or changed here, not on the hub yet.
     pub pending: bool,
+    /// The hub refused it (another shift of the unit was planned then, from another
+    /// computer): it waits for the dispatcher in the conflicts, and counts for nothing.
+    pub conflict: bool,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(record: &Record, what: &str) -> ClientResult<T> {
@@ -53,7 +56,11 @@ impl Client {
             let shift: Shift = typed(&local.record, "cached shift")?;
             if shift.fields.status == ShiftStatus::Planned && shift.fields.end > now {
                 let pending = self.has_pending(local.record.id)?;
-                shifts.push(LocalShift { shift, pending });
+                shifts.push(LocalShift {
+                    shift,
+                    pending,
+                    conflict: local.conflict,
+                });
             }
         }
         let mut units = Vec::new();

@@ -18,8 +18,9 @@ use crate::record::{Fields, canonical, status_of};
 use crate::roles::Permission;
 use crate::schedule::{check_span, check_text};
 
-/// The longest shift, in hours (a 24-hour shift is common in EMS; longer is a typing slip).
-pub const MAX_HOURS: i64 = 24;
+/// The longest shift, in hours: a 24-hour shift is common in EMS, and lasts 25 over the
+/// night the clocks go back; longer is a typing slip.
+pub const MAX_HOURS: i64 = 25;
 
 /// Whether a shift still stands.
 #[derive(
@@ -183,7 +184,7 @@ mod tests {
         assert!(KIND.canonical(&shift(19, 7), today).is_err());
         assert!(KIND.canonical(&shift(7, 7), today).is_err());
         let mut long = shift(7, 8);
-        long.insert("end".into(), json!(at(8) + chrono::Duration::days(1)));
+        long.insert("end".into(), json!(at(9) + chrono::Duration::days(1)));
         assert!(KIND.canonical(&long, today).is_err());
         let mut odd = shift(7, 8);
         odd.insert("start".into(), json!("2026-12-07T07:00:30Z"));
