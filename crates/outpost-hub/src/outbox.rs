@@ -31,7 +31,7 @@ use outpost_domain::transport::trip::{Trip, TripFields, riders};
 use outpost_domain::transport::unit::{Unit, UnitStatus};
 use outpost_domain::{Entity, OpId, Permission, RecordId, TenantId};
 use outpost_store::board::{LeasedEvent, OutboxEvent, Step};
-use outpost_store::{StoreError, TenantStore, typed};
+use outpost_store::{Filter, FilterOp, RecordQuery, StoreError, TenantStore, typed};
 
 use crate::state::{AppState, HubState};
 
@@ -266,6 +266,67 @@ async fn cancel_request(
     Ok(())
 }
 
+/// Frees the unit of `trip` once the trip is over, unless another of its trips still runs
+/// (keyed by the trip, so a replay changes nothing). A unit the dispatcher changed meanwhile
+/// stays as they left it.
+async fn free_unit(
+    state: &HubState,
+    db: &dyn TenantStore,
+    as_hub: &Actor,
+    trip: &Record,
+) -> Result<(), StepError> {
+    let ended = fields::<Trip>(trip)?.fields;
+    if !ended.status.is_final() {
+        return Ok(());
+    }
+    let Some(unit) = db
+        .record(Entity::Unit, ended.unit_id.into(), as_hub)
+        .await?
+    else {
+        return Ok(());
+    };
+    let mut others_running = false;
+    for status in TripStatus::RUNNING {
+        let equal = |field, value: String| Filter {
+            field,
+            op: FilterOp::Equals,
+            value: Value::String(value),
+        };
+        let query = RecordQuery {
+            filters: vec![
+                equal("unit_id", ended.unit_id.to_string()),
+                equal("status", status.as_str().to_owned()),
+            ],
+            limit: 2,
+            ..RecordQuery::default()
+        };
+        let page = db.list_records(Entity::Trip, &query, as_hub).await?;
+        others_running |= page.items.iter().any(|other| other.id != trip.id);
+    }
+    let Some(next) = fields::<Unit>(&unit)?
+        .fields
+        .status
+        .after_trip(others_running)
+    else {
+        return Ok(());
+    };
+    let op = update(
+        keyed(trip.id.as_uuid(), "free the unit", &unit),
+        Entity::Unit,
+        &unit,
+        json!({ "status": next }),
+        state.clock.now(),
+    );
+    match apply(state, db, as_hub, op).await {
+        // The unit's availability is the dispatcher's to keep; the trip's end stands.
+        Err(StepError::Refused(why)) => {
+            tracing::info!(%why, "the unit was not freed");
+            Ok(())
+        }
+        other => other.map(drop),
+    }
+}
+
 /// Why a transport was withdrawn when its acceptance could not be carried out.
 const UNASSIGNABLE: &str = "the accepted bid could not be turned into a trip";
 /// What the board shows of a cancellation (the reason itself stays with the hospital and the
@@ -406,7 +467,9 @@ pub async fn carry_out(state: &HubState, event: &OutboxEvent) -> Result<(), Step
                             json!({"status": "cancelled", "cancel_reason": reason}),
                             state.clock.now(),
                         );
-                        apply(state, &*db, &as_hub, op).await?;
+                        if let Some(cancelled) = apply(state, &*db, &as_hub, op).await? {
+                            free_unit(state, &*db, &as_hub, &cancelled).await?;
+                        }
                         state.announce_changes(agency).await;
                     }
                 }
@@ -643,6 +706,8 @@ pub async fn follow(state: &HubState, entry: &BoardEntry) -> Result<(), StepErro
         }
     }
     state.announce_changes(entry.hospital_tenant_id).await;
+    // Before the board moves: a board entry that is over is followed no more.
+    free_unit(state, &*db, &actor(state, agency, key), &record).await?;
     let moved = state
         .store
         .board()

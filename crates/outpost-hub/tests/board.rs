@@ -526,6 +526,24 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
         1,
         "one trip"
     );
+
+    // The crew finishes: the request and the board follow, and the unit is free again.
+    let (_, pushed) = hub
+        .post(
+            "/v1/sync/push",
+            &a.crew,
+            json!({"schema_version": 4, "ops": [
+                step(&trip_id, 3, "transporting"),
+                step(&trip_id, 4, "at_destination"),
+                step(&trip_id, 5, "completed"),
+            ]}),
+        )
+        .await;
+    assert_eq!(pushed["results"][2]["status"], "applied", "{pushed}");
+    wait_for(&hub, &path, &h.coordinator, "status", "completed").await;
+    let unit_path = format!("/v1/units/{}", a.units[0]);
+    let unit = wait_for(&hub, &unit_path, &a.dispatcher, "status", "available").await;
+    assert_eq!(unit["version"], 3, "created, assigned, freed: once");
     hub.stop().await;
 }
 
@@ -639,6 +657,10 @@ async fn a_cancelled_request_leaves_the_board_declines_its_bids_and_cancels_its_
         (Some("cancelled"), Some("bed no longer available")),
         "{trips}"
     );
+    let (_, unit) = hub
+        .get(&format!("/v1/units/{}", a.units[0]), &a.dispatcher)
+        .await;
+    assert_eq!(unit["status"], "available", "its only trip is over");
     let (_, open) = hub.get("/v1/board?status=published", &a.dispatcher).await;
     assert_eq!(open["items"].as_array().expect("items").len(), 0);
     let (_, mine) = hub.get("/v1/board", &a.dispatcher).await;

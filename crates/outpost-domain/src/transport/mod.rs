@@ -96,6 +96,15 @@ impl TripStatus {
         TripStatus::Completed,
     ];
 
+    /// The statuses of a trip still running: made, not over yet.
+    pub const RUNNING: [TripStatus; 5] = [
+        TripStatus::Assigned,
+        TripStatus::EnRoute,
+        TripStatus::AtPickup,
+        TripStatus::Transporting,
+        TripStatus::AtDestination,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",

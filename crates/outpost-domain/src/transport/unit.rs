@@ -26,6 +26,15 @@ pub enum UnitStatus {
     OutOfService,
 }
 
+impl UnitStatus {
+    /// The status a unit takes when one of its trips ends, if it changes: a unit the trips
+    /// made `assigned` is available again unless another of its trips still runs; one a
+    /// dispatcher took out of service meanwhile stays out.
+    pub fn after_trip(self, others_running: bool) -> Option<UnitStatus> {
+        (self == UnitStatus::Assigned && !others_running).then_some(UnitStatus::Available)
+    }
+}
+
 /// A unit's fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,3 +122,21 @@ pub static KIND: Kind = Kind {
     rule: None,
     deletable: None,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_is_free_again_when_its_last_running_trip_ends() {
+        use UnitStatus::*;
+        assert_eq!(Assigned.after_trip(false), Some(Available));
+        assert_eq!(Assigned.after_trip(true), None, "another trip still runs");
+        assert_eq!(
+            OutOfService.after_trip(false),
+            None,
+            "the dispatcher's call"
+        );
+        assert_eq!(Available.after_trip(false), None, "freed by hand already");
+    }
+}
