@@ -55,7 +55,7 @@ async fn hospital(hub: &TestHub) -> Hospital {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{patient}");
     let mut facilities = Vec::new();
-    for (name, city) in [("General ER", "Springfield"), ("Oak Rehab", "Shelbyville")] {
+    for (name, city) in [("General ER", "Springfield"), ("Oak Rehab", "Évry")] {
         let (status, created) = hub
             .post(
                 "/v1/facilities",
@@ -222,15 +222,18 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
             shown["hospital"].as_str(),
             shown["destination_city"].as_str()
         ),
-        (
-            Some(entry.as_str()),
-            Some("general name"),
-            Some("Shelbyville")
-        ),
+        (Some(entry.as_str()), Some("general name"), Some("Évry")),
         "{board}"
     );
     assert_eq!(shown["isolation"], "contact");
     assert_no_patient("the board", &board);
+    // A city is found whatever its case, letters beyond ASCII too, on both backends.
+    let (_, accented) = hub.get("/v1/board?city=%C3%89VRY", &a.dispatcher).await;
+    assert_eq!(
+        accented["items"][0]["id"].as_str(),
+        Some(entry.as_str()),
+        "{accented}"
+    );
     for filter in [
         "level=BLS",
         "city=Ogdenville",
@@ -492,7 +495,7 @@ async fn hospitals_publish_agencies_bid_one_wins_and_its_crew_runs_the_trip() {
     // The central database, read straight, holds nothing of the patient: not the board, the
     // bids, the outbox, the audit chain, nor any other table.
     let central = hub.raw_central_dump().await;
-    assert!(central.contains("Shelbyville"), "the dump reads the board");
+    assert!(central.contains("Évry"), "the dump reads the board");
     for word in PATIENT.iter().copied().chain([h.patient.as_str()]) {
         assert!(!central.contains(word), "the central database holds {word}");
     }

@@ -4,6 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags};
 use zeroize::Zeroizing;
 
@@ -55,7 +56,24 @@ pub(crate) fn open_with(path: &Path, key: &Key, flags: OpenFlags) -> StoreResult
     .map_err(StoreError::backend)?;
     // Updates name only their changed columns, so there are more distinct statements.
     conn.set_prepared_statement_cache_capacity(64);
+    unicode_lower(&conn)?;
     Ok(conn)
+}
+
+/// SQLite's own `lower()` folds ASCII letters only, PostgreSQL's every letter: the board's
+/// city filter ("évry" for "Évry") must answer the same on both, so `lower()` here is Rust's.
+fn unicode_lower(conn: &Connection) -> StoreResult<()> {
+    conn.create_scalar_function(
+        "lower",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(ctx
+                .get::<Option<String>>(0)?
+                .map(|text| text.to_lowercase()))
+        },
+    )
+    .map_err(StoreError::backend)
 }
 
 /// The page cache of a connection that writes a file, in KiB, filled only as pages are read.
