@@ -91,7 +91,8 @@ enum Command {
     Import {
         #[arg(long)]
         tenant: String,
-        /// The kind of record: patient, practitioner, appointment, calendar_entry.
+        /// The kind of record: patient, practitioner, appointment, calendar_entry, facility,
+        /// unit, unit_shift, …
         #[arg(long)]
         kind: outpost_domain::Entity,
         file: PathBuf,
