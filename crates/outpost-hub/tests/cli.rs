@@ -612,3 +612,103 @@ fn the_stroke_data_set_imports_row_by_row_with_a_report_and_a_second_run_skips_i
     );
     assert!(ok(&hub(&data, &["audit", "verify"], None)).contains("clinic: ok"));
 }
+
+/// An agency's units and its shift rota load from CSV like any kind: a shift overlapping
+/// another of its unit and one ending before it starts are rejected by line (the reason,
+/// never the values), a shift naming no unit too, and a second run skips what loaded.
+#[test]
+fn an_agencys_units_and_shift_rota_import_with_overlaps_rejected_by_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = Place::new(&dir.path().join("hub"));
+    ok(&hub(
+        &data,
+        &[
+            "init",
+            "--admin-email",
+            "ops@example.org",
+            "--password-stdin",
+        ],
+        Some("operator password 1\n"),
+    ));
+    ok(&hub(
+        &data,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "medics",
+            "--name",
+            "Medics",
+            "--kind",
+            "ems_agency",
+        ],
+        None,
+    ));
+    let (medic1, medic2) = (
+        "01a24e2e-ee16-774f-82c3-3c592d0affe3",
+        "01a24e2e-ee16-774f-82c3-3c553fbd257d",
+    );
+    let units = dir.path().join("units.csv");
+    std::fs::write(
+        &units,
+        format!("id,call_sign,level\n{medic1},Medic 1,ALS\n{medic2},Medic 2,BLS\n"),
+    )
+    .expect("units");
+    let rota = dir.path().join("rota.csv");
+    std::fs::write(
+        &rota,
+        format!(
+            "unit_id,start,end,notes\n\
+             {medic1},2026-12-20T07:00:00Z,2026-12-20T19:00:00Z,day\n\
+             {medic1},2026-12-20T19:00:00Z,2026-12-21T07:00:00Z,night\n\
+             {medic1},2026-12-20T18:00:00Z,2026-12-20T22:00:00Z,overlap\n\
+             {medic2},2026-12-20T07:00:00Z,2026-12-19T19:00:00Z,backwards\n\
+             01a24e2e-0000-7000-8000-000000000000,2026-12-20T07:00:00Z,2026-12-20T19:00:00Z,\n\
+             {medic2},2026-12-20T07:00:00Z,2026-12-20T19:00:00Z,\n"
+        ),
+    )
+    .expect("rota");
+    let import = |kind: &str, file: &Path| {
+        let file = file.display().to_string();
+        let args = [
+            "import", "--tenant", "medics", "--kind", kind, "--json", &file,
+        ];
+        serde_json::from_str::<serde_json::Value>(&ok(&hub(&data, &args, None))).expect("report")
+    };
+    assert_eq!(import("unit", &units)["imported"], 2);
+    let report = import("unit_shift", &rota);
+    assert_eq!(
+        (report["imported"].as_u64(), report["skipped"].as_u64()),
+        (Some(3), Some(0)),
+        "{report}"
+    );
+    let rejected: Vec<(u64, &str, &str)> = report["rejected"]
+        .as_array()
+        .expect("rejected")
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().expect("line"),
+                r["column"].as_str().unwrap_or(""),
+                r["reason"].as_str().expect("reason"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rejected.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        [(4, ""), (5, "end"), (6, "")],
+        "{report}"
+    );
+    assert!(rejected[0].2.contains("slot_taken"), "{report}");
+    assert!(rejected[2].2.contains("names no unit"), "{report}");
+    assert!(
+        rejected.iter().all(|r| !r.2.contains("2026-12")),
+        "reasons never echo values"
+    );
+    let again = import("unit_shift", &rota);
+    assert_eq!(
+        (again["imported"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(3)),
+        "{again}"
+    );
+}
