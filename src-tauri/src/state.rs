@@ -121,6 +121,19 @@ impl Desktop {
         self.update(|s| s.local = local);
     }
 
+    /// Runs a change the client keeps here for the sync (offline too): the status bar
+    /// follows at once and the sync wakes to send it.
+    pub async fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Client) -> ClientResult<T>,
+    ) -> crate::error::IpcResult<T> {
+        let mut client = self.client.lock().await;
+        let done = change(&mut client)?;
+        self.local_changed(&mut client);
+        self.wake.notify_one();
+        Ok(done)
+    }
+
     pub fn snapshot(&self) -> SyncState {
         self.sync.lock().map(|s| s.clone()).unwrap_or_default()
     }

@@ -33,12 +33,18 @@ use crate::settle;
 /// Ops and events per push; pulled changes per request.
 const BATCH: u32 = 1000;
 
-/// Where a pulled page goes: the feed the cursor follows, or a catch-up (done with this page
-/// or not), which leaves the cursor where it is.
+/// Where a pulled page goes: the feed the cursor follows (while a catch-up waits, or not), or
+/// a catch-up (done with this page, or not), which leaves the cursor where it is.
 #[derive(Debug, Clone, Copy)]
 enum PullFor {
-    Feed,
+    Feed { catching_up: bool },
     CatchUp(CatchUp, bool),
+}
+
+/// Notes in the copy that this build's pulls reached `cursor` with every kind it knows.
+fn note_caught_up(tx: &rusqlite::Connection, cursor: i64) -> ClientResult<()> {
+    Cache::set_meta(tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
+    Cache::set_meta(tx, SCHEMA_CURSOR_KEY, &cursor.to_string())
 }
 /// A push on its way: its ops, whether more are waiting, and the hub's answer to come.
 type InFlightPush = (
@@ -191,7 +197,10 @@ impl SyncEngine {
             let page = api.pull(&token, cursor, BATCH, None).await?;
             report.pulled += page.changes.len();
             let more = page.has_more;
-            self.apply_pull(&page, PullFor::Feed)?;
+            let into = PullFor::Feed {
+                catching_up: catching_up.is_some(),
+            };
+            self.apply_pull(&page, into)?;
             report.cursor = page.cursor;
             if !more {
                 break;
@@ -273,8 +282,7 @@ impl SyncEngine {
                 match (complete, cursor) {
                     (true, Some(cursor)) => {
                         Cache::set_meta(&tx, "cursor", &cursor.to_string())?;
-                        Cache::set_meta(&tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
-                        Cache::set_meta(&tx, SCHEMA_CURSOR_KEY, &cursor.to_string())?;
+                        note_caught_up(&tx, cursor)?;
                         tx.commit()?;
                         Ok(())
                     }
@@ -475,22 +483,17 @@ impl SyncEngine {
                 settle::Pulled::Put(local) => Cache::put_local(&tx, &local)?,
             }
         }
-        let caught_up = |tx: &rusqlite::Transaction<'_>, cursor: i64| -> ClientResult<()> {
-            Cache::set_meta(tx, SCHEMA_KEY, &SCHEMA_VERSION.to_string())?;
-            Cache::set_meta(tx, SCHEMA_CURSOR_KEY, &cursor.to_string())
-        };
         match into {
-            PullFor::Feed => {
+            PullFor::Feed { catching_up } => {
                 Cache::set_meta(&tx, "cursor", &page.cursor.to_string())?;
-                if Cache::meta_in(&tx, CATCH_UP_KEY)?.is_none() {
-                    caught_up(&tx, page.cursor)?;
+                if !catching_up {
+                    note_caught_up(&tx, page.cursor)?;
                 }
             }
             PullFor::CatchUp(plan, false) => Cache::set_meta(&tx, CATCH_UP_KEY, &plan.to_meta())?,
             PullFor::CatchUp(_, true) => {
                 Cache::delete_meta(&tx, CATCH_UP_KEY)?;
-                let cursor = Cache::meta_in(&tx, "cursor")?.and_then(|c| c.parse().ok());
-                caught_up(&tx, cursor.unwrap_or(0))?;
+                note_caught_up(&tx, Cache::cursor_in(&tx)?.unwrap_or(0))?;
             }
         }
         tx.commit()?;

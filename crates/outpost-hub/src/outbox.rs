@@ -285,29 +285,33 @@ async fn free_unit(
     else {
         return Ok(());
     };
+    let status = fields::<Unit>(&unit)?.fields.status;
+    // Freed only from `assigned`: otherwise the other trips need not be looked for.
+    if status.after_trip(false).is_none() {
+        return Ok(());
+    }
+    let equal = |field, value: String| Filter {
+        field,
+        op: FilterOp::Equals,
+        value: Value::String(value),
+    };
     let mut others_running = false;
-    for status in TripStatus::RUNNING {
-        let equal = |field, value: String| Filter {
-            field,
-            op: FilterOp::Equals,
-            value: Value::String(value),
-        };
+    for running in TripStatus::RUNNING {
         let query = RecordQuery {
             filters: vec![
                 equal("unit_id", ended.unit_id.to_string()),
-                equal("status", status.as_str().to_owned()),
+                equal("status", running.as_str().to_owned()),
             ],
             limit: 2,
             ..RecordQuery::default()
         };
         let page = db.list_records(Entity::Trip, &query, as_hub).await?;
-        others_running |= page.items.iter().any(|other| other.id != trip.id);
+        if page.items.iter().any(|other| other.id != trip.id) {
+            others_running = true;
+            break;
+        }
     }
-    let Some(next) = fields::<Unit>(&unit)?
-        .fields
-        .status
-        .after_trip(others_running)
-    else {
+    let Some(next) = status.after_trip(others_running) else {
         return Ok(());
     };
     let op = update(

@@ -134,20 +134,14 @@ pub async fn draft_request(
     desktop: &Desktop,
     req: TransportRequestFields,
 ) -> IpcResult<TransportRequest> {
-    let mut client = desktop.client.lock().await;
-    let draft = client.draft_request(req)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(draft)
+    desktop.write(|client| client.draft_request(req)).await
 }
 
 /// Discards a draft (only a draft: a request that reached the board is cancelled).
 pub async fn discard_draft(desktop: &Desktop, req: RequestRef) -> IpcResult<()> {
-    let mut client = desktop.client.lock().await;
-    client.delete_record(Entity::TransportRequest, req.request_id.into())?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(())
+    desktop
+        .write(|client| client.delete_record(Entity::TransportRequest, req.request_id.into()))
+        .await
 }
 
 /// Cancels a request on the hub, with the reason.

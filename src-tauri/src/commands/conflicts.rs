@@ -39,9 +39,7 @@ pub async fn resolve_conflict(desktop: &Desktop, req: Resolve) -> IpcResult<()> 
         Choice::TakeTheirs => Resolution::TakeTheirs,
         Choice::PerField { fields } => Resolution::PerField(fields),
     };
-    let mut client = desktop.client.lock().await;
-    client.resolve(req.id, &resolution)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(())
+    desktop
+        .write(|client| client.resolve(req.id, &resolution))
+        .await
 }

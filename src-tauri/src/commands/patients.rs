@@ -83,25 +83,15 @@ pub async fn history(desktop: &Desktop, req: PatientRef) -> IpcResult<PatientHis
 }
 
 pub async fn create_patient(desktop: &Desktop, req: PatientFields) -> IpcResult<Patient> {
-    let mut client = desktop.client.lock().await;
-    let created = client.add(req)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(created)
+    desktop.write(|client| client.add(req)).await
 }
 
 pub async fn edit_patient(desktop: &Desktop, req: Edit) -> IpcResult<Patient> {
-    let mut client = desktop.client.lock().await;
-    let edited = client.edit(req.id, &req.changes)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(edited)
+    desktop
+        .write(|client| client.edit(req.id, &req.changes))
+        .await
 }
 
 pub async fn delete_patient(desktop: &Desktop, req: PatientRef) -> IpcResult<()> {
-    let mut client = desktop.client.lock().await;
-    client.delete(req.id)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(())
+    desktop.write(|client| client.delete(req.id)).await
 }

@@ -78,27 +78,17 @@ pub async fn patient_appointments(
 }
 
 pub async fn book(desktop: &Desktop, req: AppointmentFields) -> IpcResult<Appointment> {
-    let mut client = desktop.client.lock().await;
-    let booked = client.book(req)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(booked)
+    desktop.write(|client| client.book(req)).await
 }
 
 pub async fn move_appointment(desktop: &Desktop, req: MoveAppointment) -> IpcResult<Appointment> {
-    let mut client = desktop.client.lock().await;
-    let moved = client.move_appointment(req.id, req.start, req.end, req.practitioner_id)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(moved)
+    desktop
+        .write(|client| client.move_appointment(req.id, req.start, req.end, req.practitioner_id))
+        .await
 }
 
 pub async fn check_in(desktop: &Desktop, req: AppointmentRef) -> IpcResult<Appointment> {
-    let mut client = desktop.client.lock().await;
-    let arrived = client.check_in(req.id)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(arrived)
+    desktop.write(|client| client.check_in(req.id)).await
 }
 
 /// The cancelled appointment, or `None` when a booking the hub had refused was discarded.
@@ -106,9 +96,7 @@ pub async fn cancel_appointment(
     desktop: &Desktop,
     req: CancelAppointment,
 ) -> IpcResult<Option<Appointment>> {
-    let mut client = desktop.client.lock().await;
-    let cancelled = client.cancel_appointment(req.id, &req.reason)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(cancelled)
+    desktop
+        .write(|client| client.cancel_appointment(req.id, &req.reason))
+        .await
 }

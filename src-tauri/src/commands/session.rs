@@ -87,11 +87,7 @@ pub async fn sign_in(desktop: &Desktop, req: SignIn) -> IpcResult<SignedIn> {
 }
 
 pub async fn unlock(desktop: &Desktop, req: Unlock) -> IpcResult<()> {
-    let mut client = desktop.client.lock().await;
-    client.unlock(&req.password)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(())
+    desktop.write(|client| client.unlock(&req.password)).await
 }
 
 pub async fn lock(desktop: &Desktop, (): ()) -> IpcResult<()> {

@@ -42,9 +42,7 @@ pub async fn trip(desktop: &Desktop, req: TripRef) -> IpcResult<TripDetail> {
 }
 
 pub async fn trip_status(desktop: &Desktop, req: TripStatusChange) -> IpcResult<Trip> {
-    let mut client = desktop.client.lock().await;
-    let trip = client.set_trip_status(req.id, req.status, req.reason.as_deref())?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(trip)
+    desktop
+        .write(|client| client.set_trip_status(req.id, req.status, req.reason.as_deref()))
+        .await
 }

@@ -32,27 +32,19 @@ pub async fn roster(desktop: &Desktop, (): ()) -> IpcResult<Vec<LocalUnit>> {
 
 /// Takes a unit out of service or puts it back.
 pub async fn set_unit_status(desktop: &Desktop, req: UnitStatusChange) -> IpcResult<Unit> {
-    let mut client = desktop.client.lock().await;
-    let unit = client.set_unit_status(req.id, req.status)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(unit)
+    desktop
+        .write(|client| client.set_unit_status(req.id, req.status))
+        .await
 }
 
 /// Plans a shift of a unit; one overlapping another of its planned shifts is `slot_taken`.
 pub async fn plan_shift(desktop: &Desktop, fields: ShiftFields) -> IpcResult<Shift> {
-    let mut client = desktop.client.lock().await;
-    let shift = client.plan_shift(fields)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(shift)
+    desktop.write(|client| client.plan_shift(fields)).await
 }
 
 /// Cancels a shift that will not happen.
 pub async fn cancel_shift(desktop: &Desktop, req: ShiftRef) -> IpcResult<Shift> {
-    let mut client = desktop.client.lock().await;
-    let shift = client.cancel_shift(req.shift_id)?;
-    desktop.local_changed(&mut client);
-    desktop.wake.notify_one();
-    Ok(shift)
+    desktop
+        .write(|client| client.cancel_shift(req.shift_id))
+        .await
 }

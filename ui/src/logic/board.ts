@@ -14,7 +14,7 @@ import type { TripStatus } from "../bindings/TripStatus";
 import type { Unit } from "../bindings/Unit";
 import type { UnitStatus } from "../bindings/UnitStatus";
 import { onShift } from "./shifts";
-import { LINE } from "./trips";
+import { LINE, clockTime } from "./trips";
 
 /** What the signed-in user does on the board. */
 export type BoardRole = "dispatcher" | "hospital" | "center" | null;
@@ -53,11 +53,8 @@ export function ranked(bids: Bid[]): Bid[] {
 
 /** A pickup window as "Dec 6, 14:00–16:00". */
 export function windowText(from: string, to: string): string {
-  const start = new Date(from);
-  const end = new Date(to);
-  const day = start.toLocaleDateString([], { month: "short", day: "numeric" });
-  const time = (d: Date) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  return `${day}, ${time(start)}–${time(end)}`;
+  const day = new Date(from).toLocaleDateString([], { month: "short", day: "numeric" });
+  return `${day}, ${clockTime(from)}–${clockTime(to)}`;
 }
 
 /** The share of on-time pickups, as a whole percentage, or null without pickups. */

@@ -4,8 +4,12 @@
 // decide again (a unit's planned shifts never overlap).
 import type { LocalShift } from "../bindings/LocalShift";
 import type { ShiftFields } from "../bindings/ShiftFields";
+import { addDays, clockMinutes, todayIn, toUtc } from "./schedule";
+import { clockTime } from "./trips";
 
 const HOUR_MS = 3_600_000;
+/** This computer's time zone, in which the dispatcher reads and writes shifts. */
+const here = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
 /** The longest shift, in hours (as the core's rule: a 24-hour shift over the night the clocks go back). */
 export const MAX_HOURS = 25;
 
@@ -18,11 +22,13 @@ export function onShift(shifts: LocalShift[], from: string, to: string): boolean
   return standing(shifts).some(({ shift }) => Date.parse(shift.start) < end && Date.parse(shift.end) > start);
 }
 
-const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 const day = (ms: number) => new Date(ms).toLocaleDateString([], { weekday: "short", month: "short", day: "numeric" });
 const sameDay = (a: number, b: number) => new Date(a).toDateString() === new Date(b).toDateString();
 /** A time as "19:00" on the day of `now`, else with its day. */
-const when = (ms: number, now: number) => (sameDay(ms, now) ? clock(ms) : `${day(ms)} ${clock(ms)}`);
+const when = (ms: number, now: number) => {
+  const clock = clockTime(new Date(ms).toISOString());
+  return sameDay(ms, now) ? clock : `${day(ms)} ${clock}`;
+};
 
 /** Where a unit stands at `now` by its shifts (planned ones, in start order). */
 export function shiftStanding(shifts: LocalShift[], now: number): { on: boolean; text: string } {
@@ -37,14 +43,12 @@ export function shiftStanding(shifts: LocalShift[], now: number): { on: boolean;
 /** A shift as "Tue, Dec 8 07:00 – 19:00" (the end's day too when it is another). */
 export function shiftText(shift: { start: string; end: string }): string {
   const [start, end] = [Date.parse(shift.start), Date.parse(shift.end)];
-  return `${day(start)} ${clock(start)} – ${when(end, start)}`;
+  return `${day(start)} ${clockTime(shift.start)} – ${when(end, start)}`;
 }
 
 /** The local day after `now`'s, as a date input takes it (by the calendar, whatever the clocks do). */
 export function dayAfter(now: Date): string {
-  const next = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${next.getFullYear()}-${pad(next.getMonth() + 1)}-${pad(next.getDate())}`;
+  return addDays(todayIn(here(), now), 1);
 }
 
 /** The shift form as the dispatcher fills it: a day and two clock times (local). */
@@ -59,27 +63,24 @@ export interface ShiftForm {
   notes: string;
 }
 
-/** The instant of local `date` (plus `days`) at clock `time`, or NaN. */
-function local(date: string, time: string, days = 0): number {
-  const [y, m, d] = date.split("-").map(Number);
-  const [hh, mm] = time.split(":").map(Number);
-  if (![y, m, d, hh, mm].every(Number.isInteger)) return Number.NaN;
-  return new Date(y, m - 1, d + days, hh, mm).getTime();
-}
-
 /** The shift the form describes, or why it cannot be one. */
 export function shiftFields(form: ShiftForm): ShiftFields | string {
-  const start = local(form.date, form.start);
-  let end = local(form.date, form.end);
   if (!form.unitId) return "Choose the unit.";
-  if (Number.isNaN(start) || Number.isNaN(end)) return "Give the day, the start and the end.";
-  if (end <= start) end = local(form.date, form.end, 1);
-  if (end - start > MAX_HOURS * HOUR_MS) return `A shift lasts at most ${MAX_HOURS} hours.`;
+  const missing = "Give the day, the start and the end.";
+  const start = toUtc(form.date, form.start, here());
+  const to = clockMinutes(form.end);
+  if (start === null || to === null) return missing;
+  // A valid start has a clock time; an end at or before it is the next day's.
+  const overnight = to <= (clockMinutes(form.start) ?? 0);
+  const end = toUtc(overnight ? addDays(form.date, 1) : form.date, form.end, here());
+  if (end === null) return missing;
+  const [startMs, endMs] = [Date.parse(start), Date.parse(end)];
+  if (endMs - startMs > MAX_HOURS * HOUR_MS) return `A shift lasts at most ${MAX_HOURS} hours.`;
   const notes = form.notes.trim();
   return {
     unit_id: form.unitId,
-    start: new Date(start).toISOString(),
-    end: new Date(end).toISOString(),
+    start: new Date(startMs).toISOString(),
+    end: new Date(endMs).toISOString(),
     status: "planned",
     ...(notes ? { notes } : {}),
   };

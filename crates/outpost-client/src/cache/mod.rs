@@ -188,7 +188,7 @@ impl Cache {
     }
 
     /// A meta value, read inside a transaction.
-    pub fn meta_in(tx: &Connection, key: &str) -> ClientResult<Option<String>> {
+    fn meta_in(tx: &Connection, key: &str) -> ClientResult<Option<String>> {
         Ok(tx
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
@@ -209,7 +209,12 @@ impl Cache {
 
     /// The hub cursor this cache has caught up to (`None`: never mirrored).
     pub fn cursor(&self) -> ClientResult<Option<i64>> {
-        Ok(self.meta("cursor")?.and_then(|c| c.parse().ok()))
+        Self::cursor_in(&self.conn)
+    }
+
+    /// [`Cache::cursor`], read inside a transaction.
+    pub fn cursor_in(tx: &Connection) -> ClientResult<Option<i64>> {
+        Ok(Self::meta_in(tx, "cursor")?.and_then(|c| c.parse().ok()))
     }
 
     pub fn transaction(&mut self) -> ClientResult<Transaction<'_>> {

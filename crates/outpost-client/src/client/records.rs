@@ -252,6 +252,16 @@ impl Client {
     }
 }
 
+/// A cached record read as its kind's typed record (an appointment, a trip, a unit, …).
+pub(super) fn typed<T: serde::de::DeserializeOwned>(record: &Record) -> ClientResult<T> {
+    record.to_typed().map_err(|e| {
+        ClientError::Corrupt(format!(
+            "a cached record does not read ({:?})",
+            e.classify()
+        ))
+    })
+}
+
 /// A live record without a conflict, which a local change may build on.
 fn editable(conn: &Connection, entity: Entity, id: RecordId) -> ClientResult<LocalRecord> {
     let local = Cache::local(conn, entity, id)?

@@ -9,12 +9,12 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use ts_rs::TS;
 
-use outpost_domain::record::Record;
 use outpost_domain::schedule::appointment::{Appointment, AppointmentFields};
 use outpost_domain::schedule::calendar::CalendarEntry;
 use outpost_domain::schedule::practitioner::Practitioner;
 use outpost_domain::{AppointmentId, Entity, PatientId, PractitionerId, RecordId};
 
+use super::records::typed;
 use super::{Client, Resolution};
 use crate::cache::{Cache, records::time_key};
 use crate::error::{ClientError, ClientResult};
@@ -27,15 +27,6 @@ pub struct LocalAppointment {
     pub pending: bool,
     /// The hub refused or conflicted with a change to it: the user settles it.
     pub conflict: bool,
-}
-
-fn typed<T: serde::de::DeserializeOwned>(record: &Record) -> ClientResult<T> {
-    record.to_typed().map_err(|e| {
-        ClientError::Corrupt(format!(
-            "a cached schedule record does not read ({:?})",
-            e.classify()
-        ))
-    })
 }
 
 fn map(value: Value) -> Map<String, Value> {

@@ -15,8 +15,9 @@ use outpost_domain::transport::trip::Trip;
 use outpost_domain::{Entity, TripId};
 
 use super::Client;
+use super::records::typed;
 use crate::cache::{Cache, LocalRecord};
-use crate::error::{ClientError, ClientResult};
+use crate::error::ClientResult;
 
 /// A trip as this computer holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -35,12 +36,6 @@ pub struct TripStep {
     pub status: TripStatus,
     pub device_time: Option<DateTime<Utc>>,
     pub hub_time: Option<DateTime<Utc>>,
-}
-
-fn typed(record: &outpost_domain::Record) -> ClientResult<Trip> {
-    record.to_typed().map_err(|e| {
-        ClientError::Corrupt(format!("a cached trip does not read ({:?})", e.classify()))
-    })
 }
 
 /// The status an op or a version sets, if it sets one.

@@ -10,9 +10,10 @@ use ts_rs::TS;
 use outpost_domain::record::to_map;
 use outpost_domain::transport::shift::{MAX_HOURS, Shift, ShiftFields, ShiftStatus};
 use outpost_domain::transport::unit::{Unit, UnitStatus};
-use outpost_domain::{Entity, Record, ShiftId, UnitId};
+use outpost_domain::{Entity, ShiftId, UnitId};
 
 use super::Client;
+use super::records::typed;
 use crate::cache::records::time_key;
 use crate::error::{ClientError, ClientResult};
 
@@ -37,12 +38,6 @@ pub struct LocalShift {
     pub conflict: bool,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(record: &Record, what: &str) -> ClientResult<T> {
-    record
-        .to_typed()
-        .map_err(|_| ClientError::Corrupt(format!("a {what} does not read")))
-}
-
 impl Client {
     /// The agency's units in the local copy, in call-sign order, each with whether a change
     /// made here waits to reach the hub and its shifts to come (a dispatcher's roster, offline
@@ -53,7 +48,7 @@ impl Client {
         let from = time_key(now - Duration::hours(MAX_HOURS));
         let mut shifts = Vec::new();
         for local in self.records_between(Entity::UnitShift, None, &from, "~")? {
-            let shift: Shift = typed(&local.record, "cached shift")?;
+            let shift: Shift = typed(&local.record)?;
             if shift.fields.status == ShiftStatus::Planned && shift.fields.end > now {
                 let pending = self.has_pending(local.record.id)?;
                 shifts.push(LocalShift {
@@ -65,7 +60,7 @@ impl Client {
         }
         let mut units = Vec::new();
         for local in self.records(Entity::Unit)? {
-            let unit: Unit = typed(&local.record, "cached unit")?;
+            let unit: Unit = typed(&local.record)?;
             let pending = self.has_pending(local.record.id)?;
             let shifts = shifts
                 .iter()
@@ -92,20 +87,20 @@ impl Client {
         }
         let changes = to_map(&json!({ "status": status }));
         let record = self.change_record(Entity::Unit, unit.into(), &changes)?;
-        typed(&record, "changed unit")
+        typed(&record)
     }
 
     /// Plans a shift of a unit here (offline too); one overlapping another planned shift of
     /// the unit is refused (`slot_taken`), as the hub would.
     pub fn plan_shift(&mut self, fields: ShiftFields) -> ClientResult<Shift> {
         let record = self.create_record(Entity::UnitShift, to_map(&fields))?;
-        typed(&record, "planned shift")
+        typed(&record)
     }
 
     /// Cancels a shift that will not happen, here (offline too): its time is free again.
     pub fn cancel_shift(&mut self, shift: ShiftId) -> ClientResult<Shift> {
         let changes = to_map(&json!({ "status": ShiftStatus::Cancelled }));
         let record = self.change_record(Entity::UnitShift, shift.into(), &changes)?;
-        typed(&record, "cancelled shift")
+        typed(&record)
     }
 }
